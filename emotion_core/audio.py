@@ -1,0 +1,208 @@
+"""Audio loading, resampling, log-mel features and voice activity.
+
+Every function here is pure (array in, array out) except :func:`load_audio`, the only file I/O.
+Training calls these same functions, so the voice model is served exactly as it was trained.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+
+SAMPLE_RATE = 16000  # Hz; every model input is resampled to this
+N_FFT = 512  # samples per FFT (32 ms)
+WIN_LENGTH = 400  # 25 ms analysis window
+HOP_LENGTH = 160  # 10 ms between frames
+N_MELS = 64
+FMIN, FMAX = 20.0, 8000.0
+WINDOW_SECONDS = 3.0  # the voice model sees this much audio at once
+WINDOW_HOP_SECONDS = 1.5  # long input is cut into windows this far apart
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 96000
+LOG_FLOOR = 1e-10  # power floor before log10, i.e. -100 dB
+
+WINDOW_SAMPLES = int(WINDOW_SECONDS * SAMPLE_RATE)
+WINDOW_FRAMES = 1 + WINDOW_SAMPLES // HOP_LENGTH  # frames of a centred STFT over one window
+assert WINDOW_SAMPLES % HOP_LENGTH == 0, "a window must hold a whole number of hops"
+
+VAD_FRAME_MS = 30  # webrtcvad accepts 10, 20 or 30 ms frames
+VAD_AGGRESSIVENESS = 2  # 0 (keeps most) .. 3 (drops most)
+VAD_MIN_RMS_DBFS = -55.0  # frames quieter than this are never speech, whatever the VAD says
+MIN_SPEECH_SECONDS = 0.3  # less voiced audio than this is "no speech"
+
+
+def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read an audio file as mono float32 in [-1, 1]; returns ``(samples, sample_rate)``.
+
+    Stereo is averaged to mono. Raises ``ValueError`` for files that cannot be decoded.
+    """
+    import soundfile as sf
+
+    try:
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as error:
+        raise ValueError(f"cannot decode audio file {Path(path).name}: {error}") from error
+    return samples.mean(axis=1).astype(np.float32), int(rate)
+
+
+def to_mono_float(samples: np.ndarray) -> np.ndarray:
+    """Any PCM array (int16/int32/float, mono ``(n,)`` or ``(n, channels)``) -> mono float32 in [-1, 1].
+
+    Integer input is scaled by its type's full range; NaN and infinities become 0; values are clipped.
+    """
+    array = np.asarray(samples)
+    if array.ndim not in (1, 2):
+        raise ValueError(f"audio must be 1-D or 2-D, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"audio samples must be integers or floats, got {array.dtype}")
+    array = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if array.ndim == 2:
+        # Gradio gives (n, channels); a few callers give (channels, n) with few channels.
+        array = array.mean(axis=1 if array.shape[1] <= array.shape[0] else 0)
+    return np.clip(array, -1.0, 1.0).astype(np.float32)
+
+
+def resample(samples: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Polyphase resampling of mono float32 ``samples`` from ``sample_rate`` to ``target_rate`` Hz."""
+    if not MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"sample rate {sample_rate} Hz is outside the supported {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz"
+        )
+    if sample_rate == target_rate or samples.size == 0:
+        return samples.astype(np.float32)
+    from scipy.signal import resample_poly
+
+    divisor = gcd(int(sample_rate), int(target_rate))
+    up, down = target_rate // divisor, int(sample_rate) // divisor
+    return resample_poly(samples, up, down).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def mel_filterbank() -> np.ndarray:
+    """Slaney-normalised mel filters, ``(N_MELS, N_FFT // 2 + 1)`` float32 (librosa's own filters)."""
+    import librosa
+
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _analysis_window() -> np.ndarray:
+    # A Hann window of WIN_LENGTH, zero-padded to N_FFT and centred, exactly as librosa pads it.
+    window = np.zeros(N_FFT, dtype=np.float32)
+    start = (N_FFT - WIN_LENGTH) // 2
+    window[start : start + WIN_LENGTH] = np.hanning(WIN_LENGTH + 1)[:-1]
+    return window
+
+
+def log_mel(samples: np.ndarray) -> np.ndarray:
+    """Log-mel power spectrogram of 16 kHz mono float32 audio.
+
+    Returns ``(frames, N_MELS)`` float32 in dB (10*log10 of power, floored at -100 dB), one frame per
+    HOP_LENGTH samples with centred, zero-padded frames, matching
+    ``librosa.power_to_db(librosa.feature.melspectrogram(...), ref=1, top_db=None)``.
+    An empty input gives ``(0, N_MELS)``.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.size == 0:
+        return np.zeros((0, N_MELS), dtype=np.float32)
+    padded = np.pad(samples, N_FFT // 2)
+    n_frames = 1 + (padded.size - N_FFT) // HOP_LENGTH
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[:: HOP_LENGTH][:n_frames]
+    spectrum = scipy.fft.rfft(frames * _analysis_window(), axis=1)  # float32 in, complex64 out: fast
+    power = spectrum.real**2 + spectrum.imag**2
+    mel = power @ mel_filterbank().T
+    return (10.0 * np.log10(np.maximum(mel, LOG_FLOOR))).astype(np.float32)
+
+
+def normalize_features(features: np.ndarray) -> np.ndarray:
+    """Per-utterance normalisation of ``(frames, N_MELS)`` log-mels: zero mean per band, unit overall std.
+
+    Removing each band's mean takes out the microphone's and room's fixed colouring (cepstral mean
+    normalisation); one shared scale keeps the relative loudness of the bands.
+    """
+    if features.shape[0] == 0:
+        return features.astype(np.float32)
+    centred = features - features.mean(axis=0, keepdims=True)
+    return (centred / (centred.std() + 1e-3)).astype(np.float32)
+
+
+def fit_to_window(features: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:
+    """Tile a short ``(n, N_MELS)`` matrix (or cut a long one) to exactly ``frames`` rows.
+
+    Tiling keeps the statistics of short speech, where zero padding would dilute them.
+    """
+    if features.shape[0] == 0:
+        return np.zeros((frames, features.shape[1]), dtype=np.float32)
+    repeats = -(-frames // features.shape[0])
+    return np.tile(features, (repeats, 1))[:frames].astype(np.float32)
+
+
+def window_starts(n_samples: int) -> list[int]:
+    """Start offsets of WINDOW_SECONDS windows, WINDOW_HOP_SECONDS apart, covering ``n_samples``."""
+    hop = int(WINDOW_HOP_SECONDS * SAMPLE_RATE)
+    if n_samples <= WINDOW_SAMPLES:
+        return [0]
+    starts = list(range(0, n_samples - WINDOW_SAMPLES + 1, hop))
+    if starts[-1] + WINDOW_SAMPLES < n_samples:
+        starts.append(n_samples - WINDOW_SAMPLES)  # the tail gets a window of its own
+    return starts
+
+
+def model_input(samples: np.ndarray) -> np.ndarray:
+    """16 kHz mono audio of at most one window -> the voice model's ``(WINDOW_FRAMES, N_MELS)`` input."""
+    return fit_to_window(normalize_features(log_mel(samples)))
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    """Root-mean-square level in dB relative to full scale (-inf dB gives -200)."""
+    if samples.size == 0:
+        return -200.0
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20.0 * np.log10(max(rms, 1e-10))
+
+
+def voiced_frames(samples: np.ndarray) -> np.ndarray:
+    """Boolean mask, one entry per VAD_FRAME_MS frame of 16 kHz float32 audio: is it speech?
+
+    Uses WebRTC's VAD, and treats frames below VAD_MIN_RMS_DBFS as silence whatever it says.
+    """
+    import webrtcvad
+
+    frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
+    n_frames = samples.size // frame
+    if n_frames == 0:
+        return np.zeros(0, dtype=bool)
+    chunks = samples[: n_frames * frame].reshape(n_frames, frame)
+    pcm = (np.clip(chunks, -1.0, 1.0) * 32767.0).astype("<i2")
+    vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
+    loud = 20.0 * np.log10(np.sqrt(np.mean(chunks.astype(np.float64) ** 2, axis=1)) + 1e-10) > VAD_MIN_RMS_DBFS
+    return np.array([bool(loud[i]) and vad.is_speech(pcm[i].tobytes(), SAMPLE_RATE) for i in range(n_frames)])
+
+
+def speech_seconds(samples: np.ndarray) -> float:
+    """Seconds of speech that the VAD finds in 16 kHz float32 audio."""
+    return float(voiced_frames(samples).sum()) * VAD_FRAME_MS / 1000.0
+
+
+TRIM_PAD_SECONDS = 0.1  # audio kept either side of the first and last voiced VAD frame
+
+
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    """Cut leading and trailing non-speech from 16 kHz mono float32 audio, ``(n,) -> (m,)`` with m <= n.
+
+    Keeps everything from TRIM_PAD_SECONDS before the first voiced VAD frame to TRIM_PAD_SECONDS after
+    the last one (pauses inside the speech stay). Audio with no voiced frame is returned unchanged.
+    """
+    voiced = np.flatnonzero(voiced_frames(samples))
+    if voiced.size == 0:
+        return samples
+    frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
+    pad = int(TRIM_PAD_SECONDS * SAMPLE_RATE)
+    start = max(int(voiced[0]) * frame - pad, 0)
+    stop = min((int(voiced[-1]) + 1) * frame + pad, samples.size)
+    return samples[start:stop]

@@ -1,0 +1,136 @@
+"""Face detection (MediaPipe BlazeFace), crop framing and the face model's input.
+
+The crop taken from a detector box is framed like a FER2013 image (a loose, square crop of the
+whole face); training calls :func:`face_model_input` on its 48x48 images, so the live crop and the
+training crop meet the model in the same form.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+FACE_INPUT_SIZE = 48  # FER2013's own resolution: the face model sees 48x48 grey
+# BlazeFace's box runs from the brows to the chin; FER2013 crops also hold forehead and cheeks.
+CROP_SCALE = 1.25  # side of the square crop / the larger side of the detector box
+CROP_SHIFT_Y = -0.05  # move the crop centre up by this share of the box height
+MIN_DETECTION_CONFIDENCE = 0.5
+MAX_FRAME_SIDE = 8192  # larger frames are refused rather than run out of memory
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """``HxW`` or ``HxWx{1,3,4}`` uint8 -> ``HxW`` uint8 grey (ITU-R 601 luma, as OpenCV and PIL)."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image.astype(np.uint8)
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected a grey HxW or colour HxWx3 image, got shape {image.shape}")
+    if image.shape[2] == 1:
+        return image[:, :, 0].astype(np.uint8)
+    rgb = image[:, :, :3].astype(np.float32)
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.clip(np.round(grey), 0, 255).astype(np.uint8)
+
+
+def face_model_input(crop: np.ndarray) -> np.ndarray:
+    """A face crop (grey or RGB uint8, any size) -> ``(48, 48, 1)`` float32 grey in [0, 255].
+
+    Shrinking uses area averaging (no aliasing); enlarging uses bilinear interpolation.
+    """
+    import cv2
+
+    grey = to_grey(crop)
+    if grey.size == 0:
+        raise ValueError("the face crop is empty")
+    if grey.shape != (FACE_INPUT_SIZE, FACE_INPUT_SIZE):
+        shrinking = min(grey.shape) >= FACE_INPUT_SIZE
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        grey = cv2.resize(grey, (FACE_INPUT_SIZE, FACE_INPUT_SIZE), interpolation=interpolation)
+    return grey.astype(np.float32)[:, :, None]
+
+
+def crop_square(box: tuple[int, int, int, int], scale: float = CROP_SCALE, shift_y: float = CROP_SHIFT_Y):
+    """The square crop ``(x0, y0, side)`` around a detector box ``(x, y, w, h)``; may leave the frame."""
+    x, y, w, h = box
+    side = max(1, int(round(max(w, h) * scale)))
+    centre_x = x + w / 2.0
+    centre_y = y + h / 2.0 + shift_y * h
+    return int(round(centre_x - side / 2.0)), int(round(centre_y - side / 2.0)), side
+
+
+def crop_face(frame: np.ndarray, box: tuple[int, int, int, int], scale: float = CROP_SCALE,
+              shift_y: float = CROP_SHIFT_Y) -> np.ndarray:
+    """Cut the FER-style square crop for ``box`` out of ``frame``; parts outside the frame repeat its edge."""
+    x0, y0, side = crop_square(box, scale, shift_y)
+    height, width = frame.shape[:2]
+    pad = max(0, -x0, -y0, x0 + side - width, y0 + side - height)
+    if pad:
+        widths = ((pad, pad), (pad, pad)) + ((0, 0),) * (frame.ndim - 2)
+        frame = np.pad(frame, widths, mode="edge")
+        x0, y0 = x0 + pad, y0 + pad
+    return frame[y0 : y0 + side, x0 : x0 + side]
+
+
+def clip_box(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Clip ``(x, y, w, h)`` to the frame as ints; ``None`` when nothing of it is inside."""
+    x0 = int(max(0, min(width, round(box[0]))))
+    y0 = int(max(0, min(height, round(box[1]))))
+    x1 = int(max(0, min(width, round(box[0] + box[2]))))
+    y1 = int(max(0, min(height, round(box[1] + box[3]))))
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def check_frame(frame: np.ndarray) -> np.ndarray:
+    """Validate an ``HxWx3`` RGB uint8 frame (grey and RGBA are converted); returns contiguous RGB."""
+    frame = np.asarray(frame)
+    if frame.ndim == 2:
+        frame = np.repeat(frame[:, :, None], 3, axis=2)
+    if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+        raise ValueError(f"a frame must be HxWx3 RGB, got shape {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"a frame must be uint8, got {frame.dtype}")
+    if min(frame.shape[:2]) < 1 or max(frame.shape[:2]) > MAX_FRAME_SIDE:
+        raise ValueError(f"frame size {frame.shape[1]}x{frame.shape[0]} is outside 1..{MAX_FRAME_SIDE} pixels")
+    return np.ascontiguousarray(frame[:, :, :3])
+
+
+class FaceDetector:
+    """MediaPipe Tasks FaceDetector (BlazeFace short range) in image mode, safe to share between threads."""
+
+    def __init__(self, model_path: str, min_confidence: float = MIN_DETECTION_CONFIDENCE):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            min_detection_confidence=min_confidence,
+        )
+        self._detector = vision.FaceDetector.create_from_options(options)
+        self._lock = threading.Lock()
+
+    def detect(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+        """Boxes ``(x, y, w, h)`` (ints, inside the frame) and confidences of the faces in an RGB frame."""
+        import mediapipe as mp
+
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+        with self._lock:
+            result = self._detector.detect(image)
+        height, width = frame.shape[:2]
+        faces = []
+        for detection in result.detections:
+            bb = detection.bounding_box
+            box = clip_box((bb.origin_x, bb.origin_y, bb.width, bb.height), width, height)
+            if box is not None:
+                faces.append((box, float(detection.categories[0].score)))
+        return faces
+
+
+@lru_cache(maxsize=1)
+def default_detector() -> FaceDetector:
+    """The bundled BlazeFace detector, created once."""
+    from .weights import resolve_weight
+
+    return FaceDetector(str(resolve_weight("face_detector")))

@@ -1,0 +1,80 @@
+"""Late fusion of the face and voice channels, and smoothing over time.
+
+Fusion is a weighted average of the two channels' probability vectors. A channel's weight is its
+availability (0 when it has no face / no speech) times its confidence, measured as
+``1 - normalised entropy`` of its scores, times a prior reliability per channel. A missing channel
+therefore drops out, and a flat (unsure) channel counts for little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .labels import EMOTIONS, NUM_EMOTIONS, scores_to_dict
+
+FACE_PRIOR = 1.0  # relative trust in each channel when both are equally confident
+VOICE_PRIOR = 1.0
+MIN_WEIGHT = 1e-3  # a present channel never drops to exactly zero weight
+UNCERTAIN_BELOW = 0.40  # a top score under this is shown as "uncertain"
+SMOOTHING = 0.35  # EMA step: share of the newest estimate in the smoothed one
+
+
+@dataclass(frozen=True)
+class Fused:
+    """The fused estimate and the weight each channel got (weights sum to 1 when any is present)."""
+
+    scores: dict[str, float]
+    face_weight: float
+    voice_weight: float
+
+    @property
+    def available(self) -> bool:
+        return bool(self.scores)
+
+
+def as_vector(scores: dict[str, float] | None) -> np.ndarray | None:
+    """``{emotion: p}`` -> probability vector in EMOTIONS order; ``None``/empty stays ``None``."""
+    if not scores:
+        return None
+    vector = np.array([max(float(scores.get(name, 0.0)), 0.0) for name in EMOTIONS], dtype=np.float64)
+    total = vector.sum()
+    return vector / total if total > 0 else None
+
+
+def confidence(vector: np.ndarray) -> float:
+    """1 - entropy / log(classes): 1 for a one-hot vector, 0 for a uniform one."""
+    p = np.clip(vector, 1e-12, 1.0)
+    return float(1.0 - (-(p * np.log(p)).sum()) / np.log(NUM_EMOTIONS))
+
+
+def fuse(face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None,
+         face_prior: float = FACE_PRIOR, voice_prior: float = VOICE_PRIOR) -> Fused:
+    """Fuse the face and voice scores (either may be ``None``/empty when that channel has nothing)."""
+    channels = [(as_vector(face_scores), face_prior), (as_vector(voice_scores), voice_prior)]
+    weights = [0.0 if v is None else prior * max(confidence(v), MIN_WEIGHT) for v, prior in channels]
+    total = sum(weights)
+    if total <= 0:
+        return Fused({}, 0.0, 0.0)
+    mixed = sum(w * v for w, (v, _) in zip(weights, channels) if v is not None)
+    return Fused(scores_to_dict(mixed / total), weights[0] / total, weights[1] / total)
+
+
+def smooth(previous: dict[str, float] | None, current: dict[str, float] | None,
+           step: float = SMOOTHING) -> dict[str, float]:
+    """Exponential moving average of probabilities: ``(1 - step) * previous + step * current``.
+
+    A missing ``current`` keeps ``previous``; a missing ``previous`` starts from ``current``.
+    """
+    old, new = as_vector(previous), as_vector(current)
+    if new is None:
+        return dict(previous) if previous else {}
+    if old is None:
+        return scores_to_dict(new)
+    return scores_to_dict((1.0 - step) * old + step * new)
+
+
+def is_uncertain(scores: dict[str, float], threshold: float = UNCERTAIN_BELOW) -> bool:
+    """True when there are no scores or the top score is below ``threshold``."""
+    return not scores or max(scores.values()) < threshold

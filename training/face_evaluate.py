@@ -1,0 +1,172 @@
+"""Evaluate the served face model (int8 ``.tflite`` through the runtime's LiteClassifier) on FER2013.
+
+Each test image takes the served path: ``face_model_input`` -> ``LiteClassifier.predict``.
+Writes ``reports/face/metrics.json``, confusion-matrix and class-share PNGs and ``REPORT.md``.
+
+    python -m training.face_evaluate [--model weights/face_emotion.tflite] [--out reports/face]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core.classifier import LiteClassifier
+from emotion_core.face import face_model_input
+from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
+from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
+
+REPORT_DIR = PROJECT_ROOT / "reports" / "face"
+DEFAULT_MODEL = PROJECT_ROOT / "weights" / "face_emotion.tflite"
+# name -> FER2013 usages it holds; "test" is the whole test folder, as published figures use.
+SPLITS = {"PublicTest": ("PublicTest",), "PrivateTest": ("PrivateTest",), "test": ("PublicTest", "PrivateTest")}
+
+
+def predict_images(model_path: Path, images: np.ndarray) -> np.ndarray:
+    """``(n, 7)`` probabilities for uint8 ``(n, 48, 48[, 1])`` faces, one served call per face."""
+    classifier = LiteClassifier(model_path)
+    return np.stack([classifier.predict(face_model_input(np.squeeze(image))) for image in images])
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """``(7, 7)`` counts, rows = true class, columns = predicted class."""
+    matrix = np.zeros((NUM_EMOTIONS, NUM_EMOTIONS), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    return matrix
+
+
+def split_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """Accuracy, macro recall, per-class recall, confusion and predicted vs true class shares."""
+    predicted = probs.argmax(axis=1)
+    matrix = confusion(labels, predicted)
+    recall = np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
+    return {
+        "n": int(len(labels)),
+        "accuracy": float(np.mean(predicted == labels)),
+        "macro_recall": float(recall.mean()),
+        "min_recall": float(recall.min()),
+        "per_class_recall": dict(zip(EMOTIONS, map(float, recall))),
+        "true_share": dict(zip(EMOTIONS, map(float, matrix.sum(axis=1) / len(labels)))),
+        "predicted_share": dict(zip(EMOTIONS, map(float, matrix.sum(axis=0) / len(labels)))),
+        "confusion": matrix.tolist(),
+    }
+
+
+def evaluate(model_path: Path, arrays: dict[str, np.ndarray]) -> dict:
+    """``{split name: split_metrics}`` for PublicTest, PrivateTest and the whole test folder."""
+    test = split(arrays, *SPLITS["test"])
+    probs = predict_images(model_path, test["x"])
+    results = {}
+    for name, usages in SPLITS.items():
+        keep = np.isin(test["usage"], usages)
+        results[name] = split_metrics(test["y"][keep], probs[keep])
+    return results
+
+
+def plot_confusion(matrix: np.ndarray, path: Path, title: str) -> None:
+    """Row-normalised confusion matrix (recall per true class) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), value in np.ndenumerate(rates):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black", fontsize=8)
+    ax.set(xticks=range(NUM_EMOTIONS), yticks=range(NUM_EMOTIONS), xlabel="predicted", ylabel="true", title=title)
+    ax.set_xticklabels(EMOTIONS, rotation=45, ha="right")
+    ax.set_yticklabels(EMOTIONS)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_shares(metrics: dict, path: Path, title: str) -> None:
+    """Bar chart of predicted vs true class shares (a model stuck on one class shows at once)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    positions = np.arange(NUM_EMOTIONS)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.bar(positions - 0.2, [metrics["true_share"][e] for e in EMOTIONS], 0.4, label="true")
+    ax.bar(positions + 0.2, [metrics["predicted_share"][e] for e in EMOTIONS], 0.4, label="predicted")
+    ax.set(xticks=positions, ylabel="share of faces", title=title)
+    ax.set_xticklabels(EMOTIONS, rotation=45, ha="right")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def metrics_table(results: dict) -> str:
+    """Markdown table: one row per split, accuracy, macro recall and per-class recall."""
+    head = "| split | n | accuracy | macro recall | " + " | ".join(EMOTIONS) + " |"
+    rule = "|---" * (4 + NUM_EMOTIONS) + "|"
+    rows = [head, rule]
+    for name, m in results.items():
+        recalls = " | ".join(f"{m['per_class_recall'][e]:.3f}" for e in EMOTIONS)
+        rows.append(f"| {name} | {m['n']} | {m['accuracy']:.4f} | {m['macro_recall']:.4f} | {recalls} |")
+    return "\n".join(rows)
+
+
+def shares_table(metrics: dict) -> str:
+    """Markdown table of true vs predicted class shares for one split."""
+    rows = ["| class | true share | predicted share |", "|---|---|---|"]
+    rows += [f"| {e} | {metrics['true_share'][e]:.3f} | {metrics['predicted_share'][e]:.3f} |" for e in EMOTIONS]
+    return "\n".join(rows)
+
+
+def optional_json(path: Path) -> dict | None:
+    """A JSON file's content, or ``None`` when it is not there (yet)."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write_report(results: dict, out: Path, model_path: Path) -> Path:
+    """``REPORT.md`` from the metrics, plus the training, export, calibration and benchmark JSONs if present."""
+    lines = [
+        "# Face emotion model (FER2013): evaluation of the served int8 model", "",
+        f"Model `{model_path.name}` run through `emotion_core.classifier.LiteClassifier` on "
+        "`face_model_input` crops (the served path). Checkpoint and class-bias choices used PublicTest "
+        "only; PrivateTest and the whole test folder are reported, never used for a choice.", "",
+        metrics_table(results), "",
+        "![confusion, whole test](confusion_test.png) ![class shares](shares_test.png)", "",
+        "## Predicted vs true class shares (whole test folder)", "", shares_table(results["test"]), "",
+    ]
+    for title, name in (("Training", "train_summary.json"), ("Export", "export.json"),
+                        ("Crop calibration", "calibration.json"), ("Benchmark vs fer", "benchmark.json")):
+        extra = optional_json(out / name)
+        if extra is not None:
+            lines += [f"## {title} (`{name}`)", "", "```json", json.dumps(extra, indent=2), "```", ""]
+    path = out / "REPORT.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--out", default=str(REPORT_DIR))
+    args = parser.parse_args()
+    start = time.perf_counter()
+    out, model_path = Path(args.out), Path(args.model)
+    out.mkdir(parents=True, exist_ok=True)
+    results = evaluate(model_path, load_arrays(data_dir(args.data_dir)))
+    (out / "metrics.json").write_text(json.dumps({"model": model_path.name, **results}, indent=2) + "\n")
+    for name in SPLITS:
+        plot_confusion(np.array(results[name]["confusion"]), out / f"confusion_{name}.png", f"{model_path.name}: {name}")
+    plot_shares(results["test"], out / "shares_test.png", "whole test folder: class shares")
+    print(metrics_table(results))
+    print(f"report {write_report(results, out, model_path)} ({time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

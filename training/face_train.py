@@ -1,0 +1,194 @@
+"""Train the face emotion CNN on FER2013 ``Training``; the checkpoint is chosen on ``PublicTest``.
+
+The network takes what :func:`emotion_core.face.face_model_input` gives, ``(48, 48, 1)`` float grey in
+[0, 255], and rescales inside itself, so its int8 input quantization has a scale of about 1.
+Augmentation imitates webcam crops (shift, scale, tilt, mirror, light, blur) and runs only in training.
+
+    python -m training.face_train [--epochs 30] [--width 16] [--out artifacts/face]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core.face import FACE_INPUT_SIZE
+from emotion_core.labels import NUM_EMOTIONS
+from training.face_data import ARTIFACTS, data_dir, load_arrays, split
+
+INPUT_SHAPE = (FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1)
+
+
+def set_threads(intra: int = 1, inter: int = 1) -> None:
+    """Limit TensorFlow's CPU threads (the machine is shared with other training runs)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
+
+
+def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """``(7,)`` weights ``(mean count / count) ** power``, normalised to a mean of 1 over the samples."""
+    counts = np.bincount(labels, minlength=NUM_EMOTIONS).astype(np.float64)
+    weights = (counts.mean() / np.maximum(counts, 1.0)) ** power
+    return (weights / np.mean(weights[labels])).astype(np.float32)
+
+
+def train_targets(labels: np.ndarray, ferplus: np.ndarray, ferplus_weight: float, smoothing: float) -> np.ndarray:
+    """``(n, 7)`` targets: one-hot FER2013 label mixed with FER+ vote shares, then label-smoothed."""
+    onehot = np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]
+    mixed = (1.0 - ferplus_weight) * onehot + ferplus_weight * ferplus
+    return ((1.0 - smoothing) * mixed + smoothing / NUM_EMOTIONS).astype(np.float32)
+
+
+def downscale_blur(images, max_factor: float = 0.5, rate: float = 0.3):
+    """Blur a random ``rate`` of a ``(b, 48, 48, 1)`` batch by resizing it down (to >= ``max_factor``) and back."""
+    import tensorflow as tf
+
+    size = tf.cast(tf.random.uniform([], max_factor, 1.0) * FACE_INPUT_SIZE, tf.int32)
+    small = tf.image.resize(images, tf.stack([size, size]), method="area")
+    blurred = tf.image.resize(small, INPUT_SHAPE[:2], method="bilinear")
+    pick = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < rate
+    return tf.where(pick, blurred, images)
+
+
+def augmenter():
+    """Random webcam-like changes for a ``(b, 48, 48, 1)`` float batch in [0, 255] (train time only)."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomRotation(12 / 360, fill_mode="nearest"),
+        keras.layers.RandomZoom((-0.15, 0.15), fill_mode="nearest"),
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
+        keras.layers.RandomBrightness(0.15, value_range=(0, 255)),
+        keras.layers.RandomContrast(0.3, value_range=(0, 255)),
+    ], name="augment")
+
+
+def conv_block(x, filters: int, convs: int, pool: bool):
+    """``convs`` x (3x3 conv -> batch norm -> ReLU), then an optional 2x2 max pool."""
+    import keras
+
+    for _ in range(convs):
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    return keras.layers.MaxPooling2D()(x) if pool else x
+
+
+def build_model(width: int = 16, dropout: float = 0.3):
+    """VGG-like CNN: ``(b, 48, 48, 1)`` grey in [0, 255] -> ``(b, 7)`` softmax over EMOTIONS.
+
+    Four stages of two 3x3 convs (``width``, 2x, 4x, 8x channels) at 48, 24, 12 and 6 pixels,
+    global average pooling, dropout and one dense layer.
+    """
+    import keras
+
+    inputs = keras.Input(INPUT_SHAPE, name="face")
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
+    for stage in range(4):
+        x = conv_block(x, width * 2**stage, convs=2, pool=stage < 3)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(NUM_EMOTIONS, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=f"face_vgg{width}")
+
+
+def train_dataset(x: np.ndarray, targets: np.ndarray, weights: np.ndarray, batch: int, seed: int):
+    """Shuffled, augmented ``(images, targets, sample weights)`` batches from uint8 ``(n, 48, 48, 1)``."""
+    import tensorflow as tf
+
+    augment = augmenter()
+
+    def transform(images, y, w):
+        images = augment(tf.cast(images, tf.float32), training=True)
+        images = downscale_blur(images)
+        return tf.clip_by_value(images, 0.0, 255.0), y, w
+
+    data = tf.data.Dataset.from_tensor_slices((x, targets, weights))
+    data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch, drop_remainder=True)
+    return data.map(transform, num_parallel_calls=1).prefetch(2)
+
+
+def eval_dataset(x: np.ndarray, labels: np.ndarray, batch: int = 512):
+    """Un-augmented ``(float images, one-hot labels)`` batches."""
+    import tensorflow as tf
+
+    onehot = np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]
+    return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), onehot)).batch(batch)
+
+
+def compile_model(model, steps: int, lr: float, weight_decay: float) -> None:
+    """AdamW with a warm-up + cosine-decay schedule over ``steps``; categorical cross-entropy."""
+    import keras
+
+    warmup = max(1, steps // 30)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        lr / 10, steps - warmup, alpha=0.01, warmup_target=lr, warmup_steps=warmup)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+    model.compile(optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train, keep the best-PublicTest-accuracy checkpoint in ``args.out``; returns a summary."""
+    import keras
+
+    set_threads(args.threads, 1)
+    keras.utils.set_random_seed(args.seed)
+    arrays = load_arrays(data_dir(args.data_dir))
+    train, public = split(arrays, "Training"), split(arrays, "PublicTest")
+    if args.limit:
+        train = {key: value[: args.limit] for key, value in train.items()}
+    targets = train_targets(train["y"], train["ferplus"], args.ferplus_weight, args.smoothing)
+    weights = class_weights(train["y"], args.class_weight_power)[train["y"]]
+    data = train_dataset(train["x"], targets, weights, args.batch, args.seed)
+    model = build_model(args.width, args.dropout)
+    steps = args.epochs * (len(train["y"]) // args.batch)
+    compile_model(model, steps, args.lr, args.weight_decay)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(out / "best.keras", monitor="val_accuracy", mode="max", save_best_only=True),
+        keras.callbacks.CSVLogger(out / "history.csv"),
+    ]
+    start = time.perf_counter()
+    history = model.fit(data, epochs=args.epochs, validation_data=eval_dataset(public["x"], public["y"]),
+                        callbacks=callbacks, verbose=2)
+    best = int(np.argmax(history.history["val_accuracy"]))
+    summary = {"model": model.name, "params": model.count_params(), "epochs": args.epochs,
+               "best_epoch": best + 1, "public_accuracy": float(history.history["val_accuracy"][best]),
+               "train_seconds": round(time.perf_counter() - start, 1), "args": vars(args)}
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--out", default=str(ARTIFACTS / "face"), help="checkpoint folder")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--width", type=int, default=16, help="channels of the first stage")
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--smoothing", type=float, default=0.05, help="label smoothing")
+    parser.add_argument("--ferplus-weight", type=float, default=0.2, help="share of FER+ votes in the targets")
+    parser.add_argument("--class-weight-power", type=float, default=0.5, help="0 = none, 1 = fully balanced")
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke test)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    print(json.dumps(run(parse_args()), indent=2))
+
+
+if __name__ == "__main__":
+    main()

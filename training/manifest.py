@@ -1,0 +1,31 @@
+"""Write one model's entry into weights/manifest.json (read-modify-write, keeps the others)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def update_entry(name: str, file: Path, **fields) -> dict:
+    """Set ``models[name]`` to the file's name, sha256 and size plus ``fields``; returns the entry."""
+    file = Path(file)
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"schema": 1, "models": {}}
+    entry = {"file": file.name, "sha256": sha256_of(file), "size_bytes": file.stat().st_size, **fields}
+    manifest["models"][name] = entry
+    manifest["models"] = dict(sorted(manifest["models"].items()))
+    handle, tmp = tempfile.mkstemp(dir=WEIGHTS_DIR, suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        json.dump(manifest, out, indent=2)
+        out.write("\n")
+    os.replace(tmp, MANIFEST)
+    return entry

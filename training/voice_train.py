@@ -1,0 +1,298 @@
+"""Train the voice emotion models: the prototype baseline and our log-mel CNN.
+
+``python -m training.voice_train --model ours [--minutes 25] [--exclude-corpus crema-d]``
+``python -m training.voice_train --model baseline``
+
+Training uses the runtime's own feature functions: each example is a random 3 s crop of a clip's
+log-mel, normalised by :func:`emotion_core.audio.normalize_features` and tiled by
+:func:`emotion_core.audio.fit_to_window` exactly as :func:`emotion_core.audio.model_input` does.
+Checkpoints are chosen on the validation speakers only (mean of the per-corpus UARs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core.audio import N_MELS, WINDOW_FRAMES, fit_to_window, log_mel, normalize_features
+from emotion_core.labels import NUM_EMOTIONS
+from training.metrics import uar
+from training.voice_data import DEFAULT_OUT as FEATURES, PROJECT_ROOT, clip_mel, load_cache
+
+ARTIFACTS = PROJECT_ROOT / "artifacts"
+WINDOW_HOP_FRAMES = 150  # WINDOW_HOP_SECONDS (1.5 s) in 10 ms frames, as the runtime cuts long audio
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one run of our model (the baseline uses its own, fixed recipe)."""
+
+    minutes: float = 25.0  # wall-clock budget; the LR schedule is sized to fit it
+    batch_size: int = 48
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-3
+    class_power: float = 0.7  # sampling weight of a clip = count(its class) ** -class_power
+    ravdess_boost: float = 2.0  # RAVDESS is small: draw its clips this much more often
+    mixup_alpha: float = 0.3
+    noise_probability: float = 0.5
+    snr_db: tuple[float, float] = (5.0, 40.0)
+    exclude_corpus: str = ""
+    seed: int = 0
+
+
+def limit_threads(threads: int = 1) -> None:
+    """Keep TensorFlow on ``threads`` intra-op and inter-op threads (the machine is shared)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def noise_profile() -> np.ndarray:
+    """Mean log-mel (dB, ``(N_MELS,)``) of unit-variance white noise: the shape of the added noise."""
+    noise = np.random.default_rng(1).standard_normal(48000).astype(np.float32)
+    return log_mel(noise).mean(axis=0)
+
+
+def add_noise(mel: np.ndarray, rng: np.random.Generator, profile: np.ndarray, snr_db: tuple[float, float]) -> np.ndarray:
+    """Add coloured noise to a ``(frames, N_MELS)`` dB log-mel at a random SNR, in the power domain."""
+    tilt = rng.uniform(-12.0, 6.0) * np.linspace(0.0, 1.0, N_MELS)  # white .. brown-ish
+    noise_db = profile + tilt
+    signal_power = np.mean(10.0 ** (mel / 10.0))
+    offset = 10.0 * np.log10(signal_power / np.mean(10.0 ** (noise_db / 10.0)) + 1e-20) - rng.uniform(*snr_db)
+    noise = noise_db + offset + rng.normal(0.0, 2.0, size=mel.shape)  # frame-to-frame fluctuation
+    return (10.0 * np.log10(10.0 ** (mel / 10.0) + 10.0 ** (noise / 10.0))).astype(np.float32)
+
+
+def warp(mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random tempo change (0.85-1.15, by frame resampling) and a shift of up to 2 mel bands."""
+    rate = rng.uniform(0.85, 1.15)
+    mel = mel[np.minimum((np.arange(0, len(mel), rate)).astype(int), len(mel) - 1)]
+    shift = int(rng.integers(-2, 3))
+    if shift > 0:
+        mel = np.concatenate([np.repeat(mel[:, :1], shift, axis=1), mel[:, :-shift]], axis=1)
+    elif shift < 0:
+        mel = np.concatenate([mel[:, -shift:], np.repeat(mel[:, -1:], -shift, axis=1)], axis=1)
+    return mel
+
+
+def spec_augment(x: np.ndarray, rng: np.random.Generator, time_masks: int = 2, freq_masks: int = 2) -> np.ndarray:
+    """Zero (the normalised mean) up to 30-frame time stripes and 8-band frequency stripes of ``(301, 64)``."""
+    x = x.copy()
+    for _ in range(time_masks):
+        width, start = int(rng.integers(0, 31)), int(rng.integers(0, x.shape[0]))
+        x[start : start + width] = 0.0
+    for _ in range(freq_masks):
+        width, start = int(rng.integers(0, 9)), int(rng.integers(0, x.shape[1]))
+        x[:, start : start + width] = 0.0
+    return x
+
+
+def training_example(mel: np.ndarray, rng: np.random.Generator, profile: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """One augmented model input ``(WINDOW_FRAMES, N_MELS)`` from a clip's dB log-mel ``(frames, N_MELS)``."""
+    mel = warp(mel, rng)
+    if len(mel) > WINDOW_FRAMES:
+        start = int(rng.integers(0, len(mel) - WINDOW_FRAMES + 1))
+        mel = mel[start : start + WINDOW_FRAMES]
+    if rng.random() < config.noise_probability:
+        mel = add_noise(mel, rng, profile, config.snr_db)
+    x = fit_to_window(normalize_features(mel))  # exactly the runtime's model_input from here on
+    return spec_augment(x, rng)
+
+
+def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """Probability of drawing each training clip: rarer classes and RAVDESS more often; sums to 1."""
+    counts = np.bincount(labels, minlength=NUM_EMOTIONS).astype(float)
+    weights = counts[labels] ** -config.class_power
+    weights *= np.where(corpora == "ravdess", config.ravdess_boost, 1.0)
+    return weights / weights.sum()
+
+
+def make_batch(mels: list[np.ndarray], labels: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
+               config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs ``(b, 301, 64, 1)`` and soft targets ``(b, 7)`` of one mixup batch of the given clips."""
+    x = np.stack([training_example(mel, rng, profile, config) for mel in mels])[..., None]
+    y = np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]
+    lam = rng.beta(config.mixup_alpha, config.mixup_alpha, size=(len(x), 1)).astype(np.float32)
+    lam = np.maximum(lam, 1.0 - lam)  # the first clip stays the main one
+    order = rng.permutation(len(x))
+    x = lam[:, :, None, None] * x + (1.0 - lam[:, :, None, None]) * x[order]
+    return x.astype(np.float32), lam * y + (1.0 - lam) * y[order]
+
+
+def clip_windows(mel: np.ndarray) -> np.ndarray:
+    """The runtime's windows of one clip: 3 s every 1.5 s, each normalised and tiled, ``(k, 301, 64)``."""
+    if len(mel) <= WINDOW_FRAMES:
+        return fit_to_window(normalize_features(mel))[None]
+    starts = list(range(0, len(mel) - WINDOW_FRAMES + 1, WINDOW_HOP_FRAMES))
+    if starts[-1] + WINDOW_FRAMES < len(mel):
+        starts.append(len(mel) - WINDOW_FRAMES)
+    return np.stack([normalize_features(mel[s : s + WINDOW_FRAMES]) for s in starts])
+
+
+def predict_clips(model, windows: list[np.ndarray]) -> np.ndarray:
+    """Clip probabilities ``(n, 7)``: the model's mean over each clip's windows."""
+    owner = np.concatenate([np.full(len(w), i) for i, w in enumerate(windows)])
+    probs = model.predict(np.concatenate(windows)[..., None], batch_size=128, verbose=0)
+    totals = np.zeros((len(windows), NUM_EMOTIONS))
+    np.add.at(totals, owner, probs)
+    return totals / np.bincount(owner)[:, None]
+
+
+def build_ours(weight_decay: float = 1e-3):
+    """Our CNN: 4 x (conv 3x3, BN, ReLU, max-pool 2x2), 16-64 channels, mean+max over time, softmax."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((WINDOW_FRAMES, N_MELS, 1))
+    x = inputs
+    for channels in (16, 32, 48, 64):
+        x = layers.Conv2D(channels, 3, padding="same", use_bias=False,
+                          kernel_regularizer=keras.regularizers.l2(weight_decay))(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)  # (time, freq * channels)
+    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="voice_emotion")
+
+
+def build_baseline(input_shape: tuple[int, int, int]):
+    """The prototype: Conv2D 256 4x4 -> MaxPool 4x4 -> BN -> Dropout .8 -> Dense 64 -> .2 -> 32 -> softmax."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(256, 4, padding="same", activation="relu"),
+        layers.MaxPooling2D(4),
+        layers.BatchNormalization(),
+        layers.Dropout(0.8),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dropout(0.2),
+        layers.Dense(32, activation="relu"),
+        layers.Dense(NUM_EMOTIONS, activation="softmax"),
+    ], name="voice_baseline")
+
+
+def validation_score(probs: np.ndarray, labels: np.ndarray, corpora: np.ndarray) -> dict[str, float]:
+    """Per-corpus validation UAR and their mean (``"score"``), the checkpoint criterion."""
+    predicted = probs.argmax(axis=1)
+    scores = {corpus: uar(labels[corpora == corpus], predicted[corpora == corpus]) for corpus in np.unique(corpora)}
+    return {**scores, "score": float(np.mean(list(scores.values())))}
+
+
+def split_indices(cache: dict, split: str, exclude_corpus: str = "") -> np.ndarray:
+    """Indices of the clips of one split, leaving out ``exclude_corpus``."""
+    return np.flatnonzero((cache["split"] == split) & (cache["corpus"] != exclude_corpus))
+
+
+def measure_step_seconds(model, rng, mels, labels, profile, config, steps: int = 5) -> float:
+    """Seconds per training step (data included), timed after one warm-up step."""
+    batch = rng.choice(len(mels), config.batch_size)
+    x, y = make_batch([mels[i] for i in batch], labels[batch], rng, profile, config)
+    model.train_on_batch(x, y)
+    started = time.time()
+    for _ in range(steps):
+        x, y = make_batch([mels[i] for i in batch], labels[batch], rng, profile, config)
+        model.train_on_batch(x, y)
+    return (time.time() - started) / steps
+
+
+def train_ours(cache: dict, config: TrainConfig, out: Path, log) -> dict:
+    """Train our CNN for ``config.minutes`` and keep the best validation checkpoint at ``out``."""
+    import keras
+
+    rng = np.random.default_rng(config.seed)
+    keras.utils.set_random_seed(config.seed)
+    train, val = split_indices(cache, "train", config.exclude_corpus), split_indices(cache, "val", config.exclude_corpus)
+    mels = [clip_mel(cache, i) for i in train]
+    labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
+    val_windows = [clip_windows(clip_mel(cache, i)) for i in val]
+    profile = noise_profile()
+    model = build_ours(config.weight_decay)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy")
+    step_seconds = measure_step_seconds(model, rng, mels, labels, profile, config)
+    epoch_steps = 100
+    epochs = max(1, int(config.minutes * 60 / (epoch_steps * step_seconds * 1.1 + 15)))
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * epoch_steps, alpha=0.02,
+                                                      warmup_target=config.learning_rate, warmup_steps=epoch_steps)
+    model.optimizer = keras.optimizers.AdamW(schedule, weight_decay=0.0)
+    model.compile(optimizer=model.optimizer, loss="categorical_crossentropy")
+    log(f"{model.count_params()} parameters, {step_seconds:.2f} s/step -> {epochs} epochs of {epoch_steps} steps")
+    best, history = {"score": -1.0}, []
+    for epoch in range(epochs):
+        started, losses = time.time(), []
+        for _ in range(epoch_steps):
+            batch = rng.choice(len(mels), config.batch_size, p=weights)
+            x, y = make_batch([mels[i] for i in batch], labels[batch], rng, profile, config)
+            losses.append(float(model.train_on_batch(x, y)))
+        scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **scores, "seconds": time.time() - started})
+        log(json.dumps(history[-1]))
+        if scores["score"] > best["score"]:
+            best = {"epoch": epoch + 1, **scores}
+            model.save(out)
+    return {"best": best, "history": history, "config": asdict(config), "parameters": model.count_params()}
+
+
+def train_baseline(cache: dict, out: Path, log, epochs: int = 40, batch_size: int = 32) -> dict:
+    """Train the prototype on its MFCCs (no augmentation, plain cross-entropy); keep the best validation epoch."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    train, val = split_indices(cache, "train"), split_indices(cache, "val")
+    x, labels = cache["mfcc"][..., None], cache["label"]
+    model = build_baseline(x.shape[1:])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    best, history = {"score": -1.0}, []
+    for epoch in range(epochs):
+        started = time.time()
+        fit = model.fit(x[train], labels[train], batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
+        probs = model.predict(x[val], batch_size=256, verbose=0)
+        scores = validation_score(probs, labels[val], cache["corpus"][val])
+        history.append({"epoch": epoch + 1, "loss": fit.history["loss"][0], **scores, "seconds": time.time() - started})
+        log(json.dumps(history[-1]))
+        if scores["score"] > best["score"]:
+            best = {"epoch": epoch + 1, **scores}
+            model.save(out)
+    return {"best": best, "history": history, "parameters": model.count_params()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("ours", "baseline"), default="ours")
+    parser.add_argument("--features", type=Path, default=FEATURES)
+    parser.add_argument("--minutes", type=float, default=TrainConfig.minutes, help="budget for ours")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs for the baseline")
+    parser.add_argument("--exclude-corpus", default="", help="train ours without this corpus (cross-corpus test)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="checkpoint path (.keras)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    limit_threads(args.threads)
+    suffix = f"_no_{args.exclude_corpus}" if args.exclude_corpus else ""
+    out = args.out or ARTIFACTS / f"voice_{args.model}{suffix}.keras"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = lambda line: print(time.strftime("%H:%M:%S"), line, flush=True)  # noqa: E731
+    started, cache = time.time(), load_cache(args.features)
+    if args.model == "baseline":
+        result = train_baseline(cache, out, log, epochs=args.epochs)
+    else:
+        config = TrainConfig(minutes=args.minutes, exclude_corpus=args.exclude_corpus, seed=args.seed)
+        result = train_ours(cache, config, out, log)
+    result["minutes"] = (time.time() - started) / 60
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    log(f"best {result['best']} -> {out} ({result['minutes']:.1f} min)")
+
+
+if __name__ == "__main__":
+    main()
