@@ -82,12 +82,35 @@ def resample(samples: np.ndarray, sample_rate: int, target_rate: int = SAMPLE_RA
     return resample_poly(samples, up, down).astype(np.float32)
 
 
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (as librosa's default)."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = 3.0 * hz / 200.0
+    log = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) * 27.0 / np.log(6.4)
+    return np.where(hz >= 1000.0, log, linear)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((mel - 15.0) * np.log(6.4) / 27.0), 200.0 * mel / 3.0)
+
+
 @lru_cache(maxsize=1)
 def mel_filterbank() -> np.ndarray:
-    """Slaney-normalised mel filters, ``(N_MELS, N_FFT // 2 + 1)`` float32 (librosa's own filters)."""
-    import librosa
+    """Slaney-normalised triangular mel filters, ``(N_MELS, N_FFT // 2 + 1)`` float32.
 
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX).astype(np.float32)
+    The same filters as ``librosa.filters.mel`` (checked in the tests), without needing librosa.
+    """
+    fft_hz = np.linspace(0.0, SAMPLE_RATE / 2.0, N_FFT // 2 + 1)
+    edges_hz = mel_to_hz(np.linspace(hz_to_mel(FMIN), hz_to_mel(FMAX), N_MELS + 2))
+    widths = np.diff(edges_hz)
+    ramps = edges_hz[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    filters = np.maximum(0.0, np.minimum(rising, falling))
+    filters *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]  # equal area per filter
+    return filters.astype(np.float32)
 
 
 @lru_cache(maxsize=1)

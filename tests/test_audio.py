@@ -65,3 +65,9 @@ def test_windows_cover_long_input():
     starts = audio.window_starts(10 * audio.SAMPLE_RATE)
     assert starts[0] == 0 and starts[-1] + audio.WINDOW_SAMPLES == 10 * audio.SAMPLE_RATE
     assert audio.window_starts(100) == [0]
+
+
+def test_mel_filters_are_librosas():
+    reference = librosa.filters.mel(sr=audio.SAMPLE_RATE, n_fft=audio.N_FFT, n_mels=audio.N_MELS,
+                                    fmin=audio.FMIN, fmax=audio.FMAX)
+    assert np.abs(audio.mel_filterbank() - reference).max() < 1e-6

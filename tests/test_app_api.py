@@ -1,0 +1,51 @@
+"""The real app, started as `python app.py`, called through gradio_client like a user would."""
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from emotion_core import EMOTIONS
+from tests.conftest import FIXTURES
+
+
+def test_analyze_image_finds_the_face(client):
+    annotated, result = client.predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
+    assert len(result["faces"]) == 1
+    found = result["faces"][0]
+    assert found["label"] in EMOTIONS
+    assert set(found["scores"]) == set(EMOTIONS)
+    assert sum(found["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert found["box"]["w"] > 20 and found["box"]["h"] > 20
+    assert annotated  # an annotated image came back
+
+
+def test_analyze_image_without_face_returns_no_faces(client):
+    _, result = client.predict(handle_file(FIXTURES / "no_face.jpg"), api_name="/analyze_image")
+    assert result["faces"] == []
+
+
+def test_analyze_audio_reads_speech(client):
+    bars, result = client.predict(handle_file(FIXTURES / "speech.wav"), api_name="/analyze_audio")
+    assert result["has_speech"] is True
+    assert result["label"] in EMOTIONS
+    assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert bars["label"] == result["label"]
+
+
+def test_analyze_audio_says_no_speech_for_silence(client):
+    _, result = client.predict(handle_file(FIXTURES / "silence.wav"), api_name="/analyze_audio")
+    assert result["has_speech"] is False
+    assert result["scores"] == {}
+
+
+def test_bad_files_get_a_clear_error_and_the_server_keeps_serving(client, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"this is not an image")
+    with pytest.raises(AppError, match="cannot read broken.jpg as an image"):
+        client.predict(handle_file(broken), api_name="/analyze_image")
+    noise = tmp_path / "noise.wav"
+    noise.write_bytes(b"RIFF....WAVEfmt garbage")
+    with pytest.raises(AppError, match="cannot decode audio"):
+        client.predict(handle_file(noise), api_name="/analyze_audio")
+    _, result = client.predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
+    assert len(result["faces"]) == 1

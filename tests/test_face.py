@@ -1,0 +1,69 @@
+"""Face detection, crop framing and the face model on real photos."""
+
+import numpy as np
+import pytest
+
+import emotion_core
+from emotion_core import EMOTIONS, face
+from emotion_core.images import load_image
+from tests.conftest import FIXTURES
+
+
+def test_the_astronaut_has_one_face_inside_the_frame(face_photo):
+    faces = emotion_core.analyze_frame(face_photo)
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    assert all(isinstance(v, int) for v in faces[0].box)
+    assert 0 <= x and 0 <= y and x + w <= face_photo.shape[1] and y + h <= face_photo.shape[0]
+    # Her face is in the upper middle of the photo (about x 0.45-0.65, y 0.13-0.33 of the frame).
+    centre_x, centre_y = (x + w / 2) / face_photo.shape[1], (y + h / 2) / face_photo.shape[0]
+    assert 0.4 < centre_x < 0.7 and 0.1 < centre_y < 0.4
+    assert set(faces[0].scores) == set(EMOTIONS)
+    assert sum(faces[0].scores.values()) == pytest.approx(1.0, abs=1e-5)
+    assert faces[0].label in EMOTIONS
+
+
+def test_a_photo_without_faces_gives_an_empty_list():
+    assert emotion_core.analyze_frame(load_image(FIXTURES / "no_face.jpg")) == []
+
+
+def test_several_faces_give_several_boxes(face_photo):
+    pair = np.concatenate([face_photo, face_photo[:, ::-1]], axis=1)
+    faces = emotion_core.analyze_frame(pair)
+    assert len(faces) == 2
+    assert faces[0].box != faces[1].box
+
+
+def test_classify_face_takes_grey_and_colour_crops_of_any_size(face_photo):
+    crop = face_photo[30:110, 100:180]
+    for image in (crop, face.to_grey(crop), face.to_grey(crop)[:20, :20], np.zeros((48, 48), np.uint8)):
+        scores = emotion_core.classify_face(image)
+        assert tuple(scores) == EMOTIONS
+        assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bad_crops_and_frames_are_refused():
+    with pytest.raises(ValueError):
+        emotion_core.classify_face(np.zeros((48, 48), np.float32))
+    with pytest.raises(ValueError):
+        emotion_core.classify_face(np.zeros((0, 0), np.uint8))
+    with pytest.raises(ValueError):
+        emotion_core.analyze_frame(np.zeros((10, 10, 5), np.uint8))
+
+
+def test_crop_near_the_edge_is_padded_square():
+    frame = np.arange(100 * 100 * 3, dtype=np.uint8).reshape(100, 100, 3)
+    crop = face.crop_face(frame, (0, 0, 40, 40))
+    assert crop.shape[0] == crop.shape[1] == round(40 * face.CROP_SCALE)
+
+
+def test_lfw_faces_are_found_after_upscaling():
+    from skimage.data import lfw_subset
+
+    crops = lfw_subset()[:20]  # 25x25 grey face crops in [0, 1]
+    found = 0
+    for crop in crops:
+        image = (np.kron(crop, np.ones((8, 8))) * 255).astype(np.uint8)
+        frame = np.pad(np.repeat(image[:, :, None], 3, axis=2), ((100, 100), (100, 100), (0, 0)), mode="edge")
+        found += len(emotion_core.analyze_frame(frame)) >= 1
+    assert found >= 15

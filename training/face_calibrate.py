@@ -1,0 +1,118 @@
+"""Calibrate the crop framing (``CROP_SCALE``, ``CROP_SHIFT_Y``) so a BlazeFace crop looks like FER2013.
+
+Each PublicTest face is enlarged (48 -> 192 px) and edge-padded into a 640x480 frame; the runtime
+detector finds it, ``crop_face`` cuts it with each candidate framing, and the served model classifies
+the crop. The framing whose predictions agree most with the model's predictions on the original
+48x48 image wins (PublicTest only). The overlap (IoU) of the crop with the true face square is
+reported too. Writes ``reports/face/calibration.json``; edit the constants in ``emotion_core/face.py``.
+
+    python -m training.face_calibrate [--model weights/face_emotion.tflite] [--limit 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core.classifier import LiteClassifier
+from emotion_core.face import FaceDetector, crop_face, crop_square, face_model_input
+from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
+from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR
+
+DETECTOR = PROJECT_ROOT / "weights" / "face_detection_short_range.tflite"
+FRAME_HW = (480, 640)
+FACE_SIDE = 192  # the 48 px face enlarged 4x, a typical webcam face size
+SCALES = (1.0, 1.1, 1.2, 1.25, 1.3, 1.4, 1.5, 1.6)
+SHIFTS = (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1)
+
+
+def embed_face(face: np.ndarray, side: int = FACE_SIDE, frame_hw: tuple[int, int] = FRAME_HW,
+               offset: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """A grey ``(48, 48)`` uint8 face -> ``(H, W, 3)`` RGB uint8 frame and the face square ``(x0, y0, side)``.
+
+    The face is enlarged with bicubic interpolation and placed at the centre moved by ``offset``
+    (dy, dx) pixels; the rest of the frame repeats the face's edge pixels.
+    """
+    import cv2
+
+    big = cv2.resize(np.squeeze(face), (side, side), interpolation=cv2.INTER_CUBIC)
+    y0 = (frame_hw[0] - side) // 2 + offset[0]
+    x0 = (frame_hw[1] - side) // 2 + offset[1]
+    frame = np.pad(big, ((y0, frame_hw[0] - side - y0), (x0, frame_hw[1] - side - x0)), mode="edge")
+    return np.repeat(frame[:, :, None], 3, axis=2), (x0, y0, side)
+
+
+def best_box(detector: FaceDetector, frame: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The most confident detector box ``(x, y, w, h)`` in ``frame``, or ``None``."""
+    faces = detector.detect(frame)
+    return max(faces, key=lambda face: face[1])[0] if faces else None
+
+
+def square_iou(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """Intersection over union of two squares ``(x0, y0, side)``."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[2], b[1] + b[2]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / float(a[2] ** 2 + b[2] ** 2 - inter)
+
+
+def detect_all(images: np.ndarray) -> list[tuple[np.ndarray, tuple, tuple] | None]:
+    """Per face: ``(frame, detector box, true square)``, or ``None`` where nothing was detected."""
+    detector = FaceDetector(str(DETECTOR))
+    found = []
+    for image in images:
+        frame, square = embed_face(image)
+        box = best_box(detector, frame)
+        found.append(None if box is None else (frame, box, square))
+    return found
+
+
+def score_framing(classifier: LiteClassifier, found: list, reference: np.ndarray, scale: float, shift: float) -> dict:
+    """Agreement with the 48x48 predictions and mean IoU with the true square for one framing."""
+    agree, ious = [], []
+    for item, ref in zip(found, reference):
+        if item is None:
+            continue
+        frame, box, square = item
+        crop = crop_face(frame, box, scale, shift)
+        agree.append(classifier.predict(face_model_input(crop)).argmax() == ref)
+        ious.append(square_iou(crop_square(box, scale, shift), square))
+    return {"scale": scale, "shift_y": shift, "agreement": float(np.mean(agree)), "iou": float(np.mean(ious))}
+
+
+def calibrate(model_path: Path, images: np.ndarray) -> dict:
+    """Score every framing in SCALES x SHIFTS; returns the grid, the best framing and the detection rate."""
+    classifier = LiteClassifier(model_path)
+    reference = np.array([classifier.predict(face_model_input(np.squeeze(x))).argmax() for x in images])
+    found = detect_all(images)
+    grid = [score_framing(classifier, found, reference, s, t) for s in SCALES for t in SHIFTS]
+    best = max(grid, key=lambda row: (row["agreement"], row["iou"]))
+    geometric = max(grid, key=lambda row: row["iou"])
+    return {"images": int(len(images)), "detected": float(np.mean([f is not None for f in found])),
+            "best": best, "best_iou_framing": geometric, "grid": grid}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N PublicTest faces")
+    parser.add_argument("--out", default=str(REPORT_DIR))
+    args = parser.parse_args()
+    start = time.perf_counter()
+    images = split(load_arrays(data_dir(args.data_dir)), "PublicTest")["x"]
+    result = calibrate(Path(args.model), images[: args.limit] if args.limit else images)
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")
+    for row in sorted(result["grid"], key=lambda r: -r["agreement"])[:8]:
+        print(f"scale {row['scale']:.2f} shift {row['shift_y']:+.2f}  agreement {row['agreement']:.4f}  IoU {row['iou']:.3f}")
+    print(f"detected {result['detected']:.3f}; best {result['best']}; {result['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
