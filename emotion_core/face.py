@@ -110,6 +110,8 @@ class FaceDetector:
         )
         self._detector = vision.FaceDetector.create_from_options(options)
         self._lock = threading.Lock()
+        # Close before interpreter teardown; MediaPipe's own __del__ fails once its C bindings are gone.
+        threading._register_atexit(self._detector.close)  # runs before thread pools shut down
 
     def detect(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
         """Boxes ``(x, y, w, h)`` (ints, inside the frame) and confidences of the faces in an RGB frame."""

@@ -1,9 +1,12 @@
 """Find model files by name through ``weights/manifest.json``, from the Hub or the bundled copies.
 
-A Hub repo is used when one is configured (``EMOTION_WEIGHTS_REPO``, pinned to
-``EMOTION_WEIGHTS_REVISION``); every file, downloaded or bundled, is loaded only after its sha256
-matches the manifest. If the Hub cannot give a verified file, the bundled copy is used and one
-warning line says why.
+A Hub model repo is used when one is configured: ``EMOTION_WEIGHTS_REPO`` (``user/name``), pinned to
+``EMOTION_WEIGHTS_REVISION`` (a commit hash; a branch or tag also works). Files come through
+``hf_hub_download`` and its cache (``HF_HOME``), which also honours ``HF_ENDPOINT`` and
+``HF_HUB_OFFLINE``. Every file, downloaded or bundled, is loaded only after its sha256 matches the
+bundled manifest: a downloaded file that does not match is deleted from the cache. When the Hub
+cannot give a verified file (unreachable, offline and not cached, missing file or revision, wrong
+checksum) the bundled copy is used and one warning line says why.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ class ChecksumError(RuntimeError):
 
 @dataclass(frozen=True)
 class HubSource:
-    """Where on the Hub the weights live: a model repo pinned to a revision (commit hash or tag)."""
+    """Where on the Hub the weights live: a model repo pinned to a revision (commit hash, tag or branch)."""
 
     repo_id: str
     revision: str = DEFAULT_REVISION
 
 
 def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -75,12 +79,51 @@ def verify(path: Path, expected_sha256: str) -> Path:
     return path
 
 
-def download_from_hub(filename: str, expected_sha256: str, source: HubSource) -> Path:
-    """Fetch ``filename`` at the pinned revision (through the local Hub cache) and verify it."""
-    from huggingface_hub import hf_hub_download
+def _evict(path: Path) -> None:
+    """Delete a cached file that failed verification: the snapshot link and the blob it points to."""
+    blob = path.resolve()
+    for doomed in {path, blob}:
+        try:
+            doomed.unlink(missing_ok=True)
+        except OSError as error:  # a read-only cache: the file stays, but it is still never loaded
+            log.debug("could not delete %s from the Hub cache: %s", doomed, error)
 
-    path = Path(hf_hub_download(repo_id=source.repo_id, filename=filename, revision=source.revision))
-    return verify(path, expected_sha256)
+
+def _verified_or_evicted(path: Path, expected_sha256: str) -> Path:
+    try:
+        return verify(path, expected_sha256)
+    except ChecksumError:
+        _evict(path)
+        raise
+
+
+def download_from_hub(filename: str, expected_sha256: str, source: HubSource) -> Path:
+    """The verified local path of ``filename`` at the pinned revision, from the Hub cache or a download.
+
+    The cache is tried first, without network. Before downloading, one HEAD request without retries
+    checks the file exists: an unreachable Hub fails at once instead of after hf_hub_download's backoff.
+    Raises ChecksumError, ``OSError`` (offline, missing file or revision, HTTP errors) or
+    ``httpx2.HTTPError`` (network).
+    """
+    import huggingface_hub as hub
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    where = {"repo_id": source.repo_id, "filename": filename, "revision": source.revision}
+    try:
+        return _verified_or_evicted(Path(hub.hf_hub_download(**where, local_files_only=True)), expected_sha256)
+    except (LocalEntryNotFoundError, ChecksumError):
+        if hub.is_offline_mode():
+            raise OfflineModeIsEnabled(f"HF_HUB_OFFLINE is set and the Hub cache has no verified {filename}") from None
+    hub.get_hf_file_metadata(hub.hf_hub_url(**where))
+    return _verified_or_evicted(Path(hub.hf_hub_download(**where)), expected_sha256)
+
+
+def _hub_errors() -> tuple[type[Exception], ...]:
+    """What a Hub download can raise that means "use the bundled copy" (not programming errors)."""
+    from httpx2 import HTTPError  # huggingface_hub's HTTP client: raised on network errors
+    from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+
+    return ChecksumError, OSError, HTTPError, EntryNotFoundError, HFValidationError
 
 
 def resolve_weight(name: str, source: HubSource | None = None) -> Path:
@@ -97,7 +140,11 @@ def _resolve(name: str, source: HubSource | None) -> Path:
     if source is not None:
         try:
             return download_from_hub(entry["file"], entry["sha256"], source)
-        except Exception as error:  # any Hub failure (network, offline, missing, checksum) -> bundled copy
-            log.warning("weights %s: Hub %s@%s unusable (%s: %s); using the bundled copy",
-                        name, source.repo_id, source.revision, type(error).__name__, str(error).splitlines()[0] if str(error) else "")
-    return verify(WEIGHTS_DIR / entry["file"], entry["sha256"])
+        except _hub_errors() as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            log.warning("weights %s: using the bundled copy; the Hub (%s@%s) gave no verified file: %s: %s",
+                        name, source.repo_id, source.revision, type(error).__name__, reason)
+    bundled = WEIGHTS_DIR / entry["file"]
+    if not bundled.is_file():
+        raise FileNotFoundError(f"weights {name}: {bundled} is missing; restore it from git or set {REPO_ENV}")
+    return verify(bundled, entry["sha256"])

@@ -74,18 +74,21 @@ def representative(images: np.ndarray, count: int, seed: int = 0):
 
 def to_tflite(model, calibration_images: np.ndarray | None = None) -> bytes:
     """The model as ``.tflite`` bytes for one ``(1, 48, 48, 1)`` input: float, or full int8 with calibration images."""
+    import tempfile
+
     import tensorflow as tf
 
     spec = tf.TensorSpec([1, FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1], tf.float32, name="face")
-    serve = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], model)
-    if calibration_images is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative(calibration_images, REPRESENTATIVE_IMAGES)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter.convert()
+    with tempfile.TemporaryDirectory() as saved:
+        model.export(saved, format="tf_saved_model", input_signature=[spec], verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        if calibration_images is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = representative(calibration_images, REPRESENTATIVE_IMAGES)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        return converter.convert()
 
 
 def compact_metrics(results: dict) -> dict:

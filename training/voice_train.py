@@ -145,18 +145,23 @@ def predict_clips(model, windows: list[np.ndarray]) -> np.ndarray:
 
 
 def build_ours(weight_decay: float = 1e-3):
-    """Our CNN: 4 x (conv 3x3, BN, ReLU, max-pool 2x2), 16-64 channels, mean+max over time, softmax."""
+    """Our CNN: 4 x (conv 3x3, BN, ReLU, 2x2 down-sampling), 16-64 channels, mean+max over time, softmax.
+
+    The first block down-samples by a stride-2 convolution (cheaper than convolving at full
+    resolution), the others by max-pooling: ``(301, 64, 1) -> (19, 4, 64) -> (time 19, 256) -> 512 -> 7``.
+    """
     import keras
     from keras import layers
 
     inputs = keras.Input((WINDOW_FRAMES, N_MELS, 1))
     x = inputs
-    for channels in (16, 32, 48, 64):
-        x = layers.Conv2D(channels, 3, padding="same", use_bias=False,
+    for block, channels in enumerate((16, 32, 48, 64)):
+        x = layers.Conv2D(channels, 3, strides=2 if block == 0 else 1, padding="same", use_bias=False,
                           kernel_regularizer=keras.regularizers.l2(weight_decay))(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-        x = layers.MaxPooling2D(2)(x)
+        if block > 0:
+            x = layers.MaxPooling2D(2)(x)
     x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)  # (time, freq * channels)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
     x = layers.Dropout(0.3)(x)

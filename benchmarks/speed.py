@@ -1,0 +1,100 @@
+"""Per-call speed of the runtime: analyze_frame, classify_face, classify_speech, and app cold start.
+
+Run: python -m benchmarks.speed [--repeats 200] [--threads 1]
+Prints medians and p95 and writes reports/speed.json. Numbers are for this machine and its load
+at the time: compare figures from the same run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def timings_ms(call, repeats: int, warmup: int = 5) -> dict[str, float]:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    samples.sort()
+    return {"median_ms": statistics.median(samples), "p95_ms": samples[int(0.95 * (len(samples) - 1))],
+            "repeats": repeats}
+
+
+def frame_640x480() -> np.ndarray:
+    """The astronaut photo (one face) letterboxed into a 640x480 frame."""
+    from PIL import Image
+
+    from emotion_core.images import load_image
+
+    photo = Image.fromarray(load_image(FIXTURES / "face.jpg")).resize((360, 360))
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[60:420, 140:500] = np.asarray(photo)
+    return frame
+
+
+def cold_start_seconds() -> dict[str, float]:
+    """Seconds from `python app.py` to the server answering, and to the first analysed image."""
+    sys.path.insert(0, str(ROOT))
+    from gradio_client import Client, handle_file
+
+    from tests.conftest import start_app
+
+    start = time.perf_counter()
+    process, url, _ = start_app()
+    serving = time.perf_counter() - start
+    try:
+        Client(url, verbose=False).predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
+        first = time.perf_counter() - start
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return {"serving_s": serving, "first_result_s": first}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (1 = one core)")
+    parser.add_argument("--no-cold-start", action="store_true")
+    args = parser.parse_args()
+    from threadpoolctl import threadpool_limits
+
+    import emotion_core
+    from emotion_core import audio
+
+    emotion_core.load_models()
+    frame = frame_640x480()
+    crop = frame[100:300, 200:400]
+    speech, rate = audio.load_audio(FIXTURES / "speech.wav")
+    window = speech[: audio.WINDOW_SAMPLES]
+    results = {}
+    with threadpool_limits(args.threads):
+        results["analyze_frame_640x480"] = timings_ms(lambda: emotion_core.analyze_frame(frame), args.repeats)
+        results["classify_face_crop"] = timings_ms(lambda: emotion_core.classify_face(crop), args.repeats)
+        results["classify_speech_3s"] = timings_ms(lambda: emotion_core.classify_speech(window, rate), args.repeats)
+        results["voice_activity_3s"] = timings_ms(lambda: emotion_core.voice_activity(window, rate), args.repeats)
+    if not args.no_cold_start:
+        results["cold_start"] = cold_start_seconds()
+    for name, figures in results.items():
+        print(f"{name:24s} " + "  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+    out = ROOT / "reports" / "speed.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

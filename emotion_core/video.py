@@ -1,0 +1,498 @@
+"""Video files: probing, streaming decode, frame sampling, and face + voice emotions over time.
+
+Decoding uses PyAV (FFmpeg's libraries, shipped in its wheel). A file is read once, packet by
+packet, in presentation order: video frames are sampled at ``frames_per_second`` and every face in
+them classified; the sound is resampled to 16 kHz as it arrives, run through the voice activity
+detector and classified in the voice model's 3 s windows, 1.5 s apart. Only the current window is
+held, so memory does not grow with the length of the video; what is kept is the result (a few
+hundred bytes per segment).
+
+Each sampled frame starts a *segment* that lasts until the next one; a segment's voice scores are
+the mean of the speech windows around its middle, and its fused scores come from
+:func:`emotion_core.fusion.fuse`, as in the live view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import audio
+from .analysis import analyze_frame, analyze_speech
+from .fusion import Fused, as_vector, fuse
+from .labels import scores_to_dict, top_label
+from .results import Face
+
+MAX_VIDEO_SECONDS = 600.0  # 10 minutes; longer files are refused
+MAX_VIDEO_BYTES = 500 * 1024 * 1024  # larger files are refused before they are opened
+MAX_VIDEO_SIDE = 4096  # pixels; frames wider or taller are refused (4K UHD passes)
+DEFAULT_FRAMES_PER_SECOND = 2.0  # sampled frames per second of video
+MIN_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND = 0.1, 10.0
+DECODE_THREADS = 2  # FFmpeg frame threads for the video decoder
+SPEECH_MARGIN_SECONDS = 0.25  # a segment has voice when speech is found within this much of it
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv")  # what the app offers; any FFmpeg format is read
+
+_TIME_EPSILON = 1e-6  # seconds; absorbs rounding in timestamps
+_VAD_FRAME_SAMPLES = audio.SAMPLE_RATE * audio.VAD_FRAME_MS // 1000
+_HOP_SAMPLES = int(audio.WINDOW_HOP_SECONDS * audio.SAMPLE_RATE)
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], message)
+
+
+class VideoError(ValueError):
+    """A file that cannot be analysed as a video: missing, too large or long, not a video, corrupt."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a file; ``duration`` is ``None`` when it does not say."""
+
+    name: str
+    size_bytes: int
+    duration: float | None
+    width: int
+    height: int
+    frame_rate: float | None
+    video_codec: str | None
+    audio_codec: str | None
+    audio_sample_rate: int | None = None
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "size_bytes": self.size_bytes, "duration_seconds": self.duration,
+                "width": self.width, "height": self.height, "frame_rate": self.frame_rate,
+                "video_codec": self.video_codec, "audio_codec": self.audio_codec,
+                "audio_sample_rate": self.audio_sample_rate}
+
+
+@dataclass(frozen=True)
+class VoiceWindow:
+    """One 3 s window of the sound track, ``start``/``end`` in seconds; ``scores`` empty when no speech."""
+
+    start: float
+    end: float
+    speech_seconds: float
+    scores: dict[str, float]
+
+    @property
+    def has_speech(self) -> bool:
+        return bool(self.scores)
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "speech_seconds": self.speech_seconds,
+                "label": top_label(self.scores) if self.scores else None, "scores": dict(self.scores)}
+
+
+@dataclass(frozen=True)
+class VideoSegment:
+    """The video from ``start`` to ``end`` seconds, read from the frame sampled at ``start``.
+
+    ``face_scores`` are the largest face's (empty: no face); ``voice_scores`` empty: no speech.
+    """
+
+    start: float
+    end: float
+    faces: tuple[Face, ...]
+    face_scores: dict[str, float]
+    voice_scores: dict[str, float]
+    fused: Fused
+
+    @property
+    def face_label(self) -> str | None:
+        return top_label(self.face_scores) if self.face_scores else None
+
+    @property
+    def voice_label(self) -> str | None:
+        return top_label(self.voice_scores) if self.voice_scores else None
+
+    @property
+    def fused_label(self) -> str | None:
+        return top_label(self.fused.scores) if self.fused.available else None
+
+    def to_dict(self) -> dict:
+        return {
+            "start": self.start, "end": self.end, "faces": [face.to_dict() for face in self.faces],
+            "face": {"label": self.face_label, "scores": dict(self.face_scores)},
+            "voice": {"label": self.voice_label, "scores": dict(self.voice_scores)},
+            "fused": {"label": self.fused_label, "scores": dict(self.fused.scores),
+                      "face_weight": self.fused.face_weight, "voice_weight": self.fused.voice_weight},
+        }
+
+
+@dataclass(frozen=True)
+class VideoAnalysis:
+    """Everything read from one video: per-segment results, the voice windows and the speech found."""
+
+    info: VideoInfo
+    frames_per_second: float
+    duration: float
+    segments: tuple[VideoSegment, ...]
+    voice_windows: tuple[VoiceWindow, ...] = field(default=(), repr=False)
+    speech: tuple[tuple[float, float], ...] = field(default=(), repr=False)  # (start, end) seconds
+
+    @property
+    def has_face(self) -> bool:
+        return any(segment.faces for segment in self.segments)
+
+    @property
+    def has_speech(self) -> bool:
+        return any(window.has_speech for window in self.voice_windows)
+
+    def segment_at(self, seconds: float) -> VideoSegment | None:
+        """The segment holding time ``seconds`` (the last one started at or before it)."""
+        starts = [segment.start for segment in self.segments]
+        index = int(np.searchsorted(starts, seconds + _TIME_EPSILON, side="right")) - 1
+        return self.segments[index] if index >= 0 else None
+
+
+# --- pure helpers -------------------------------------------------------------------------------
+
+def check_frames_per_second(frames_per_second: float) -> float:
+    """The sampling rate as a float, or ValueError when outside MIN..MAX_FRAMES_PER_SECOND."""
+    rate = float(frames_per_second)
+    if not MIN_FRAMES_PER_SECOND <= rate <= MAX_FRAMES_PER_SECOND:
+        raise ValueError(f"frames_per_second must be between {MIN_FRAMES_PER_SECOND} and "
+                         f"{MAX_FRAMES_PER_SECOND}, got {frames_per_second}")
+    return rate
+
+
+def is_sample_due(seconds: float, slot: int, frames_per_second: float) -> bool:
+    """Whether a frame at ``seconds`` is due for sampling: it is at or after slot ``slot``'s time."""
+    return seconds + _TIME_EPSILON >= slot / frames_per_second
+
+
+def next_slot(seconds: float, frames_per_second: float) -> int:
+    """Index of the first sampling slot after a frame sampled at ``seconds`` (skips slots a gap missed)."""
+    return int(math.floor((seconds + _TIME_EPSILON) * frames_per_second)) + 1
+
+
+def speech_intervals(voiced: np.ndarray, offset: float = 0.0,
+                     frame_seconds: float = audio.VAD_FRAME_MS / 1000) -> tuple[tuple[float, float], ...]:
+    """Runs of True in a per-VAD-frame mask -> ``((start, end), ...)`` in seconds from ``offset``."""
+    voiced = np.asarray(voiced, dtype=bool)
+    if not voiced.any():
+        return ()
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], voiced, [False]]).astype(np.int8)))
+    return tuple((offset + float(a) * frame_seconds, offset + float(b) * frame_seconds)
+                 for a, b in zip(edges[::2], edges[1::2]))
+
+
+def voice_scores_at(start: float, end: float, windows: tuple[VoiceWindow, ...] | list[VoiceWindow],
+                    speech: tuple[tuple[float, float], ...], margin: float = SPEECH_MARGIN_SECONDS) -> dict[str, float]:
+    """Voice scores for the span ``start..end``: the mean of the speech windows holding its middle.
+
+    Empty when the VAD found no speech within ``margin`` seconds of the span, or no window with
+    speech holds its middle.
+    """
+    if not any(a < end + margin and b > start - margin for a, b in speech):
+        return {}
+    middle = (start + end) / 2.0
+    vectors = [as_vector(w.scores) for w in windows if w.has_speech and w.start <= middle <= w.end]
+    return scores_to_dict(np.mean(vectors, axis=0)) if vectors else {}
+
+
+def main_face(faces: tuple[Face, ...] | list[Face]) -> Face | None:
+    """The largest face (the one the face channel follows, as in the live view), or ``None``."""
+    return max(faces, key=lambda face: face.box[2] * face.box[3]) if faces else None
+
+
+def build_segments(samples: list[tuple[float, list[Face]]], duration: float, windows: tuple[VoiceWindow, ...],
+                   speech: tuple[tuple[float, float], ...]) -> tuple[VideoSegment, ...]:
+    """Sampled frames ``[(seconds, faces), ...]`` (in time order) -> segments that tile 0..duration."""
+    segments = []
+    for index, (start, faces) in enumerate(samples):
+        end = samples[index + 1][0] if index + 1 < len(samples) else max(duration, start)
+        main = main_face(faces)
+        face_scores = dict(main.scores) if main else {}
+        voice_scores = voice_scores_at(start, end, windows, speech)
+        segments.append(VideoSegment(start, end, tuple(faces), face_scores, voice_scores,
+                                     fuse(face_scores, voice_scores)))
+    return tuple(segments)
+
+
+# --- files --------------------------------------------------------------------------------------
+
+def check_file(path: str | Path, max_bytes: int = MAX_VIDEO_BYTES) -> Path:
+    """The path, if it names a readable file of at most ``max_bytes``; else VideoError."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"no such file: {path.name}")
+    size = path.stat().st_size
+    if size == 0:
+        raise VideoError(f"{path.name} is empty")
+    if size > max_bytes:
+        raise VideoError(f"{path.name} is {size / 2**20:.0f} MB; videos of at most {max_bytes / 2**20:.0f} MB "
+                         "are accepted: cut or compress it first")
+    return path
+
+
+def open_media(path: Path):
+    """Open ``path`` with PyAV for reading; VideoError when FFmpeg cannot read it as media."""
+    import av
+
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError) as error:
+        raise VideoError(f"{path.name} is not a video or audio file FFmpeg can read "
+                         f"(or it is damaged): {error}") from error
+
+
+def _video_stream(container):
+    from av.stream import Disposition
+
+    still_image = container.format.name == "image2" or container.format.name.endswith("_pipe")
+    streams = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+    return None if still_image or not streams else streams[0]
+
+
+def _info(path: Path, container) -> VideoInfo:
+    video = _video_stream(container)
+    sound = container.streams.audio[0] if container.streams.audio else None
+    duration = container.duration / 1e6 if container.duration else None
+    rate = (video.average_rate or video.guessed_rate) if video is not None else None
+    return VideoInfo(
+        name=path.name, size_bytes=path.stat().st_size, duration=duration,
+        width=video.codec_context.width if video is not None else 0,
+        height=video.codec_context.height if video is not None else 0,
+        frame_rate=float(rate) if rate else None,
+        video_codec=video.codec_context.name if video is not None else None,
+        audio_codec=sound.codec_context.name if sound is not None else None,
+        audio_sample_rate=sound.codec_context.sample_rate if sound is not None else None,
+    )
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Streams, size and duration of a media file, without decoding it (VideoError if unreadable)."""
+    path = check_file(path)
+    with open_media(path) as container:
+        return _info(path, container)
+
+
+def check_video(info: VideoInfo) -> VideoInfo:
+    """Refuse, with a message saying what to do, a file that is not a video or is too long or large."""
+    if not info.has_video:
+        what = "audio only" if info.has_audio else "no video or audio track"
+        raise VideoError(f"{info.name} is not a video ({what}): analyse sound with analyze_speech, "
+                         "images with analyze_frame")
+    if info.duration is not None and info.duration > MAX_VIDEO_SECONDS + _TIME_EPSILON:
+        raise VideoError(_too_long(info.name, info.duration))
+    if max(info.width, info.height) > MAX_VIDEO_SIDE:
+        raise VideoError(f"{info.name} is {info.width}x{info.height}; videos of at most {MAX_VIDEO_SIDE} "
+                         "pixels a side are accepted")
+    return info
+
+
+def _too_long(name: str, seconds: float, limit: float = MAX_VIDEO_SECONDS) -> str:
+    return (f"{name} is longer than {limit / 60:g} minutes ({seconds / 60:.1f} min or more): "
+            "cut it into shorter clips")
+
+
+def stream_origin(container) -> float:
+    """Seconds of the container's first timestamp; every time we report is counted from it."""
+    return container.start_time / 1e6 if container.start_time is not None else 0.0
+
+
+def decoded_frames(container, streams) -> Iterator[tuple[object, int]]:
+    """Decoded frames of ``streams`` in file order, one at a time, with the byte position of their packet.
+
+    Damaged packets are skipped (FFmpeg conceals what it can), so a partly corrupt file still reads.
+    """
+    import av
+
+    for packet in container.demux(streams):
+        try:
+            frames = packet.decode()
+        except av.InvalidDataError:
+            continue
+        position = packet.pos if packet.pos is not None and packet.pos >= 0 else 0
+        for frame in frames:
+            yield frame, position
+
+
+class _ProgressReporter:
+    """Calls ``progress`` at most once per percent; by time when the duration is known, else by bytes."""
+
+    def __init__(self, progress: Progress | None, info: VideoInfo, verb: str = "analysing"):
+        self._progress, self._info, self._verb = progress, info, verb
+        self._last = -1
+
+    def __call__(self, seconds: float, position: int) -> None:
+        if self._progress is None:
+            return
+        if self._info.duration:
+            fraction = min(seconds / self._info.duration, 1.0)
+        else:
+            fraction = min(position / max(self._info.size_bytes, 1), 1.0)
+        if int(fraction * 100) > self._last:
+            self._last = int(fraction * 100)
+            total = f"/{self._info.duration:.0f}" if self._info.duration else ""
+            self._progress(fraction, f"{self._verb} {self._info.name}: {seconds:.0f}{total} s")
+
+    def done(self) -> None:
+        if self._progress is not None:
+            self._progress(1.0, f"{self._verb} {self._info.name}: done")
+
+
+# --- the sound track ----------------------------------------------------------------------------
+
+class VoiceTrack:
+    """16 kHz mono audio arriving in pieces -> speech mask and classified windows, in bounded memory.
+
+    Windows are placed exactly as :func:`emotion_core.audio.window_starts` places them over the
+    whole track (3 s, 1.5 s apart, plus a tail window), but only the samples from the last window's
+    start onwards are held. Call :meth:`feed` in order, then :meth:`finish` once.
+    """
+
+    def __init__(self, offset: float = 0.0):
+        self.offset = offset  # seconds of the first sample on the video's clock
+        self.windows: list[VoiceWindow] = []
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # sample index of _buffer[0]
+        self._next_start = 0  # sample index where the next full window starts
+        self._vad_pending = np.zeros(0, dtype=np.float32)  # less than one VAD frame
+        self._voiced: list[np.ndarray] = []
+
+    @property
+    def samples_seen(self) -> int:
+        return self._buffer_start + self._buffer.size
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Append mono float32 samples at 16 kHz."""
+        samples = np.asarray(samples, dtype=np.float32)
+        pending = np.concatenate([self._vad_pending, samples])
+        usable = pending.size - pending.size % _VAD_FRAME_SAMPLES
+        self._voiced.append(audio.voiced_frames(pending[:usable]))
+        self._vad_pending = pending[usable:]
+        self._buffer = np.concatenate([self._buffer, samples])
+        while self.samples_seen >= self._next_start + audio.WINDOW_SAMPLES:
+            self._classify(self._next_start, self._next_start + audio.WINDOW_SAMPLES)
+            self._next_start += _HOP_SAMPLES
+        keep_from = max(self._buffer_start, self._next_start - _HOP_SAMPLES)  # the last window's start
+        self._buffer = self._buffer[keep_from - self._buffer_start :]
+        self._buffer_start = keep_from
+
+    def finish(self) -> None:
+        """Classify the tail: the last 3 s, or the whole track when it is shorter than a window."""
+        total = self.samples_seen
+        if not self.windows and total > 0:
+            self._classify(0, total)
+        elif self.windows and self.windows[-1].end < self.offset + total / audio.SAMPLE_RATE - _TIME_EPSILON:
+            self._classify(total - audio.WINDOW_SAMPLES, total)
+        self._buffer = np.zeros(0, dtype=np.float32)
+
+    def speech(self) -> tuple[tuple[float, float], ...]:
+        """Where the VAD found speech, as ``(start, end)`` seconds on the video's clock."""
+        mask = np.concatenate(self._voiced) if self._voiced else np.zeros(0, dtype=bool)
+        return speech_intervals(mask, self.offset)
+
+    def _classify(self, start: int, stop: int) -> None:
+        chunk = self._buffer[start - self._buffer_start : stop - self._buffer_start]
+        result = analyze_speech(chunk, audio.SAMPLE_RATE)
+        rate = audio.SAMPLE_RATE
+        self.windows.append(VoiceWindow(self.offset + start / rate, self.offset + stop / rate,
+                                        result.activity.speech_seconds, dict(result.scores)))
+
+
+def _audio_resampler():
+    import av
+
+    return av.AudioResampler(format="flt", layout="mono", rate=audio.SAMPLE_RATE)
+
+
+def _resampled(resampler, frame) -> Iterator[np.ndarray]:
+    for out in resampler.resample(frame):
+        yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+
+
+# --- the analysis -------------------------------------------------------------------------------
+
+def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PER_SECOND,
+                  progress: Progress | None = None) -> VideoAnalysis:
+    """Face, voice and fused emotions over a video file, read once in a single streaming pass.
+
+    ``frames_per_second`` frames are sampled per second of video and every face in them classified;
+    the sound track (if any) is classified in 3 s windows where there is speech. ``progress`` is
+    called as ``progress(fraction, message)`` at most once per percent. Raises :class:`VideoError`
+    (a ``ValueError``) for files that are missing, too large, too long, not a video or unreadable.
+    A video with no face or no sound is not an error: those segments just have empty scores.
+    """
+    rate = check_frames_per_second(frames_per_second)
+    path = check_file(path)
+    with open_media(path) as container:
+        info = check_video(_info(path, container))
+        report = _ProgressReporter(progress, info)
+        samples, track, video_end = _read(container, info, rate, report)
+    report.done()
+    if not samples:
+        raise VideoError(f"{info.name}: no video frame could be decoded (the file may be damaged)")
+    windows = tuple(track.windows) if track else ()
+    speech = track.speech() if track else ()
+    return VideoAnalysis(info, rate, video_end, build_segments(samples, video_end, windows, speech), windows, speech)
+
+
+def _read(container, info: VideoInfo, rate: float, report: _ProgressReporter):
+    """The single decoding pass: sampled frames with their faces, the voice track, and the video's end."""
+    import av
+
+    video = _video_stream(container)
+    video.thread_type, video.codec_context.thread_count = "AUTO", DECODE_THREADS
+    sound = container.streams.audio[0] if info.has_audio else None
+    origin = stream_origin(container)
+    frame_seconds = 1.0 / info.frame_rate if info.frame_rate else 0.0
+    resampler = _audio_resampler() if sound is not None else None
+    samples: list[tuple[float, list[Face]]] = []
+    track: VoiceTrack | None = None
+    slot, video_end = 0, 0.0
+    for frame, position in decoded_frames(container, [s for s in (video, sound) if s is not None]):
+        if frame.time is None:
+            continue
+        seconds = frame.time - origin
+        if isinstance(frame, av.VideoFrame):
+            if seconds > MAX_VIDEO_SECONDS:
+                raise VideoError(_too_long(info.name, seconds))
+            video_end = max(video_end, seconds + frame_seconds)
+            if is_sample_due(seconds, slot, rate):
+                samples.append((max(seconds, 0.0), analyze_frame(frame.to_ndarray(format="rgb24"))))
+                slot = next_slot(seconds, rate)
+            report(seconds, position)
+        else:
+            track = track or VoiceTrack(max(seconds, 0.0))
+            for chunk in _resampled(resampler, frame):
+                track.feed(chunk)
+    if track is not None:
+        for chunk in _resampled(resampler, None):
+            track.feed(chunk)
+        track.finish()
+    return samples, track, video_end
+
+
+def read_audio_track(path: str | Path, max_seconds: float = MAX_VIDEO_SECONDS) -> tuple[np.ndarray, int]:
+    """The first audio track of any file FFmpeg reads (wav, mp3, m4a, a video...) as 16 kHz mono float32.
+
+    Returns ``(samples, 16000)``. VideoError when the file has no audio or is longer than ``max_seconds``.
+    """
+    path = check_file(path)
+    with open_media(path) as container:
+        if not container.streams.audio:
+            raise VideoError(f"{path.name} has no audio track")
+        resampler, pieces, count = _audio_resampler(), [], 0
+        for frame, _ in decoded_frames(container, [container.streams.audio[0]]):
+            for chunk in _resampled(resampler, frame):
+                pieces.append(chunk)
+                count += chunk.size
+            if count > max_seconds * audio.SAMPLE_RATE:
+                raise VideoError(_too_long(path.name, count / audio.SAMPLE_RATE, max_seconds))
+        pieces.extend(_resampled(resampler, None))
+    samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return samples, audio.SAMPLE_RATE
