@@ -9,6 +9,11 @@ Public surface (stable)::
     voice_activity(samples, sr)   VoiceActivity (has_speech, speech_seconds)
     analyze_speech(samples, sr)   SpeechResult (activity + scores, empty when no speech)
     fuse(face_scores, voice_scores), smooth(previous, current)
+    analyze_video(path, fps)      video file -> VideoAnalysis (per-segment face, voice, fused scores)
+    summarize(analysis)           VideoSummary (dominant emotion, share of time per emotion, per channel)
+    write_annotated_video(path, analysis, out)   an .mp4 with boxes and labels drawn, sound kept
+
+Command line: ``python -m emotion_core FILE`` (image, audio or video; ``--help`` for options).
 
 Importing the package loads nothing; models load on first use or with ``load_models()``.
 """
@@ -21,23 +26,33 @@ from .analysis import (
     load_models,
     voice_activity,
 )
+from .annotate import write_annotated_video
 from .fusion import Fused, fuse, is_uncertain, smooth
 from .labels import EMOTIONS
 from .results import Face, SpeechResult, VoiceActivity
+from .timeline import VideoSummary, summarize
+from .video import VideoAnalysis, VideoError, VideoSegment, analyze_video
 
 __all__ = [
     "EMOTIONS",
     "Face",
     "Fused",
     "SpeechResult",
+    "VideoAnalysis",
+    "VideoError",
+    "VideoSegment",
+    "VideoSummary",
     "VoiceActivity",
     "analyze_frame",
     "analyze_speech",
+    "analyze_video",
     "classify_face",
     "classify_speech",
     "fuse",
     "is_uncertain",
     "load_models",
     "smooth",
+    "summarize",
     "voice_activity",
+    "write_annotated_video",
 ]

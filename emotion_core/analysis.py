@@ -70,7 +70,11 @@ def analyze_frame(frame: np.ndarray) -> list[Face]:
 
 def prepare_speech(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Any mono/stereo int or float PCM at 8-96 kHz -> 16 kHz mono float32 in [-1, 1]."""
-    return audio.resample(audio.to_mono_float(samples), int(sample_rate))
+    try:
+        rate = int(sample_rate)
+    except (TypeError, ValueError, OverflowError):  # NaN, infinity, None
+        raise ValueError(f"the sample rate must be a whole number of Hz, got {sample_rate!r}") from None
+    return audio.resample(audio.to_mono_float(samples), rate)
 
 
 def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:

@@ -34,18 +34,38 @@ VAD_MIN_RMS_DBFS = -55.0  # frames quieter than this are never speech, whatever 
 MIN_SPEECH_SECONDS = 0.3  # less voiced audio than this is "no speech"
 
 
-def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
+MAX_AUDIO_SECONDS = 600.0  # load_audio refuses longer recordings (10 minutes, as for videos)
+
+
+def load_audio(path: str | Path, max_seconds: float = MAX_AUDIO_SECONDS) -> tuple[np.ndarray, int]:
     """Read an audio file as mono float32 in [-1, 1]; returns ``(samples, sample_rate)``.
 
-    Stereo is averaged to mono. Raises ``ValueError`` for files that cannot be decoded.
+    WAV, FLAC, Ogg and MP3 at MIN_SAMPLE_RATE..MAX_SAMPLE_RATE are read by libsndfile at their own
+    rate. Anything else FFmpeg reads (WebM and M4A from browsers and phones, the sound of a video) and
+    other rates come through PyAV, resampled to SAMPLE_RATE. Channels are averaged; NaN and infinite
+    samples become 0. Raises ``ValueError`` for files that cannot be decoded, have no sound, or last
+    longer than ``max_seconds``.
     """
     import soundfile as sf
 
+    path = Path(path)
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError):
+        info = None  # not a format libsndfile knows
+    if info is None or not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+        from .video import read_audio_track  # imported here: the video module builds on this one
+
+        return read_audio_track(path, max_seconds)
+    if info.frames > max_seconds * info.samplerate:
+        raise ValueError(f"{path.name} is longer than {max_seconds / 60:g} minutes "
+                         f"({info.frames / info.samplerate / 60:.1f} min): cut it into shorter clips")
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as error:
-        raise ValueError(f"cannot decode audio file {Path(path).name}: {error}") from error
-    return samples.mean(axis=1).astype(np.float32), int(rate)
+    except (RuntimeError, sf.LibsndfileError) as error:  # the message names the reason, not the server's path
+        reason = getattr(error, "error_string", None) or type(error).__name__
+        raise ValueError(f"cannot decode audio file {path.name}: {reason}") from error
+    return to_mono_float(samples.mean(axis=1)), int(rate)
 
 
 def to_mono_float(samples: np.ndarray) -> np.ndarray:
@@ -213,18 +233,28 @@ def speech_seconds(samples: np.ndarray) -> float:
 
 
 TRIM_PAD_SECONDS = 0.1  # audio kept either side of the first and last voiced VAD frame
+TRIM_REFERENCE_DBFS = -20.0  # trimming first brings the loudest VAD frame to this level
 
 
 def trim_silence(samples: np.ndarray) -> np.ndarray:
     """Cut leading and trailing non-speech from 16 kHz mono float32 audio, ``(n,) -> (m,)`` with m <= n.
 
     Keeps everything from TRIM_PAD_SECONDS before the first voiced VAD frame to TRIM_PAD_SECONDS after
-    the last one (pauses inside the speech stay). Audio with no voiced frame is returned unchanged.
+    the last one (pauses inside the speech stay). The VAD runs on a copy scaled so that its loudest
+    frame is at TRIM_REFERENCE_DBFS: quiet but clean speech (a soft, sad voice peaking near -40 dBFS)
+    is not mistaken for silence, and the loudness floor becomes relative (35 dB below the peak).
+    Audio with no voiced frame is returned unchanged.
     """
-    voiced = np.flatnonzero(voiced_frames(samples))
+    frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
+    n_frames = samples.size // frame
+    if n_frames == 0:
+        return samples
+    chunks = samples[: n_frames * frame].reshape(n_frames, frame).astype(np.float64)
+    peak_dbfs = 20.0 * np.log10(np.sqrt(np.mean(chunks**2, axis=1)).max() + 1e-10)
+    gain = 10.0 ** ((TRIM_REFERENCE_DBFS - peak_dbfs) / 20.0) if peak_dbfs > -100.0 else 1.0
+    voiced = np.flatnonzero(voiced_frames(np.clip(samples * gain, -1.0, 1.0).astype(np.float32)))
     if voiced.size == 0:
         return samples
-    frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
     pad = int(TRIM_PAD_SECONDS * SAMPLE_RATE)
     start = max(int(voiced[0]) * frame - pad, 0)
     stop = min((int(voiced[-1]) + 1) * frame + pad, samples.size)

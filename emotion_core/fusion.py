@@ -4,10 +4,16 @@ Fusion is a weighted average of the two channels' probability vectors. A channel
 availability (0 when it has no face / no speech) times its confidence, measured as
 ``1 - normalised entropy`` of its scores, times a prior reliability per channel. A missing channel
 therefore drops out, and a flat (unsure) channel counts for little.
+
+Smoothing is an exponential moving average (EMA) of the probability vectors. In a live stream the
+updates come at an uneven rate, so the step is taken from the time since the last update
+(:func:`ema_step`): the smoothed scores then follow a change with the same time constant whether
+frames arrive 10 or 3 times a second.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +63,7 @@ def fuse(face_scores: dict[str, float] | None, voice_scores: dict[str, float] | 
     total = sum(weights)
     if total <= 0:
         return Fused({}, 0.0, 0.0)
-    mixed = sum(w * v for w, (v, _) in zip(weights, channels) if v is not None)
+    mixed = sum(w * v for w, (v, _) in zip(weights, channels, strict=True) if v is not None)
     return Fused(scores_to_dict(mixed / total), weights[0] / total, weights[1] / total)
 
 
@@ -73,6 +79,17 @@ def smooth(previous: dict[str, float] | None, current: dict[str, float] | None,
     if old is None:
         return scores_to_dict(new)
     return scores_to_dict((1.0 - step) * old + step * new)
+
+
+def ema_step(seconds: float, time_constant: float) -> float:
+    """The EMA step for an update ``seconds`` after the previous one: ``1 - exp(-seconds / time_constant)``.
+
+    After one time constant without change the smoothed scores have moved 63 % of the way to the
+    new ones. A non-positive gap gives 0 (no move); a non-positive time constant gives 1 (no smoothing).
+    """
+    if time_constant <= 0:
+        return 1.0
+    return 1.0 - math.exp(-max(seconds, 0.0) / time_constant)
 
 
 def is_uncertain(scores: dict[str, float], threshold: float = UNCERTAIN_BELOW) -> bool:

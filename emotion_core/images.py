@@ -10,17 +10,26 @@ from .face import MAX_FRAME_SIDE
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to ``HxWx3`` RGB uint8 (greyscale, palette and RGBA are converted).
+    """Decode an image file to ``HxWx3`` RGB uint8, turned upright as its EXIF orientation says.
 
-    Raises ``ValueError`` for files that are not images or are larger than MAX_FRAME_SIDE a side.
+    Greyscale, palette, RGBA, CMYK and 16-bit images are converted; an animation gives its first
+    frame. Raises ``ValueError`` for files that are not images, are damaged, or are larger than
+    MAX_FRAME_SIDE a side.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
+    path = Path(path)
     try:
         with Image.open(path) as image:
             if max(image.size) > MAX_FRAME_SIDE:
                 raise ValueError(f"image is {image.size[0]}x{image.size[1]}; at most {MAX_FRAME_SIDE} pixels a side")
             image.load()
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise ValueError(f"cannot read {Path(path).name} as an image: {error}") from error
+            upright = ImageOps.exif_transpose(image)
+            if upright.mode.startswith("I;16"):  # 16-bit grey: keep the top 8 bits rather than clip at 255
+                upright = Image.fromarray((np.asarray(upright, dtype=np.uint32) >> 8).clip(0, 255).astype(np.uint8))
+            return np.asarray(upright.convert("RGB"), dtype=np.uint8)
+    except UnidentifiedImageError as error:
+        raise ValueError(f"cannot read {path.name} as an image: not a format Pillow reads "
+                         "(JPEG, PNG, WebP, GIF, BMP, TIFF...)") from error
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:  # damaged data; message without our path
+        raise ValueError(f"cannot read {path.name} as an image: {str(error).replace(str(path), path.name)}") from error

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,8 @@ MAX_VIDEO_SIDE = 4096  # pixels; frames wider or taller are refused (4K UHD pass
 DEFAULT_FRAMES_PER_SECOND = 2.0  # sampled frames per second of video
 MIN_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND = 0.1, 10.0
 DECODE_THREADS = 2  # FFmpeg frame threads for the video decoder
+ANALYSIS_MAX_SIDE = 640  # sampled frames are scaled down to this before detection (BlazeFace sees 128x128)
+SKIP_NONREF_UP_TO = 0.5  # sampling at most this share of the frames lets the decoder skip unreferenced ones
 SPEECH_MARGIN_SECONDS = 0.25  # a segment has voice when speech is found within this much of it
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv")  # what the app offers; any FFmpeg format is read
 
@@ -60,6 +63,7 @@ class VideoInfo:
     video_codec: str | None
     audio_codec: str | None
     audio_sample_rate: int | None = None
+    rotation: int = 0  # degrees counterclockwise that the file asks players to turn the picture
 
     @property
     def has_video(self) -> bool:
@@ -73,7 +77,7 @@ class VideoInfo:
         return {"name": self.name, "size_bytes": self.size_bytes, "duration_seconds": self.duration,
                 "width": self.width, "height": self.height, "frame_rate": self.frame_rate,
                 "video_codec": self.video_codec, "audio_codec": self.audio_codec,
-                "audio_sample_rate": self.audio_sample_rate}
+                "audio_sample_rate": self.audio_sample_rate, "rotation": self.rotation}
 
 
 @dataclass(frozen=True)
@@ -149,10 +153,13 @@ class VideoAnalysis:
     def has_speech(self) -> bool:
         return any(window.has_speech for window in self.voice_windows)
 
+    @cached_property
+    def _starts(self) -> np.ndarray:
+        return np.array([segment.start for segment in self.segments])
+
     def segment_at(self, seconds: float) -> VideoSegment | None:
         """The segment holding time ``seconds`` (the last one started at or before it)."""
-        starts = [segment.start for segment in self.segments]
-        index = int(np.searchsorted(starts, seconds + _TIME_EPSILON, side="right")) - 1
+        index = int(np.searchsorted(self._starts, seconds + _TIME_EPSILON, side="right")) - 1
         return self.segments[index] if index >= 0 else None
 
 
@@ -185,7 +192,7 @@ def speech_intervals(voiced: np.ndarray, offset: float = 0.0,
         return ()
     edges = np.flatnonzero(np.diff(np.concatenate([[False], voiced, [False]]).astype(np.int8)))
     return tuple((offset + float(a) * frame_seconds, offset + float(b) * frame_seconds)
-                 for a, b in zip(edges[::2], edges[1::2]))
+                 for a, b in zip(edges[::2], edges[1::2], strict=True))
 
 
 def voice_scores_at(start: float, end: float, windows: tuple[VoiceWindow, ...] | list[VoiceWindow],
@@ -200,6 +207,32 @@ def voice_scores_at(start: float, end: float, windows: tuple[VoiceWindow, ...] |
     middle = (start + end) / 2.0
     vectors = [as_vector(w.scores) for w in windows if w.has_speech and w.start <= middle <= w.end]
     return scores_to_dict(np.mean(vectors, axis=0)) if vectors else {}
+
+
+def analysis_size(width: int, height: int, max_side: int = ANALYSIS_MAX_SIDE) -> tuple[int, int]:
+    """The ``(width, height)`` a frame is analysed at: scaled to fit ``max_side``, never enlarged, even."""
+    scale = min(1.0, max_side / max(width, height, 1))
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+def quarter_turns(degrees: float | None) -> int:
+    """A display rotation in degrees (counterclockwise) -> quarter turns for ``np.rot90``, 0..3."""
+    return int(round((degrees or 0) / 90.0)) % 4
+
+
+def upright_rgb(frame, width: int, height: int) -> np.ndarray:
+    """A decoded PyAV frame as ``height x width x 3`` RGB uint8, scaled and turned as players show it."""
+    turns = quarter_turns(frame.rotation)
+    stored = (width, height) if turns % 2 == 0 else (height, width)
+    rgb = frame.to_ndarray(width=stored[0], height=stored[1], format="rgb24")
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def scale_faces(faces: list[Face], scale_x: float, scale_y: float) -> list[Face]:
+    """Faces found in a resized frame, with their boxes mapped back to the original frame's pixels."""
+    return [replace(face, box=(int(round(face.box[0] * scale_x)), int(round(face.box[1] * scale_y)),
+                               int(round(face.box[2] * scale_x)), int(round(face.box[3] * scale_y))))
+            for face in faces]
 
 
 def main_face(faces: tuple[Face, ...] | list[Face]) -> Face | None:
@@ -244,8 +277,9 @@ def open_media(path: Path):
     try:
         return av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError) as error:
-        raise VideoError(f"{path.name} is not a video or audio file FFmpeg can read "
-                         f"(or it is damaged): {error}") from error
+        reason = getattr(error, "strerror", None) or error
+        raise VideoError(f"{path.name} is not a video or audio file FFmpeg can read, or it is damaged "
+                         f"({reason})") from error
 
 
 def _video_stream(container):
@@ -256,19 +290,31 @@ def _video_stream(container):
     return None if still_image or not streams else streams[0]
 
 
+def _first_frame_rotation(path: Path) -> int:
+    """The display rotation of the first video frame (phones store the picture sideways and say so)."""
+    with open_media(path) as container:
+        video = _video_stream(container)
+        for frame, _ in decoded_frames(container, [video] if video is not None else []):
+            return quarter_turns(frame.rotation) * 90
+    return 0
+
+
 def _info(path: Path, container) -> VideoInfo:
     video = _video_stream(container)
     sound = container.streams.audio[0] if container.streams.audio else None
     duration = container.duration / 1e6 if container.duration else None
     rate = (video.average_rate or video.guessed_rate) if video is not None else None
+    width, height = (video.codec_context.width, video.codec_context.height) if video is not None else (0, 0)
+    rotation = _first_frame_rotation(path) if video is not None and max(width, height) <= MAX_VIDEO_SIDE else 0
+    if rotation % 180:
+        width, height = height, width
     return VideoInfo(
-        name=path.name, size_bytes=path.stat().st_size, duration=duration,
-        width=video.codec_context.width if video is not None else 0,
-        height=video.codec_context.height if video is not None else 0,
+        name=path.name, size_bytes=path.stat().st_size, duration=duration, width=width, height=height,
         frame_rate=float(rate) if rate else None,
         video_codec=video.codec_context.name if video is not None else None,
         audio_codec=sound.codec_context.name if sound is not None else None,
         audio_sample_rate=sound.codec_context.sample_rate if sound is not None else None,
+        rotation=rotation,
     )
 
 
@@ -359,32 +405,43 @@ class VoiceTrack:
         self.windows: list[VoiceWindow] = []
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0  # sample index of _buffer[0]
+        self._pieces: list[np.ndarray] = []  # fed since the buffer was last assembled
+        self._seen = 0
         self._next_start = 0  # sample index where the next full window starts
         self._vad_pending = np.zeros(0, dtype=np.float32)  # less than one VAD frame
-        self._voiced: list[np.ndarray] = []
+        self._voiced = bytearray()  # one byte per VAD frame: 20 kB for 10 minutes
 
     @property
     def samples_seen(self) -> int:
-        return self._buffer_start + self._buffer.size
+        return self._seen
 
     def feed(self, samples: np.ndarray) -> None:
         """Append mono float32 samples at 16 kHz."""
         samples = np.asarray(samples, dtype=np.float32)
         pending = np.concatenate([self._vad_pending, samples])
         usable = pending.size - pending.size % _VAD_FRAME_SAMPLES
-        self._voiced.append(audio.voiced_frames(pending[:usable]))
+        self._voiced.extend(audio.voiced_frames(pending[:usable]).astype(np.uint8).tobytes())
         self._vad_pending = pending[usable:]
-        self._buffer = np.concatenate([self._buffer, samples])
-        while self.samples_seen >= self._next_start + audio.WINDOW_SAMPLES:
+        self._pieces.append(samples)
+        self._seen += samples.size
+        if self._seen < self._next_start + audio.WINDOW_SAMPLES:
+            return
+        self._assemble()
+        while self._seen >= self._next_start + audio.WINDOW_SAMPLES:
             self._classify(self._next_start, self._next_start + audio.WINDOW_SAMPLES)
             self._next_start += _HOP_SAMPLES
         keep_from = max(self._buffer_start, self._next_start - _HOP_SAMPLES)  # the last window's start
         self._buffer = self._buffer[keep_from - self._buffer_start :]
         self._buffer_start = keep_from
 
+    def _assemble(self) -> None:
+        self._buffer = np.concatenate([self._buffer, *self._pieces])
+        self._pieces.clear()
+
     def finish(self) -> None:
         """Classify the tail: the last 3 s, or the whole track when it is shorter than a window."""
-        total = self.samples_seen
+        self._assemble()
+        total = self._seen
         if not self.windows and total > 0:
             self._classify(0, total)
         elif self.windows and self.windows[-1].end < self.offset + total / audio.SAMPLE_RATE - _TIME_EPSILON:
@@ -393,8 +450,7 @@ class VoiceTrack:
 
     def speech(self) -> tuple[tuple[float, float], ...]:
         """Where the VAD found speech, as ``(start, end)`` seconds on the video's clock."""
-        mask = np.concatenate(self._voiced) if self._voiced else np.zeros(0, dtype=bool)
-        return speech_intervals(mask, self.offset)
+        return speech_intervals(np.frombuffer(bytes(self._voiced), dtype=np.uint8).astype(bool), self.offset)
 
     def _classify(self, start: int, stop: int) -> None:
         chunk = self._buffer[start - self._buffer_start : stop - self._buffer_start]
@@ -446,7 +502,7 @@ def _read(container, info: VideoInfo, rate: float, report: _ProgressReporter):
     import av
 
     video = _video_stream(container)
-    video.thread_type, video.codec_context.thread_count = "AUTO", DECODE_THREADS
+    _configure_decoder(video, rate, info.frame_rate)
     sound = container.streams.audio[0] if info.has_audio else None
     origin = stream_origin(container)
     frame_seconds = 1.0 / info.frame_rate if info.frame_rate else 0.0
@@ -463,7 +519,9 @@ def _read(container, info: VideoInfo, rate: float, report: _ProgressReporter):
                 raise VideoError(_too_long(info.name, seconds))
             video_end = max(video_end, seconds + frame_seconds)
             if is_sample_due(seconds, slot, rate):
-                samples.append((max(seconds, 0.0), analyze_frame(frame.to_ndarray(format="rgb24"))))
+                if seconds - slot / rate > 0.5 / rate:  # skipping frames made us late: decode them all
+                    video.codec_context.skip_frame = "DEFAULT"
+                samples.append((max(seconds, 0.0), _faces_in(frame)))
                 slot = next_slot(seconds, rate)
             report(seconds, position)
         else:
@@ -475,6 +533,21 @@ def _read(container, info: VideoInfo, rate: float, report: _ProgressReporter):
             track.feed(chunk)
         track.finish()
     return samples, track, video_end
+
+
+def _configure_decoder(video, rate: float, frame_rate: float | None) -> None:
+    video.thread_type, video.codec_context.thread_count = "AUTO", DECODE_THREADS
+    if frame_rate and rate <= SKIP_NONREF_UP_TO * frame_rate:
+        # Frames no other frame refers to (most B-frames) are not needed to decode the rest.
+        video.codec_context.skip_frame = "NONREF"
+
+
+def _faces_in(frame) -> list[Face]:
+    """Every face in a decoded frame, analysed upright at ANALYSIS_MAX_SIDE; boxes in upright full-size pixels."""
+    full = (frame.width, frame.height) if quarter_turns(frame.rotation) % 2 == 0 else (frame.height, frame.width)
+    width, height = analysis_size(*full)
+    faces = analyze_frame(upright_rgb(frame, width, height))
+    return scale_faces(faces, full[0] / width, full[1] / height)
 
 
 def read_audio_track(path: str | Path, max_seconds: float = MAX_VIDEO_SECONDS) -> tuple[np.ndarray, int]:

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -75,7 +75,9 @@ def verify(path: Path, expected_sha256: str) -> Path:
     """Return ``path`` if its sha256 is ``expected_sha256``, else raise ChecksumError."""
     actual = file_sha256(path)
     if actual != expected_sha256:
-        raise ChecksumError(f"{path.name}: sha256 {actual[:12]}... does not match the manifest's {expected_sha256[:12]}...")
+        raise ChecksumError(
+            f"{path.name}: sha256 {actual[:12]}... does not match the manifest's {expected_sha256[:12]}..."
+        )
     return path
 
 
@@ -134,7 +136,7 @@ def resolve_weight(name: str, source: HubSource | None = None) -> Path:
     return _resolve(name, source if source is not None else hub_source_from_env())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _resolve(name: str, source: HubSource | None) -> Path:
     entry = model_entry(name)
     if source is not None:

@@ -116,7 +116,8 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 "X-Repo-Commit": commit,
             })
 
-        def _error(self, status: int, code: str | None, message: str, send_body: bool, headers: dict | None = None) -> None:
+        def _error(self, status: int, code: str | None, message: str, send_body: bool,
+                   headers: dict | None = None) -> None:
             extra = {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}
             if code is not None:
                 extra |= {"X-Error-Code": code, "X-Error-Message": message}

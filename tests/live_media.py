@@ -1,9 +1,10 @@
 """Fake webcam and microphone for browser tests: media files made at test time, and Chromium set to use them.
 
-The video is the scikit-image astronaut photo moving about a grey 640x480 frame, written as a
-raw YUV4MPEG2 (C420) file; each frame carries its number as a row of black/white blocks across the
-top edge, drawn symmetrically so that it survives the webcam mirror, so a page script can tell which
-frame an annotated image came from. The audio is espeak-ng speech with pauses. Nothing is committed.
+The video shows two faces (the scikit-image astronaut photo and its mirror image) moving about a
+grey 640x480 frame, written as raw YUV4MPEG2 (C420). Each frame carries its number as a row of
+black and white blocks along the top edge, drawn symmetrically so that it survives the webcam
+mirror: a page script can tell which frame an annotated image came from. The audio is espeak-ng
+speech with pauses. Nothing here is committed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ FPS = 30
 VIDEO_SECONDS = 6.0
 CODE_BITS = 12  # frame numbers 0..4095; the video has FPS * VIDEO_SECONDS = 180 frames
 CODE_BLOCK = 16  # pixels per bit block, on the top edge
-FACE_SIDE = 240  # the face crop is scaled to this many pixels
+FACE_SIDE = 260  # the head-and-shoulders crop is scaled to this many pixels (BlazeFace finds both)
 CHROMIUM = "/usr/bin/chromium"
 SPEECH_TEXT = ("I cannot believe you did that again. [[_::_]] This is wonderful news, thank you so much! "
                "[[_::_]] Please leave me alone.")
@@ -61,15 +62,19 @@ def face_sprite(side: int = FACE_SIDE) -> np.ndarray:
 
 
 def video_frames(seconds: float = VIDEO_SECONDS, fps: int = FPS):
-    """RGB uint8 frames: the face drifting on a grey background, each numbered in its top blocks."""
-    sprite = face_sprite()
-    span_x, span_y = WIDTH - FACE_SIDE, HEIGHT - FACE_SIDE - 2 * CODE_BLOCK
+    """RGB uint8 frames: two faces (the photo and its mirror image) drifting on a grey background.
+
+    Each frame is numbered in its top blocks; the motion makes one loop per file, so looping is smooth.
+    """
+    sprites = (face_sprite(), face_sprite()[:, ::-1])
+    drift, span_y = WIDTH // 2 - FACE_SIDE, HEIGHT - FACE_SIDE - 2 * CODE_BLOCK
     for index in range(round(seconds * fps)):
-        phase = 2 * np.pi * index / (seconds * fps)  # one loop per file, so the loop point is smooth
-        x = int(span_x * (0.5 + 0.4 * np.sin(phase)))
-        y = 2 * CODE_BLOCK + int(span_y * (0.5 + 0.4 * np.sin(2 * phase)))
+        phase = 2 * np.pi * index / (seconds * fps)
+        dx = int(drift * (0.5 + 0.5 * np.sin(phase)))
+        tops = [2 * CODE_BLOCK + int(span_y * (0.5 + 0.4 * wave(2 * phase))) for wave in (np.sin, np.cos)]
         frame = np.full((HEIGHT, WIDTH, 3), 110, dtype=np.uint8)
-        frame[y : y + FACE_SIDE, x : x + FACE_SIDE] = sprite
+        for sprite, x, y in zip(sprites, (dx, WIDTH - FACE_SIDE - dx), tops, strict=True):
+            frame[y : y + FACE_SIDE, x : x + FACE_SIDE] = sprite
         draw_code(frame, index)
         yield frame
 

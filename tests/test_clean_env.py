@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import FIXTURES, PROJECT_ROOT, start_app
 
@@ -50,23 +52,26 @@ def test_space_front_matter_matches_the_pins():
     front = re.match(r"^---\n(.*?)\n---\n", readme.read_text() if readme.is_file() else "", re.S)
     if front is None:
         pytest.skip("README.md has no Spaces front matter yet")
-    fields = dict(re.findall(r"^(\w+):\s*\"?([^\"\n]*)\"?\s*$", front[1], re.M))
+    fields = yaml.safe_load(front[1])
     assert fields["sdk"] == "gradio"
-    assert fields["sdk_version"] == pinned_runtime()["gradio"]
+    assert str(fields["sdk_version"]) == pinned_runtime()["gradio"]
     assert fields["app_file"] == "app.py"
-    assert fields["python_version"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert str(fields["python_version"]) == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert fields.get("models"), "name the weights repo under models:"
+    assert len(fields.get("short_description", "")) <= 60  # the Hub's limit
 
 
 @pytest.fixture(scope="module")
-def clean_python(tmp_path_factory) -> Path:
-    """The python of a new venv holding requirements.txt and nothing else."""
-    venv = tmp_path_factory.mktemp("space") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
-                    "--progress-bar", "off", "-q", "-r", str(REQUIREMENTS)],
-                   check=True, timeout=PIP_INSTALL_TIMEOUT)
-    return python
+def clean_python():
+    """The python of a new venv holding requirements.txt and nothing else (1.2 GB, deleted afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="space-venv-") as folder:
+        venv = Path(folder) / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        python = venv / "bin" / "python"
+        subprocess.run([str(python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
+                        "--progress-bar", "off", "-q", "-r", str(REQUIREMENTS)],
+                       check=True, timeout=PIP_INSTALL_TIMEOUT)
+        yield python
 
 
 def installed(python: Path) -> dict[str, str]:

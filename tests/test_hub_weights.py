@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from emotion_core.weights import WEIGHTS_DIR, HubSource, file_sha256, hub_source_from_env, load_manifest
-from tests.conftest import PROJECT_ROOT
+from emotion_core.weights import WEIGHTS_DIR, HubSource, file_sha256, hub_source_from_env, load_manifest, model_entry
+from tests.conftest import FIXTURES, PROJECT_ROOT, start_app
 from tests.hub_server import HubServer
 
 REPO_ID = "emotion-test/weights"
@@ -78,7 +78,7 @@ def test_good_download_goes_through_the_cache_and_is_verified(hub, tmp_path):
     names = list(load_manifest()["models"])
     paths, log = start(hub.url, tmp_path, commit, *names)
     assert log == []
-    for name, path in zip(names, paths):
+    for name, path in zip(names, paths, strict=True):
         assert path.is_relative_to(tmp_path / "hub" / "models--emotion-test--weights" / "snapshots" / commit)
         assert file_sha256(path) == load_manifest()["models"][name]["sha256"]
     assert ("GET", f"/{REPO_ID}/resolve/{commit}/{FILE}") in hub.requests
@@ -163,3 +163,24 @@ def test_hub_source_comes_from_the_environment(monkeypatch):
     assert hub_source_from_env() == HubSource("user/weights", "main")
     monkeypatch.setenv("EMOTION_WEIGHTS_REVISION", "a" * 40)
     assert hub_source_from_env() == HubSource("user/weights", "a" * 40)
+
+
+def test_the_app_loads_its_models_from_the_hub(hub, tmp_path):
+    from gradio_client import Client, handle_file
+
+    commit = hub.add_repo(REPO_ID, bundled_files())
+    env = {"HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+           "EMOTION_WEIGHTS_REPO": REPO_ID, "EMOTION_WEIGHTS_REVISION": commit}
+    process, url, log_path = start_app(env)
+    try:
+        _, result = Client(url, verbose=False).predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    assert len(result["faces"]) == 1
+    downloaded = {path.rsplit("/", 1)[1] for method, path in resolve_requests(hub) if method == "GET"}
+    assert downloaded == {model_entry(name)["file"] for name in ("face_detector", "face_emotion", "voice_emotion")}
+    assert FALLBACK_LINE not in log_path.read_text()

@@ -72,7 +72,8 @@ def test_publish_creates_the_repo_and_uploads_in_one_commit(weights_copy):
     commit = publish("user/weights", weights_dir=weights_copy, api=api)
     assert commit == "c0ffee" * 6 + "abcd"
     (create, repo_id, create_args), (upload, _, upload_args) = api.calls
-    assert (create, repo_id, create_args["exist_ok"], create_args["repo_type"]) == ("create_repo", "user/weights", True, "model")
+    assert (create, repo_id) == ("create_repo", "user/weights")
+    assert create_args["exist_ok"] is True and create_args["repo_type"] == "model"
     assert upload == "upload_folder"
     assert upload_args["folder_path"] == str(weights_copy)
     assert upload_args["allow_patterns"] == files_to_publish(weights_copy)

@@ -1,7 +1,7 @@
 """Small synthetic videos for the tests and the benchmark, written with PyAV.
 
 Frames show the scikit-image astronaut (one face) drifting over a grey gradient; the sound is the
-committed speech fixture looped, a 440 Hz tone, or nothing. Everything is deterministic.
+committed speech fixture looped, a 440 Hz tone, digital silence, or nothing. Everything is deterministic.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def _speech_48k() -> np.ndarray:
 def sound(kind: str, start: int, count: int) -> np.ndarray:
     """``count`` mono float32 samples at AUDIO_RATE from sample ``start`` of the looped ``kind``."""
     index = np.arange(start, start + count)
+    if kind == "silence":
+        return np.zeros(count, dtype=np.float32)
     if kind == "tone":
         return (0.3 * np.sin(2 * np.pi * 440.0 * index / AUDIO_RATE)).astype(np.float32)
     if kind == "speech":
@@ -70,8 +72,13 @@ def _frame(index: int, fps: float, size: tuple[int, int], face: bool, noise: np.
 
 
 def write_video(path: str | Path, seconds: float = 2.0, size: tuple[int, int] = (320, 240), fps: int = 15,
-                sound_kind: str | None = "speech", face: bool = True, grain: float = 0.0) -> Path:
-    """Write a test video; the codecs follow the suffix (see CODECS). ``grain``: noise std in grey levels."""
+                sound_kind: str | None = "speech", face: bool = True, grain: float = 0.0,
+                preset: str = "ultrafast") -> Path:
+    """Write a test video; the codecs follow the suffix (see CODECS).
+
+    ``grain``: noise std in grey levels; ``preset``: x264's (``veryfast`` and slower use B-frames,
+    as most cameras and editors do).
+    """
     import av
 
     path = Path(path)
@@ -84,7 +91,7 @@ def write_video(path: str | Path, seconds: float = 2.0, size: tuple[int, int] = 
         video = container.add_stream(video_codec, rate=fps)
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         if video_codec == "libx264":
-            video.options = {"preset": "ultrafast", "crf": "23"}
+            video.options = {"preset": preset, "crf": "23"}
         audio = container.add_stream(audio_codec, rate=AUDIO_RATE, layout="mono") if sound_kind else None
         written = 0
         for index in range(int(round(seconds * fps))):

@@ -26,7 +26,7 @@ from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR
 DETECTOR = PROJECT_ROOT / "weights" / "face_detection_short_range.tflite"
 FRAME_HW = (480, 640)
 FACE_SIDE = 192  # the 48 px face enlarged 4x, a typical webcam face size
-SCALES = (1.0, 1.1, 1.2, 1.25, 1.3, 1.4, 1.5, 1.6)
+SCALES = (1.0, 1.1, 1.2, 1.25, 1.3, 1.35, 1.4, 1.5, 1.6, 1.7)
 SHIFTS = (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1)
 
 
@@ -110,7 +110,8 @@ def main() -> None:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")
     for row in sorted(result["grid"], key=lambda r: -r["agreement"])[:8]:
-        print(f"scale {row['scale']:.2f} shift {row['shift_y']:+.2f}  agreement {row['agreement']:.4f}  IoU {row['iou']:.3f}")
+        print(f"scale {row['scale']:.2f} shift {row['shift_y']:+.2f}  "
+              f"agreement {row['agreement']:.4f}  IoU {row['iou']:.3f}")
     print(f"detected {result['detected']:.3f}; best {result['best']}; {result['seconds']} s")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def run(args: argparse.Namespace) -> dict:
     arrays = load_arrays(data_dir(args.data_dir))
     model = keras.models.load_model(args.checkpoint)
     balanced = balance(model, arrays, not args.no_balance)
-    int8_path, float_path = Path(args.weights_dir) / f"{INT8_NAME}.tflite", Path(args.weights_dir) / f"{FLOAT_NAME}.tflite"
+    int8_path = Path(args.weights_dir) / f"{INT8_NAME}.tflite"
+    float_path = Path(args.weights_dir) / f"{FLOAT_NAME}.tflite"
     float_bytes = to_tflite(model)
     int8_path.write_bytes(to_tflite(model, split(arrays, "Training")["x"]))
     float_path.write_bytes(float_bytes)
@@ -160,6 +162,9 @@ def main() -> None:
     summary["export_seconds"] = round(time.perf_counter() - start, 1)
     Path(args.report_dir).mkdir(parents=True, exist_ok=True)
     (Path(args.report_dir) / "export.json").write_text(json.dumps(summary, indent=2) + "\n")
+    trained = Path(args.checkpoint).parent / "train_summary.json"
+    if trained.exists():
+        shutil.copy(trained, Path(args.report_dir) / trained.name)
     print(json.dumps(summary, indent=2))
 
 

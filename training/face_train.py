@@ -4,7 +4,7 @@ The network takes what :func:`emotion_core.face.face_model_input` gives, ``(48, 
 [0, 255], and rescales inside itself, so its int8 input quantization has a scale of about 1.
 Augmentation imitates webcam crops (shift, scale, tilt, mirror, light, blur) and runs only in training.
 
-    python -m training.face_train [--epochs 30] [--width 16] [--out artifacts/face]
+    python -m training.face_train [--minutes 40] [--width 16] [--out artifacts/face]
 """
 
 from __future__ import annotations
@@ -123,15 +123,39 @@ def eval_dataset(x: np.ndarray, labels: np.ndarray, batch: int = 512):
     return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), onehot)).batch(batch)
 
 
-def compile_model(model, steps: int, lr: float, weight_decay: float) -> None:
-    """AdamW with a warm-up + cosine-decay schedule over ``steps``; categorical cross-entropy."""
+class TimeBudget:
+    """Keras callback: warm-up + cosine learning rate over a wall-clock budget, then stop training.
+
+    The schedule follows elapsed time, not steps, so a run on a busy shared CPU still anneals fully
+    within ``minutes``.
+    """
+
+    def __new__(cls, minutes: float, lr: float, warmup: float = 0.03, floor: float = 0.01):
+        import keras
+
+        class _TimeBudget(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.start = time.perf_counter()
+
+            def on_train_batch_begin(self, batch, logs=None):
+                done = (time.perf_counter() - self.start) / (60.0 * minutes)
+                if done >= 1.0:
+                    self.model.stop_training = True
+                rate = lr * min(1.0, (done + 1e-3) / warmup)
+                if done > warmup:
+                    cosine = 0.5 * (1 + np.cos(np.pi * min(1.0, (done - warmup) / (1 - warmup))))
+                    rate = lr * (floor + (1 - floor) * cosine)
+                self.model.optimizer.learning_rate.assign(rate)
+
+        return _TimeBudget()
+
+
+def compile_model(model, lr: float, weight_decay: float) -> None:
+    """AdamW (learning rate set per batch by :class:`TimeBudget`); categorical cross-entropy."""
     import keras
 
-    warmup = max(1, steps // 30)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        lr / 10, steps - warmup, alpha=0.01, warmup_target=lr, warmup_steps=warmup)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
-    model.compile(optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.AdamW(lr, weight_decay=weight_decay),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -148,19 +172,20 @@ def run(args: argparse.Namespace) -> dict:
     weights = class_weights(train["y"], args.class_weight_power)[train["y"]]
     data = train_dataset(train["x"], targets, weights, args.batch, args.seed)
     model = build_model(args.width, args.dropout)
-    steps = args.epochs * (len(train["y"]) // args.batch)
-    compile_model(model, steps, args.lr, args.weight_decay)
+    compile_model(model, args.lr, args.weight_decay)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
         keras.callbacks.ModelCheckpoint(out / "best.keras", monitor="val_accuracy", mode="max", save_best_only=True),
         keras.callbacks.CSVLogger(out / "history.csv"),
+        TimeBudget(args.minutes, args.lr),
     ]
     start = time.perf_counter()
     history = model.fit(data, epochs=args.epochs, validation_data=eval_dataset(public["x"], public["y"]),
                         callbacks=callbacks, verbose=2)
     best = int(np.argmax(history.history["val_accuracy"]))
-    summary = {"model": model.name, "params": model.count_params(), "epochs": args.epochs,
+    model.save(out / "last.keras")
+    summary = {"model": model.name, "params": model.count_params(), "epochs_run": len(history.epoch),
                "best_epoch": best + 1, "public_accuracy": float(history.history["val_accuracy"][best]),
                "train_seconds": round(time.perf_counter() - start, 1), "args": vars(args)}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -171,7 +196,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     parser.add_argument("--out", default=str(ARTIFACTS / "face"), help="checkpoint folder")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock training budget")
+    parser.add_argument("--epochs", type=int, default=200, help="upper bound; the time budget usually stops first")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--width", type=int, default=16, help="channels of the first stage")
     parser.add_argument("--dropout", type=float, default=0.3)

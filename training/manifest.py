@@ -27,5 +27,6 @@ def update_entry(name: str, file: Path, **fields) -> dict:
     with os.fdopen(handle, "w") as out:
         json.dump(manifest, out, indent=2)
         out.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the manifest is a public file
     os.replace(tmp, MANIFEST)
     return entry

@@ -8,9 +8,14 @@ from emotion_core.labels import NUM_EMOTIONS
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int = NUM_EMOTIONS) -> np.ndarray:
-    """``(classes, classes)`` int64 counts; row = true label, column = predicted label."""
+    """``(classes, classes)`` int64 counts; row = true label, column = predicted label.
+
+    A negative prediction means "no answer" (e.g. no speech found) and is left out of the matrix.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    answered = y_pred >= 0
     matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    np.add.at(matrix, (y_true[answered], y_pred[answered]), 1)
     return matrix
 
 

@@ -32,7 +32,10 @@ AGE_GROUPS = ((20, 29, "20-29"), (30, 44, "30-44"), (45, 120, "45+"))
 
 
 def classify_samples(runner: LiteClassifier, samples: np.ndarray, sample_rate: int) -> np.ndarray | None:
-    """Runtime-equivalent clip prediction: mean window probabilities ``(7,)``, or None for no speech."""
+    """Runtime-equivalent clip prediction: mean window probabilities ``(7,)``, or None for no speech.
+
+    Mirrors what ``emotion_core`` serves: no-speech check, VAD trimming, windows, mean probabilities.
+    """
     samples = resample(samples, sample_rate)
     if speech_seconds(samples) < MIN_SPEECH_SECONDS:
         return None
@@ -63,9 +66,8 @@ def evaluate_runner(runner: LiteClassifier, cache: dict, test: dict[str, np.ndar
     for corpus, index in test.items():
         probs = predict_files(runner, list(cache["path"][index]))
         speech = ~np.isnan(probs).any(axis=1)
-        predicted = np.where(speech, np.nan_to_num(probs).argmax(axis=1), -1)
-        metrics[corpus] = {**summarise(cache["label"][index][speech], predicted[speech]),
-                           "no_speech_clips": int((~speech).sum())}
+        predicted = np.where(speech, np.nan_to_num(probs).argmax(axis=1), -1)  # no speech: no answer, an error
+        metrics[corpus] = {**summarise(cache["label"][index], predicted), "no_speech_clips": int((~speech).sum())}
         predictions[corpus] = predicted
     return metrics, predictions
 
@@ -176,6 +178,28 @@ def fairness_table(groups: dict) -> list[str]:
     return lines
 
 
+def training_runs() -> dict:
+    """Summaries of the training logs in artifacts/ (``voice_*.json`` written by voice_train)."""
+    runs = {}
+    for path in sorted(ARTIFACTS.glob("voice_*.json")):
+        run = json.loads(path.read_text())
+        runs[path.stem] = {"minutes": run.get("minutes"), "parameters": run.get("parameters"),
+                           "epochs": len(run.get("history", [])), "best": run.get("best")}
+    return runs
+
+
+def training_table(runs: dict) -> list[str]:
+    """Markdown rows: one per training run, with its best validation UARs and wall-clock time."""
+    lines = ["| run | parameters | epochs | chosen epoch | val UAR RAVDESS | val UAR CREMA-D | minutes |",
+             "|---|---|---|---|---|---|---|"]
+    for name, run in runs.items():
+        best = run.get("best") or {}
+        lines.append(f"| {name} | {run['parameters']} | {run['epochs']} | {best.get('epoch')} | "
+                     f"{percent(best.get('ravdess', np.nan))} | {percent(best.get('crema-d', np.nan))} | "
+                     f"{run['minutes']:.1f} |")
+    return lines
+
+
 def write_report(report: dict, path: Path) -> None:
     """REPORT.md from the metrics dictionary (all figures in percent)."""
     info = report["model"]
@@ -202,6 +226,7 @@ def write_report(report: dict, path: Path) -> None:
     if report.get("cross_corpus"):
         lines += ["## Cross-corpus: trained without CREMA-D (RAVDESS + TESS only), tested on CREMA-D test actors", "",
                   *results_table({"ours int8, no CREMA-D in training": report["cross_corpus"]}), ""]
+    lines += ["## Training runs (validation speakers only)", "", *training_table(report.get("training", {})), ""]
     lines += ["## Notes", "", *[f"- {note}" for note in report.get("notes", [])], ""]
     path.write_text("\n".join(lines))
 
@@ -243,18 +268,18 @@ def main() -> None:
     crema = test["crema-d"]
     results["human raters, voice only (CREMA-D majority vote)"] = {
         "crema-d": human_votes(args.data_dir, cache["path"][crema], cache["label"][crema])}
-    speech = predictions["crema-d"] >= 0
-    groups = {k: v[speech] for k, v in demographic_groups(args.data_dir, cache["path"][crema]).items()}
+    groups = demographic_groups(args.data_dir, cache["path"][crema])
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results,
-              "fairness": fairness(cache["label"][crema][speech], predictions["crema-d"][speech], groups)}
+              "fairness": fairness(cache["label"][crema], predictions["crema-d"], groups)}
     if args.cross_corpus.exists():
         report["cross_corpus"], _ = evaluate_runner(LiteClassifier(args.cross_corpus), cache, {"crema-d": crema})
     for corpus, metrics in ours.items():
         plot_confusion(metrics["confusion"], f"ours int8, {corpus} test", args.out / f"confusion_{corpus}.png")
         if metrics["no_speech_clips"]:
-            notes.append(f"{metrics['no_speech_clips']} {corpus} test clip(s) hold no speech for the VAD "
-                         "(the runtime returns no result) and are left out of the scores.")
-    report["model"] = model_info(args.model)
+            notes.append(f"{metrics['no_speech_clips']} {corpus} test clip(s) hold no speech for the runtime's "
+                         "no-speech check (speech_seconds < MIN_SPEECH_SECONDS): the app gives no answer, "
+                         "counted here as an error.")
+    report["model"], report["training"] = model_info(args.model), training_runs()
     report["notes"] = notes + [f"Evaluation took {time.time() - started:.0f} s."]
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
     write_report(report, args.out / "REPORT.md")

@@ -1,0 +1,300 @@
+"""The live session: resampling and ring buffer, channel states, smoothing, sessions kept apart.
+
+The session logic is tested with stand-in classifiers (``fake_models``) so that each case is
+exact; the voice activity detector and the recordings are real. ``test_real_models_*`` run the
+real models on the committed face and speech fixtures.
+"""
+
+import copy
+from math import gcd
+
+import numpy as np
+import pytest
+from scipy.signal import resample_poly
+
+import emotion_core.live as live
+from emotion_core import EMOTIONS, Face
+from emotion_core.audio import SAMPLE_RATE, load_audio
+from emotion_core.live import AudioRing, LiveSession, StreamResampler, follow_faces
+from tests.conftest import FIXTURES
+
+
+def peaked(label, strength=0.9):
+    rest = (1 - strength) / (len(EMOTIONS) - 1)
+    return {name: strength if name == label else rest for name in EMOTIONS}
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def fake_models(monkeypatch):
+    """Stand-in classifiers: frames give ``faces``, speech gives ``voice`` (both settable)."""
+    models = type("Models", (), {})()
+    models.faces = [Face((200, 100, 120, 120), peaked("happy"))]
+    models.voice = peaked("sad")
+    models.frames = 0
+    models.voice_reads = 0
+
+    def analyze_frame(frame):
+        models.frames += 1
+        return list(models.faces)
+
+    def classify_speech(samples, rate):
+        models.voice_reads += 1
+        return dict(models.voice)
+
+    monkeypatch.setattr(live, "analyze_frame", analyze_frame)
+    monkeypatch.setattr(live, "classify_speech", classify_speech)
+    return models
+
+
+@pytest.fixture(scope="module")
+def speech_48k():
+    samples, rate = load_audio(FIXTURES / "speech.wav")
+    return (resample_poly(samples, 48000, rate) * 32767).astype(np.int16)
+
+
+FRAME = np.zeros((480, 640, 3), dtype=np.uint8)
+
+
+def feed_audio(session, clock, samples, rate=48000, chunk_seconds=0.25):
+    """Stream ``samples`` in chunks as the browser does, advancing the clock in step."""
+    step = int(rate * chunk_seconds)
+    state = None
+    for start in range(0, len(samples), step):
+        clock.now += chunk_seconds
+        state = session.add_audio(samples[start : start + step], rate)
+    return state
+
+
+@pytest.mark.parametrize("rate", [48000, 44100, 22050, 8000, 96000])
+def test_stream_resampler_matches_scipy_on_the_whole(rate):
+    x = np.random.default_rng(rate).normal(0, 0.3, rate * 2).astype(np.float32)
+    divisor = gcd(rate, SAMPLE_RATE)
+    reference = resample_poly(x, SAMPLE_RATE // divisor, rate // divisor)
+    resampler, pieces, start = StreamResampler(rate), [], 0
+    sizes = np.random.default_rng(0).integers(1, rate // 4, 200)
+    for size in sizes:
+        pieces.append(resampler.process(x[start : start + size]))
+        start += size
+        if start >= x.size:
+            break
+    out = np.concatenate(pieces)
+    assert reference.size - out.size < 40  # what is held back waits for its filter's right half
+    np.testing.assert_allclose(out, reference[: out.size], atol=1e-6)
+
+
+def test_ring_buffer_keeps_the_last_samples_in_order():
+    ring = AudioRing(1000)
+    ramp = np.arange(5000, dtype=np.float32)
+    start = 0
+    for size in [7, 993, 1, 2500, 499, 1000]:
+        ring.extend(ramp[start : start + size])
+        start += size
+        assert len(ring) == min(start, 1000)
+        np.testing.assert_array_equal(ring.latest(300), ramp[max(start - 300, 0) : start])
+    np.testing.assert_array_equal(ring.latest(5000), ramp[start - 1000 : start])
+    ring.clear()
+    assert len(ring) == 0 and ring.latest(10).size == 0
+
+
+def test_session_ring_buffer_holds_a_few_seconds_at_16k(fake_models, speech_48k):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    feed_audio(session, clock, np.tile(speech_48k, 3))  # about 15 s at 48 kHz
+    assert session.buffered_seconds == pytest.approx(live.BUFFER_SECONDS)
+    # one voice read per VOICE_EVERY_SECONDS of audio, not one per chunk
+    assert fake_models.voice_reads <= 15 / live.VOICE_EVERY_SECONDS + 1
+
+
+def test_speech_and_face_are_read_and_fused(fake_models, speech_48k):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    session.add_frame(FRAME)
+    state = feed_audio(session, clock, speech_48k[: 48000 * 2])
+    session.add_frame(FRAME)
+    state = session.snapshot()
+    assert state.has_face and state.has_speech
+    assert max(state.voice_scores, key=state.voice_scores.get) == "sad"
+    assert 0 < state.fused.face_weight < 1 and state.fused.face_weight + state.fused.voice_weight == pytest.approx(1)
+    assert state.status().endswith("1 face · speech")
+
+
+def test_silence_is_no_speech(fake_models):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    silence, rate = load_audio(FIXTURES / "silence.wav")
+    state = feed_audio(session, clock, silence, rate)
+    assert not state.has_speech and state.voice_scores == {}
+    assert fake_models.voice_reads == 0  # no speech, no guess
+    assert state.status() == "nothing to read · no face · no speech"
+
+
+def test_no_face_leaves_the_voice_alone(fake_models, speech_48k):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    fake_models.faces = []
+    feed_audio(session, clock, speech_48k[: 48000 * 2])
+    state = session.add_frame(FRAME)
+    assert not state.has_face and state.faces == [] and state.face_scores == {}
+    assert state.fused.voice_weight == 1.0
+    assert state.status() == "sad · no face · speech"
+
+
+def test_a_flat_reading_is_uncertain(fake_models):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    fake_models.faces = [Face((0, 0, 50, 50), {name: 1 / len(EMOTIONS) for name in EMOTIONS})]
+    state = session.add_frame(FRAME)
+    assert live.reading(state.face_scores) == "uncertain"
+    assert state.status().startswith("uncertain ·")
+
+
+def test_channels_go_stale(fake_models, speech_48k):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    session.add_frame(FRAME)
+    feed_audio(session, clock, speech_48k[: 48000 * 2])
+    clock.now += live.STALE_SECONDS + 0.1  # the camera and microphone went quiet
+    state = session.snapshot()
+    assert not state.has_face and not state.has_speech and not state.fused.available
+
+
+def test_smoothing_keeps_a_single_odd_frame_from_flipping_the_label(fake_models):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    for _ in range(20):  # two seconds of a happy face at 10 frames per second
+        clock.now += 0.1
+        session.add_frame(FRAME)
+    fake_models.faces = [Face((205, 100, 120, 120), peaked("angry", 0.95))]
+    clock.now += 0.1
+    state = session.add_frame(FRAME)
+    assert state.faces[0].label == "happy"  # one angry frame moves the scores, not the label
+    for _ in range(10):
+        clock.now += 0.1
+        state = session.add_frame(FRAME)
+    assert state.faces[0].label == "angry"  # a second of it does
+
+
+def test_faces_are_followed_and_smoothed_separately():
+    left, right = (10, 10, 100, 100), (400, 10, 100, 100)
+    tracks, faces = follow_faces([], [Face(left, peaked("happy")), Face(right, peaked("sad"))], now=0.0)
+    tracks, faces = follow_faces(tracks, [Face((405, 12, 100, 100), peaked("fear")),
+                                          Face((12, 10, 100, 100), peaked("fear"))], now=0.1)
+    assert [f.label for f in faces] == ["sad", "happy"]  # each kept its own history
+    assert faces[0].scores["fear"] > peaked("sad")["fear"]
+    tracks, faces = follow_faces(tracks, [Face((250, 300, 80, 80), peaked("fear"))], now=0.2)
+    assert faces[0].scores == pytest.approx(peaked("fear"))  # a new face starts afresh
+    tracks, _ = follow_faces(tracks, [], now=0.2 + live.STALE_SECONDS + 0.1)
+    assert tracks == []
+
+
+def test_two_sessions_never_share_data(fake_models, speech_48k):
+    clock = FakeClock()
+    first, second = LiveSession(clock), LiveSession(clock)
+    first.add_frame(FRAME)
+    feed_audio(first, clock, speech_48k[: 48000 * 2])
+    state = second.snapshot()
+    assert not state.has_face and not state.has_speech and state.faces == []
+    assert second.buffered_seconds == 0 and second.timeline()[1] == []
+    assert first.timeline()[1] and first.buffered_seconds > 1
+
+
+def test_a_deep_copy_is_a_session_of_its_own(fake_models):
+    # Gradio deep-copies a gr.State's initial value for each browser session.
+    clock = FakeClock()
+    session = LiveSession(clock)
+    twin = copy.deepcopy(session)
+    twin.add_frame(FRAME)
+    assert twin.snapshot().has_face and not session.snapshot().has_face
+    assert twin._lock is not session._lock
+
+
+def test_timeline_keeps_the_last_minute(fake_models):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    for _ in range(800):  # 80 s at 10 frames per second
+        clock.now += 0.1
+        session.add_frame(FRAME)
+    version, points = session.timeline()
+    assert points[-1].seconds - points[0].seconds <= live.TIMELINE_SECONDS
+    assert points[-1].seconds == pytest.approx(80.0, abs=live.TIMELINE_STEP_SECONDS)
+    assert len(points) <= live.TIMELINE_SECONDS / live.TIMELINE_STEP_SECONDS + 1
+    assert {p.face for p in points} == {"happy"} and {p.voice for p in points} == {None}
+    assert version >= len(points)
+
+
+def test_stop_drops_the_audio_and_reset_drops_everything(fake_models, speech_48k):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    session.add_frame(FRAME)
+    feed_audio(session, clock, speech_48k[: 48000 * 2])
+    session.stop()
+    assert session.buffered_seconds == 0
+    stopped = session.snapshot()
+    assert not stopped.running and not stopped.has_speech and stopped.status().endswith("stopped")
+    assert session.timeline()[1]  # the timeline stays on screen after Stop
+    session.reset()
+    assert session.timeline()[1] == [] and session.snapshot().seconds == 0
+
+
+def test_time_limit_stops_analysis_until_start(fake_models):
+    clock = FakeClock()
+    session = LiveSession(clock, time_limit=10.0)
+    session.add_frame(FRAME)
+    clock.now += 10.5
+    state = session.add_frame(FRAME)
+    assert state.expired and fake_models.frames == 1 and "time limit" in state.status()
+    clock.now += 1
+    assert session.add_frame(FRAME).expired and fake_models.frames == 1  # stays stopped
+    session.start()
+    state = session.add_frame(FRAME)
+    assert not state.expired and state.has_face and fake_models.frames == 2
+
+
+def test_a_new_sample_rate_starts_a_new_buffer(fake_models):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    session.add_audio(np.zeros(48000, dtype=np.int16), 48000)
+    session.add_audio(np.zeros(4410, dtype=np.int16), 44100)
+    assert session.buffered_seconds < 0.3
+
+
+def test_real_models_read_a_face_and_speech(face_photo, speech):
+    pytest.importorskip("ai_edge_litert")
+    from emotion_core.weights import model_entry
+
+    for name in ("face_emotion", "voice_emotion"):
+        try:
+            model_entry(name)
+        except KeyError:
+            pytest.skip(f"{name} is not in the weights manifest yet")
+    clock = FakeClock()
+    session = LiveSession(clock)
+    state = session.add_frame(face_photo)
+    assert state.has_face and len(state.faces) == 1
+    samples, rate = speech
+    states = [feed_audio(session, clock, samples[start : start + rate // 4], rate)
+              for start in range(0, samples.size, rate // 4)]
+    heard = [s for s in states if s.has_speech]
+    assert heard and set(heard[-1].voice_scores) == set(EMOTIONS)
+    assert sum(heard[-1].fused_scores.values()) == pytest.approx(1.0)
+
+
+def test_a_frame_analysed_across_a_stop_is_dropped(fake_models, monkeypatch):
+    clock = FakeClock()
+    session = LiveSession(clock)
+
+    def stopped_while_analysing(frame):
+        session.stop()  # the user pressed Stop while this frame was being analysed
+        return list(fake_models.faces)
+
+    monkeypatch.setattr(live, "analyze_frame", stopped_while_analysing)
+    state = session.add_frame(FRAME)
+    assert not state.has_face and not state.running
