@@ -42,7 +42,7 @@ CACHE_MAX_AGE = int(os.environ.get("EMOTION_CACHE_MAX_AGE", "600"))  # seconds u
 WEBCAM_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
 TIMELINE_LANES = {"face": "face", "fused": "face + voice", "voice": "voice"}  # channel -> row of the plot
 TIMELINE_COLUMNS = ["seconds", "channel", "emotion"]
-TIMELINE_COLOURS = {**EMOTION_COLOURS, UNCERTAIN: "#dddddd"}
+TIMELINE_COLOURS = {**EMOTION_COLOURS, UNCERTAIN: "#555555"}  # uncertain: dark grey (neutral is mid grey)
 DELETE_CACHE = (max(1, CACHE_MAX_AGE // 10), CACHE_MAX_AGE)  # (sweep every, delete older than); all at exit
 VIDEO_OUTPUT_PREFIX = "emotion-video-"
 VIDEO_ANALYSIS_SHARE = 0.6  # of the progress bar, when an annotated video is drawn afterwards
@@ -235,7 +235,7 @@ def live_frame(frame: np.ndarray | None, session: LiveSession, request: gr.Reque
     if frame is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     state = session.add_frame(frame)
-    if state.expired:
+    if state.paused:
         return gr.skip(), gr.skip(), gr.skip(), state.status()
     return (jpeg_image(draw_faces(frame, state.faces, uncertain_below=UNCERTAIN_BELOW)),
             bars(state.face_scores, "no face"), bars(state.fused_scores, "nothing to read"), state.status())
@@ -253,6 +253,8 @@ def live_audio(path: str | None, session: LiveSession, request: gr.Request):
     finally:
         Path(path).unlink(missing_ok=True)  # nothing the user streams stays on disk
     state = session.add_audio(samples, rate)
+    if state.paused:
+        return gr.skip(), gr.skip(), state.status()
     return bars(state.voice_scores, "no speech"), bars(state.fused_scores, "nothing to read"), state.status()
 
 
@@ -370,7 +372,7 @@ def build_demo() -> gr.Blocks:
                 video_table = gr.Dataframe(label="Share of time per emotion", interactive=False)
             video_files = gr.File(label="Results: CSV, JSON, annotated video", file_count="multiple",
                                   interactive=False)
-            video_json = gr.JSON(label="Summary")
+            video_json = gr.JSON(label="Summary per channel")
             video_button.click(analyze_video, [video_in, video_fps, video_draw],
                                [video_summary, video_table, video_timeline, video_annotated, video_files, video_json],
                                api_name="analyze_video", concurrency_limit=VIDEO_CONCURRENCY)

@@ -3,10 +3,13 @@
 Run: python -m benchmarks.install_size [--sets runtime train] [--starts 3] [--reuse]
 
 Builds one fresh venv per set (no system site-packages, as a Space does), measures its
-site-packages, then starts ``app.py`` with it ``--starts`` times: seconds from process start to the
-server answering (polled every 0.5 s) and to the first /analyze_image result. Prints a table and
+site-packages, then starts ``app.py`` from each set in turn, ``--starts`` times: seconds from process start to the
+server answering (polled every 0.5 s) and to the first /analyze_image result, and the CPU seconds
+the app used until then (a figure that, unlike the wall times, holds on a busy machine). Prints a table and
 writes reports/install_size.json. Starts are "cold" for the process, not for the disk: the files
 were just written, so they sit in the page cache, as they do on a Space right after its build.
+It also lists which heavy packages (TensorFlow, Keras, ...) the app imports when they are installed:
+mediapipe imports TensorFlow whenever it can, which is one more reason to keep it off the Space.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import stat
 import statistics
 import subprocess
@@ -27,19 +31,25 @@ FIXTURES = ROOT / "tests" / "fixtures"
 REPORT = ROOT / "reports" / "install_size.json"
 SETS = {"runtime": "requirements.txt", "train": "requirements-train.txt", "dev": "requirements-dev.txt"}
 MB = 1e6
+INSTALL_RECORD = "install_seconds.txt"
+HEAVY = ("tensorflow", "keras", "sklearn", "librosa", "torch", "jax")  # never needed at run time
+LOAD_APP = "import sys, app, emotion_core; emotion_core.load_models(); print(' '.join(sorted(sys.modules)))"
 
 
-def build_venv(venv: Path, requirements: Path, reuse: bool) -> float:
-    """Create ``venv`` and pip-install ``requirements`` into it; returns the seconds it took (0 if reused)."""
-    python = venv / "bin" / "python"
+def build_venv(venv: Path, requirements: Path, reuse: bool) -> float | None:
+    """Create ``venv`` and pip-install ``requirements`` into it; returns the seconds that took
+    (for a reused venv, the time recorded when it was built, or None)."""
+    python, record = venv / "bin" / "python", venv / INSTALL_RECORD
     if reuse and python.exists():
-        return 0.0
-    subprocess.run(["rm", "-rf", str(venv)], check=True)
+        return float(record.read_text()) if record.exists() else None
+    shutil.rmtree(venv, ignore_errors=True)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(python), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
                     "--progress-bar", "off", "-q", "-r", str(requirements)], check=True)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    record.write_text(f"{seconds:.1f}\n")
+    return seconds
 
 
 def site_packages(venv: Path) -> Path:
@@ -70,8 +80,22 @@ def package_count(python: Path) -> int:
     return len(listing.split())
 
 
+def heavy_imports(python: Path) -> list[str]:
+    """Which of HEAVY get imported when the app module is imported and its models loaded."""
+    done = subprocess.run([str(python), "-c", LOAD_APP], cwd=ROOT, capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": "", "EMOTION_WEIGHTS_REPO": ""})
+    return sorted(set(done.stdout.split()) & set(HEAVY))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cold_start(python: Path) -> dict[str, float]:
-    """Seconds from `python app.py` to the server answering, and to the first analysed image."""
+    """Seconds from `python app.py` to the server answering and to the first analysed image, and the
+    CPU seconds the app used up to then (which, unlike wall time, hardly depends on the machine's load)."""
     from gradio_client import Client, handle_file
 
     from tests.conftest import start_app
@@ -82,47 +106,59 @@ def cold_start(python: Path) -> dict[str, float]:
     try:
         Client(url, verbose=False).predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
         first = time.perf_counter() - start
+        cpu = cpu_seconds(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
-    return {"serving_s": serving, "first_result_s": first}
+    return {"serving_s": serving, "first_result_s": first, "cpu_s": cpu}
 
 
-def measure(name: str, venv_root: Path, starts: int, reuse: bool) -> dict:
-    venv = venv_root / name
-    install_s = build_venv(venv, ROOT / SETS[name], reuse)
+def measure(names: list[str], venv_root: Path, starts: int, reuse: bool) -> dict[str, dict]:
+    """Build every set's venv, then start the app from each in turn (so load changes hit all sets alike)."""
+    installs = {name: build_venv(venv_root / name, ROOT / SETS[name], reuse) for name in names}
+    runs = {name: [] for name in names}
+    for _ in range(starts):
+        for name in names:
+            runs[name].append(cold_start(venv_root / name / "bin" / "python"))
+    return {name: summary(name, venv_root / name, installs[name], runs[name]) for name in names}
+
+
+def summary(name: str, venv: Path, install_s: float | None, runs: list[dict[str, float]]) -> dict:
     python = venv / "bin" / "python"
-    runs = [cold_start(python) for _ in range(starts)]
     return {
         "requirements": SETS[name],
         "packages": package_count(python),
         "site_packages_mb": tree_bytes(site_packages(venv)) / MB,
         "venv_mb": tree_bytes(venv) / MB,
-        "install_s": install_s or None,
+        "install_s": install_s,
+        "heavy_imports_at_start": heavy_imports(python),
         "largest_mb": dict(largest_packages(python)),
         "serving_s_median": statistics.median(run["serving_s"] for run in runs),
         "first_result_s_median": statistics.median(run["first_result_s"] for run in runs),
+        "cpu_s_median": statistics.median(run["cpu_s"] for run in runs),
         "starts": runs,
     }
 
 
 def print_table(results: dict[str, dict]) -> None:
-    print(f"{'set':8} {'packages':>8} {'site-packages':>14} {'install':>8} {'server up':>10} {'1st result':>11}")
+    print(f"{'set':8} {'packages':>8} {'site-packages':>14} {'install':>8} {'server up':>10} {'1st result':>11} "
+          f"{'CPU used':>9}  imported at start, not needed")
     for name, row in results.items():
-        install = f"{row['install_s']:.0f} s" if row["install_s"] else "reused"
+        install = f"{row['install_s']:.0f} s" if row["install_s"] else "?"
         print(f"{name:8} {row['packages']:8d} {row['site_packages_mb']:11.0f} MB {install:>8} "
-              f"{row['serving_s_median']:8.1f} s {row['first_result_s_median']:9.1f} s")
+              f"{row['serving_s_median']:8.1f} s {row['first_result_s_median']:9.1f} s {row['cpu_s_median']:7.1f} s  "
+              f"{', '.join(row['heavy_imports_at_start']) or '-'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=["runtime", "train"])
-    parser.add_argument("--starts", type=int, default=3, help="app starts per set (medians are reported)")
+    parser.add_argument("--starts", type=int, default=5, help="app starts per set, alternating (medians reported)")
     parser.add_argument("--venv-root", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "emotion-venvs")
-    parser.add_argument("--reuse", action="store_true", help="keep venvs that already exist (no install time)")
+    parser.add_argument("--reuse", action="store_true", help="keep venvs that already exist (and their install time)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    results = {name: measure(name, args.venv_root, args.starts, args.reuse) for name in args.sets}
+    results = measure(args.sets, args.venv_root, args.starts, args.reuse)
     print_table(results)
     report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "load_average": os.getloadavg()}, "sets": results,

@@ -144,6 +144,17 @@ def measure(browser, url: str, sessions: int, warmup: float, seconds: float, app
     }
 
 
+def cache_files(cache: Path) -> dict:
+    """What the live view left in Gradio's cache: frames (should be none) and microphone chunks.
+
+    Gradio uploads each microphone chunk as a file, which the app deletes once read; a chunk that
+    arrives while the previous one is still being analysed replaces it unread, and stays.
+    """
+    files = [path for path in cache.rglob("*") if path.is_file()]
+    frames = [path for path in files if path.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}]
+    return {"frame_files_in_cache": len(frames), "audio_chunk_files_in_cache": sum(p.suffix == ".wav" for p in files)}
+
+
 def table(rows: list[dict]) -> str:
     header = ("sessions", "latency median ms", "p95 ms", "labels/s/session", "sent/s/session",
               "app CPU/session", "browser CPU/session")
@@ -176,6 +187,7 @@ def main() -> None:
                         rows.append(measure(browser, url, sessions, args.warmup, args.seconds, process.pid))
                     finally:
                         browser.close()
+                    rows[-1].update(cache_files(cache))
         finally:
             process.terminate()
             try:

@@ -32,6 +32,7 @@ REPORT = ROOT / "reports" / "load_test.json"
 STREAM_FPS = 10.0  # webcam frames a second per live session (the Live tab's FRAME_EVERY = 0.1 s)
 STREAM_AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk (AUDIO_EVERY)
 MIC_RATE = 48000  # what browsers record at
+HTTP_TIMEOUT = 60.0  # seconds; gradio_client's default (5 s) is shorter than a queued request may wait here
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -88,7 +89,7 @@ def client_loop(url: str, index: int, deadline: float, budget: list[int], lock: 
     """One user: image and audio requests in turn until the deadline or the shared request budget runs out."""
     from gradio_client import Client, handle_file
 
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, httpx_kwargs={"timeout": HTTP_TIMEOUT})
     jobs = [("/analyze_image", FIXTURES / "face.jpg"), ("/analyze_audio", FIXTURES / "speech.wav")]
     turn = index % 2
     while time.monotonic() < deadline:

@@ -37,11 +37,11 @@ from .labels import top_label
 from .results import Face
 
 BUFFER_SECONDS = 4.0  # the ring buffer; the voice model sees its last audio.WINDOW_SECONDS
-VOICE_EVERY_SECONDS = 0.25  # classify the voice window at most this often
+VOICE_EVERY_SECONDS = 0.5  # classify the voice window at most this often (chunks come every 0.25 s)
 RECENT_SPEECH_SECONDS = 1.0  # "speaking now": the VAD finds speech in this much of the latest audio
 FACE_TIME_CONSTANT = 0.4  # seconds; EMA time constant of each face's scores
 VOICE_TIME_CONSTANT = 0.75  # seconds; EMA time constant of the voice scores
-STALE_SECONDS = 1.0  # a face unseen / a voice unheard for longer starts afresh, and a channel idle as long is off
+STALE_SECONDS = 2.0  # a face unseen / a voice unheard for longer starts afresh, and a channel idle as long is off
 TRACK_MIN_OVERLAP = 0.3  # intersection over union for a face to continue a face of the previous frame
 TIMELINE_SECONDS = 60.0  # the rolling timeline keeps the last minute
 TIMELINE_STEP_SECONDS = 0.25  # at most one timeline point per this much time
@@ -152,8 +152,12 @@ class LiveState:
     has_face: bool
     has_speech: bool
     seconds: float = 0.0
-    running: bool = True
-    expired: bool = False
+    stopped: bool = False  # by Stop: input is ignored until Start
+    expired: bool = False  # by the time limit: input is ignored until Start
+
+    @property
+    def paused(self) -> bool:
+        return self.stopped or self.expired
 
     @property
     def fused_scores(self) -> dict[str, float]:
@@ -163,10 +167,12 @@ class LiveState:
         """One line: the fused reading, then what each channel has."""
         if self.expired:
             return "stopped at the time limit; press Start to go on"
+        if self.stopped:
+            return "stopped; press Start to go on"
         verdict = reading(self.fused_scores) or "nothing to read"
         faces = f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}" if self.has_face else "no face"
         voice = "speech" if self.has_speech else "no speech"
-        return f"{verdict} · {faces} · {voice}" + ("" if self.running else " · stopped")
+        return f"{verdict} · {faces} · {voice}"
 
 
 def reading(scores: dict[str, float]) -> str | None:
@@ -252,13 +258,13 @@ class LiveSession:
             self._origin = self._clock()
             self._timeline: deque[TimelinePoint] = deque()
             self._timeline_version = 0
-            self._expired = False
+            self._paused: str | None = None  # None, "stopped" or "expired"
             self._stop_locked()
 
     def start(self) -> None:
         """(Re)start the time limit; the timeline and scores carry on."""
         with self._lock:
-            self._expired = False
+            self._paused = None
             self._start_locked(self._clock())
 
     def _start_locked(self, now: float) -> None:
@@ -267,8 +273,12 @@ class LiveSession:
             self._origin = now  # a new timeline starts at 0 s
 
     def stop(self) -> None:
-        """Stop: drop the audio and the face tracks; the timeline and last readings stay on screen."""
+        """Stop until :meth:`start`: drop the audio and the face tracks; the timeline stays on screen.
+
+        Input that still arrives (frames in flight) is ignored, so a stopped session stays stopped.
+        """
         with self._lock:
+            self._paused = "stopped"
             self._stop_locked()
 
     def _stop_locked(self) -> None:
@@ -286,13 +296,13 @@ class LiveSession:
 
     def _admit_locked(self, now: float) -> bool:
         """Whether to analyse new input now; starts the clock on the first input and enforces the limit."""
-        if self._expired:
+        if self._paused:
             return False
         if self._running_since is None:
             self._start_locked(now)
         if now - self._running_since >= self.time_limit:
             self._stop_locked()
-            self._expired = True
+            self._paused = "expired"
             return False
         return True
 
@@ -370,7 +380,7 @@ class LiveSession:
         fused = fuse(face_scores, voice_scores)
         seconds = now - self._origin
         state = LiveState(list(self._faces) if has_face else [], dict(face_scores), dict(voice_scores), fused,
-                          has_face, has_speech, seconds, self._running_since is not None, self._expired)
+                          has_face, has_speech, seconds, self._paused == "stopped", self._paused == "expired")
         if self._running_since is not None:
             self._add_point_locked(state)
         return state

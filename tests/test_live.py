@@ -238,8 +238,12 @@ def test_stop_drops_the_audio_and_reset_drops_everything(fake_models, speech_48k
     session.stop()
     assert session.buffered_seconds == 0
     stopped = session.snapshot()
-    assert not stopped.running and not stopped.has_speech and stopped.status().endswith("stopped")
+    assert stopped.stopped and not stopped.has_speech and stopped.status().startswith("stopped")
     assert session.timeline()[1]  # the timeline stays on screen after Stop
+    frames = fake_models.frames
+    assert session.add_frame(FRAME).stopped and fake_models.frames == frames  # a late frame is ignored
+    session.start()
+    assert session.add_frame(FRAME).has_face and fake_models.frames == frames + 1
     session.reset()
     assert session.timeline()[1] == [] and session.snapshot().seconds == 0
 
@@ -297,4 +301,4 @@ def test_a_frame_analysed_across_a_stop_is_dropped(fake_models, monkeypatch):
 
     monkeypatch.setattr(live, "analyze_frame", stopped_while_analysing)
     state = session.add_frame(FRAME)
-    assert not state.has_face and not state.running
+    assert not state.has_face and state.stopped

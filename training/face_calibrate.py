@@ -20,6 +20,7 @@ import numpy as np
 
 from emotion_core.classifier import LiteClassifier
 from emotion_core.face import FaceDetector, crop_face, crop_square, face_model_input
+from emotion_core.weights import file_sha256
 from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
 from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR
 
@@ -92,7 +93,7 @@ def calibrate(model_path: Path, images: np.ndarray) -> dict:
     grid = [score_framing(classifier, found, reference, s, t) for s in SCALES for t in SHIFTS]
     best = max(grid, key=lambda row: (row["agreement"], row["iou"]))
     geometric = max(grid, key=lambda row: row["iou"])
-    return {"images": int(len(images)), "detected": float(np.mean([f is not None for f in found])),
+    return {"model": model_path.name, "model_sha256": file_sha256(model_path), "images": int(len(images)), "detected": float(np.mean([f is not None for f in found])),
             "best": best, "best_iou_framing": geometric, "grid": grid}
 
 

@@ -244,8 +244,11 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
             "steps": len(history) * epoch_steps, "batch_size": config.batch_size}
 
 
-def train_baseline(cache: dict, out: Path, log, epochs: int = 40, batch_size: int = 32) -> dict:
-    """Train the prototype on its MFCCs (no augmentation, plain cross-entropy); keep the best validation epoch."""
+def train_baseline(cache: dict, out: Path, log, epochs: int = 40, batch_size: int = 32, minutes: float = 1e9) -> dict:
+    """Train the prototype on its MFCCs (no augmentation, plain cross-entropy); keep the best validation epoch.
+
+    Stops after ``epochs`` or once ``minutes`` have passed; the summary is rewritten after every epoch.
+    """
     import keras
 
     keras.utils.set_random_seed(0)
@@ -253,8 +256,10 @@ def train_baseline(cache: dict, out: Path, log, epochs: int = 40, batch_size: in
     x, labels = cache["mfcc"][..., None], cache["label"]
     model = build_baseline(x.shape[1:])
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    best, history = {"score": -1.0}, []
+    best, history, begun = {"score": -1.0}, [], time.time()
     for epoch in range(epochs):
+        if time.time() - begun > minutes * 60:
+            break
         started = time.time()
         fit = model.fit(x[train], labels[train], batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
         probs = model.predict(x[val], batch_size=256, verbose=0)
@@ -264,14 +269,17 @@ def train_baseline(cache: dict, out: Path, log, epochs: int = 40, batch_size: in
         if scores["score"] > best["score"]:
             best = {"epoch": epoch + 1, **scores}
             model.save(out)
-    return {"best": best, "history": history, "parameters": model.count_params()}
+        summary = {"best": best, "history": history, "parameters": model.count_params(),
+                   "minutes": (time.time() - begun) / 60}
+        out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("ours", "baseline"), default="ours")
     parser.add_argument("--features", type=Path, default=FEATURES)
-    parser.add_argument("--minutes", type=float, default=TrainConfig.minutes, help="budget for ours")
+    parser.add_argument("--minutes", type=float, default=TrainConfig.minutes, help="wall-clock budget")
     parser.add_argument("--epochs", type=int, default=40, help="epochs for the baseline")
     parser.add_argument("--exclude-corpus", default="", help="train ours without this corpus (cross-corpus test)")
     parser.add_argument("--seed", type=int, default=0)
@@ -287,7 +295,7 @@ def main() -> None:
     log = lambda line: print(time.strftime("%H:%M:%S"), line, flush=True)  # noqa: E731
     started, cache = time.time(), load_cache(args.features)
     if args.model == "baseline":
-        result = train_baseline(cache, out, log, epochs=args.epochs)
+        result = train_baseline(cache, out, log, epochs=args.epochs, minutes=args.minutes)
     else:
         config = TrainConfig(minutes=args.minutes, exclude_corpus=args.exclude_corpus, seed=args.seed,
                              learning_rate=args.learning_rate, init=str(args.init or ""))
