@@ -357,21 +357,22 @@ def build_demo() -> gr.Blocks:
                 concurrency_limit=AUDIO_CONCURRENCY)
         with gr.Tab("Video"):
             with gr.Row():
-                video_in = gr.Video(sources=["upload", "webcam"], include_audio=True,
+                video_in = gr.Video(sources=["upload", "webcam"], include_audio=True, elem_id="video-input",
                                     label=f"Video (mp4, webm, mov, mkv; up to {MAX_VIDEO_SECONDS / 60:g} min "
                                           f"and {MAX_FILE_SIZE.upper()})")
-                video_annotated = gr.Video(label="Annotated", interactive=False)
+                video_annotated = gr.Video(label="Annotated", interactive=False, elem_id="video-annotated")
             with gr.Row():
                 video_fps = gr.Slider(0.5, MAX_FRAMES_PER_SECOND, value=DEFAULT_FRAMES_PER_SECOND, step=0.5,
                                       label="Frames analysed per second")
                 video_draw = gr.Checkbox(value=True, label="Draw an annotated copy (takes longer)")
-            video_button = gr.Button("Analyse video", variant="primary")
-            video_summary = gr.Textbox(label="Summary", interactive=False)
+            video_button = gr.Button("Analyse video", variant="primary", elem_id="video-analyse")
+            video_summary = gr.Textbox(label="Summary", interactive=False, elem_id="video-summary")
             with gr.Row():
-                video_timeline = gr.Image(label="Timeline", type="filepath", interactive=False)
+                video_timeline = gr.Image(label="Timeline", type="filepath", interactive=False,
+                                          elem_id="video-timeline")
                 video_table = gr.Dataframe(label="Share of time per emotion", interactive=False)
             video_files = gr.File(label="Results: CSV, JSON, annotated video", file_count="multiple",
-                                  interactive=False)
+                                  interactive=False, elem_id="video-files")
             video_json = gr.JSON(label="Summary per channel")
             video_button.click(analyze_video, [video_in, video_fps, video_draw],
                                [video_summary, video_table, video_timeline, video_annotated, video_files, video_json],

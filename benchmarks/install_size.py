@@ -1,6 +1,6 @@
 """Installed size and cold start of the runtime set (requirements.txt) against the full training set.
 
-Run: python -m benchmarks.install_size [--sets runtime train] [--starts 3] [--reuse]
+Run: python -m benchmarks.install_size [--sets runtime train] [--starts 5] [--reuse]
 
 Builds one fresh venv per set (no system site-packages, as a Space does), measures its
 site-packages, then starts ``app.py`` from each set in turn, ``--starts`` times: seconds from process start to the

@@ -24,7 +24,9 @@ PROGRESS_AFTER_SECONDS = 2.0  # work that ends sooner shows no progress at all
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from .video import DEFAULT_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND, MIN_FRAMES_PER_SECOND
 
-    parser = argparse.ArgumentParser(prog="python -m emotion_core", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m emotion_core", description="Read the emotions in an image, a recording or a video: "
+        "prints a table; progress goes to stderr; exit status 1 when the file cannot be analysed.")
     parser.add_argument("file", type=Path, help="an image, audio or video file")
     parser.add_argument("--fps", type=float, default=DEFAULT_FRAMES_PER_SECOND,
                         help=f"video frames analysed per second ({MIN_FRAMES_PER_SECOND}-{MAX_FRAMES_PER_SECOND}, "

@@ -94,7 +94,7 @@ def baseline_mfcc(samples: np.ndarray) -> np.ndarray:
 
 
 def clip_features(path: str) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Decode one clip -> ``(log-mel of the trimmed speech (frames, 64) dB, baseline MFCC, raw samples, kept samples)``."""
+    """Decode one clip -> ``(trimmed speech's log-mel (frames, 64) dB, baseline MFCC, raw and kept sample counts)``."""
     samples, rate = load_audio(path)
     samples = resample(samples, rate)
     speech = trim_silence(samples)
@@ -141,9 +141,11 @@ def summary(cache: dict[str, np.ndarray]) -> str:
             mask = (cache["corpus"] == corpus) & (cache["split"] == split)
             if mask.any():
                 counts = np.bincount(cache["label"][mask], minlength=7).tolist()
-                lines.append(f"{corpus:8s} {split:5s} clips={mask.sum():5d} speakers={len(np.unique(cache['speaker'][mask])):3d} per class={counts}")
+                speakers = len(np.unique(cache["speaker"][mask]))
+                lines.append(f"{corpus:8s} {split:5s} clips={mask.sum():5d} speakers={speakers:3d} per class={counts}")
     kept = cache["kept_samples"].sum() / cache["raw_samples"].sum()
-    lines.append(f"audio kept after silence trimming: {kept:.1%} of {cache['raw_samples'].sum() / SAMPLE_RATE / 3600:.2f} h")
+    hours = cache["raw_samples"].sum() / SAMPLE_RATE / 3600
+    lines.append(f"audio kept after silence trimming: {kept:.1%} of {hours:.2f} h")
     return "\n".join(lines)
 
 

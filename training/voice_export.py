@@ -21,7 +21,8 @@ from emotion_core import audio
 from emotion_core.classifier import LiteClassifier
 from emotion_core.labels import EMOTIONS
 from training.manifest import WEIGHTS_DIR, update_entry
-from training.voice_data import DEFAULT_OUT as FEATURES, clip_mel, load_cache
+from training.voice_data import DEFAULT_OUT as FEATURES
+from training.voice_data import clip_mel, load_cache
 from training.voice_train import ARTIFACTS, clip_windows, limit_threads, split_indices
 
 INPUT_SHAPE = [1, audio.WINDOW_FRAMES, audio.N_MELS, 1]
@@ -121,9 +122,10 @@ def main() -> None:
     examples = validation_examples(cache)
     float_runner = LiteClassifier(ARTIFACTS / f"{args.name}_float.tflite")
     agreement = top1_agreement(float_runner, LiteClassifier(int8_path), examples)
-    history = json.loads(args.checkpoint.with_suffix(".json").read_text()) if args.checkpoint.with_suffix(".json").exists() else {}
+    summary = args.checkpoint.with_suffix(".json")
+    history = json.loads(summary.read_text()) if summary.exists() else {}
     metrics = {"validation_uar": {k: v for k, v in history.get("best", {}).items() if k != "epoch"}}
-    common = {"metrics": metrics, "float_int8_top1_agreement": agreement,
+    common = {"training_run": args.checkpoint.stem, "metrics": metrics, "float_int8_top1_agreement": agreement,
               "agreement_examples": f"{len(examples)} windows of the validation speakers' clips"}
     if args.out_dir.resolve() == WEIGHTS_DIR.resolve():
         register(args.name, int8_path, {"quantization": "full integer int8 (input and output int8)", **common})

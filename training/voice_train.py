@@ -22,7 +22,8 @@ import numpy as np
 from emotion_core.audio import N_MELS, WINDOW_FRAMES, fit_to_window, log_mel, normalize_features
 from emotion_core.labels import NUM_EMOTIONS
 from training.metrics import uar
-from training.voice_data import DEFAULT_OUT as FEATURES, PROJECT_ROOT, clip_mel, load_cache
+from training.voice_data import DEFAULT_OUT as FEATURES
+from training.voice_data import PROJECT_ROOT, clip_mel, load_cache
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 WINDOW_HOP_FRAMES = 150  # WINDOW_HOP_SECONDS (1.5 s) in 10 ms frames, as the runtime cuts long audio
@@ -60,7 +61,8 @@ def noise_profile() -> np.ndarray:
     return log_mel(noise).mean(axis=0)
 
 
-def add_noise(mel: np.ndarray, rng: np.random.Generator, profile: np.ndarray, snr_db: tuple[float, float]) -> np.ndarray:
+def add_noise(mel: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
+              snr_db: tuple[float, float]) -> np.ndarray:
     """Add coloured noise to a ``(frames, N_MELS)`` dB log-mel at a random SNR, in the power domain."""
     tilt = rng.uniform(-12.0, 6.0) * np.linspace(0.0, 1.0, N_MELS)  # white .. brown-ish
     noise_db = profile + tilt
@@ -215,7 +217,8 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
 
     rng = np.random.default_rng(config.seed)
     keras.utils.set_random_seed(config.seed)
-    train, val = split_indices(cache, "train", config.exclude_corpus), split_indices(cache, "val", config.exclude_corpus)
+    train = split_indices(cache, "train", config.exclude_corpus)
+    val = split_indices(cache, "val", config.exclude_corpus)
     mels = [clip_mel(cache, i) for i in train]
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
     val_windows = [clip_windows(clip_mel(cache, i)) for i in val]
@@ -229,13 +232,15 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
         epoch_started, losses = time.time(), []
         for step in range(epoch_steps):
             if step % 10 == 0:
-                model.optimizer.learning_rate.assign(learning_rate_at((time.time() - started) / budget, config.learning_rate))
+                progress = (time.time() - started) / budget
+                model.optimizer.learning_rate.assign(learning_rate_at(progress, config.learning_rate))
             batch = rng.choice(len(mels), config.batch_size, p=weights)
             x, y = make_batch([mels[i] for i in batch], labels[batch], rng, profile, config)
             losses.append(float(model.train_on_batch(x, y)))
         scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
         history.append({"epoch": len(history) + 1, "loss": float(np.mean(losses)), **scores,
-                        "learning_rate": float(model.optimizer.learning_rate.numpy()), "seconds": time.time() - epoch_started})
+                        "learning_rate": float(model.optimizer.learning_rate.numpy()),
+                        "seconds": time.time() - epoch_started})
         log(json.dumps(history[-1]))
         if scores["score"] > best["score"]:
             best = {"epoch": len(history), **scores}
@@ -244,10 +249,12 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
             "steps": len(history) * epoch_steps, "batch_size": config.batch_size}
 
 
-def train_baseline(cache: dict, out: Path, log, epochs: int = 40, batch_size: int = 32, minutes: float = 1e9) -> dict:
+def train_baseline(cache: dict, out: Path, log, epochs: int = 40, batch_size: int = 32, minutes: float = 1e9,
+                   init: Path | None = None) -> dict:
     """Train the prototype on its MFCCs (no augmentation, plain cross-entropy); keep the best validation epoch.
 
     Stops after ``epochs`` or once ``minutes`` have passed; the summary is rewritten after every epoch.
+    ``init`` continues from a saved checkpoint (fresh optimizer state).
     """
     import keras
 
@@ -255,6 +262,8 @@ def train_baseline(cache: dict, out: Path, log, epochs: int = 40, batch_size: in
     train, val = split_indices(cache, "train"), split_indices(cache, "val")
     x, labels = cache["mfcc"][..., None], cache["label"]
     model = build_baseline(x.shape[1:])
+    if init:
+        model.set_weights(keras.models.load_model(init).get_weights())
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     best, history, begun = {"score": -1.0}, [], time.time()
     for epoch in range(epochs):
@@ -284,7 +293,7 @@ def main() -> None:
     parser.add_argument("--exclude-corpus", default="", help="train ours without this corpus (cross-corpus test)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
-    parser.add_argument("--init", type=Path, default=None, help="warm start ours from this .keras checkpoint")
+    parser.add_argument("--init", type=Path, default=None, help="warm start from this .keras checkpoint")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path (.keras)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -295,7 +304,7 @@ def main() -> None:
     log = lambda line: print(time.strftime("%H:%M:%S"), line, flush=True)  # noqa: E731
     started, cache = time.time(), load_cache(args.features)
     if args.model == "baseline":
-        result = train_baseline(cache, out, log, epochs=args.epochs, minutes=args.minutes)
+        result = train_baseline(cache, out, log, epochs=args.epochs, minutes=args.minutes, init=args.init)
     else:
         config = TrainConfig(minutes=args.minutes, exclude_corpus=args.exclude_corpus, seed=args.seed,
                              learning_rate=args.learning_rate, init=str(args.init or ""))
