@@ -181,6 +181,14 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
         "![confusion, whole test](confusion_test.png) ![class shares](shares_test.png)", "",
         "## Predicted vs true class shares (whole test folder)", "", shares_table(results["test"]), "",
     ]
+    trained = optional_json(out / "train_summary.json")
+    if trained is not None:
+        lines += ["## Notes", "", f"The network ({trained['model']}, {trained['params']:,} parameters) trained for "
+                  f"{trained['epochs_run']} epochs in {trained['train_seconds'] / 60:.0f} min of wall time on one "
+                  "thread of a shared 2-core CPU (learning rate annealed over a fixed time budget); the checkpoint "
+                  f"of epoch {trained['best_epoch']} had the best PublicTest accuracy. The run was sized by a wall-clock "
+                  "budget, not run to convergence; how much a longer run or a wider network (`--width`) would add "
+                  "has not been measured.", ""]
     lines += benchmark_section(bench) if bench else []
     lines += calibration_section(cal) if cal else []
     for title, name in (("Training", "train_summary.json"), ("Export", "export.json")):
