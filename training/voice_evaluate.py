@@ -63,6 +63,20 @@ def predict_files(runner: LiteClassifier, paths: list[str], check_speech: bool =
     return np.array(rows)
 
 
+def served_metrics(cache: dict, test: dict[str, np.ndarray]) -> dict:
+    """Metrics of ``emotion_core.analysis.analyze_speech`` itself (the app's call, today without trimming)."""
+    from emotion_core.analysis import analyze_speech
+
+    metrics = {}
+    for corpus, index in test.items():
+        predicted = []
+        for path in cache["path"][index]:
+            scores = analyze_speech(*load_audio(path)).scores
+            predicted.append(EMOTIONS.index(max(scores, key=scores.get)) if scores else -1)
+        metrics[corpus] = summarise(cache["label"][index], np.array(predicted))
+    return metrics
+
+
 def summarise(labels: np.ndarray, predicted: np.ndarray) -> dict:
     """Accuracy, UAR, per-class recall (by name) and the 7x7 confusion matrix of one test set."""
     return {"clips": int(len(labels)), "accuracy": accuracy(labels, predicted), "uar": uar(labels, predicted),
@@ -288,6 +302,8 @@ def main() -> None:
     ours, unchecked, predictions = evaluate_runner(LiteClassifier(args.model), cache, test)
     results["ours int8 (served)"] = ours
     results["ours int8, no-speech check off"] = unchecked
+    if args.model.resolve() == (PROJECT_ROOT / "weights" / "voice_emotion.tflite").resolve():
+        results["ours int8 via emotion_core.analyze_speech (no trimming)"] = served_metrics(cache, test)
     crema = test["crema-d"]
     results["human raters, voice only (CREMA-D majority vote)"] = {
         "crema-d": human_votes(args.data_dir, cache["path"][crema], cache["label"][crema])}
