@@ -84,8 +84,12 @@ def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:
 
 
 def _window_probabilities(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-window probabilities ``(windows, 7)`` and whether each window holds speech."""
+    """Per-window probabilities ``(windows, 7)`` and whether each window holds speech.
+
+    Leading and trailing silence is cut first, as it was for every training clip.
+    """
     runner = load_classifier(VOICE_MODEL)
+    mono = audio.trim_silence(mono)
     starts = audio.window_starts(mono.size)
     chunks = [mono[s : s + audio.WINDOW_SAMPLES] for s in starts]
     probabilities = np.stack([runner.predict(audio.model_input(chunk)) for chunk in chunks])
