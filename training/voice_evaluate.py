@@ -64,7 +64,7 @@ def predict_files(runner: LiteClassifier, paths: list[str], check_speech: bool =
 
 
 def served_metrics(cache: dict, test: dict[str, np.ndarray]) -> dict:
-    """Metrics of ``emotion_core.analysis.analyze_speech`` itself (the app's call, today without trimming)."""
+    """Metrics of ``emotion_core.analysis.analyze_speech`` itself (the app's own call, with its silence trimming)."""
     from emotion_core.analysis import analyze_speech
 
     metrics = {}
@@ -303,7 +303,7 @@ def main() -> None:
     results["ours int8 (served)"] = ours
     results["ours int8, no-speech check off"] = unchecked
     if args.model.resolve() == (PROJECT_ROOT / "weights" / "voice_emotion.tflite").resolve():
-        results["ours int8 via emotion_core.analyze_speech (no trimming)"] = served_metrics(cache, test)
+        results["ours int8 via emotion_core.analyze_speech (the app's call)"] = served_metrics(cache, test)
     crema = test["crema-d"]
     results["human raters, voice only (CREMA-D majority vote)"] = {
         "crema-d": human_votes(args.data_dir, cache["path"][crema], cache["label"][crema])}
