@@ -61,7 +61,7 @@ def fer_input(grey: np.ndarray) -> np.ndarray:
 
 def crop_accuracy(classify, images: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy of ``classify(grey 48x48 uint8) -> probabilities`` over the images."""
-    return float(np.mean([classify(image).argmax() == label for image, label in zip(images, labels)]))
+    return float(np.mean([classify(image).argmax() == label for image, label in zip(images, labels, strict=False)]))
 
 
 def median_ms(function, inputs: list, repeats: int = 1) -> float:
@@ -121,7 +121,7 @@ def frame_pipelines(ours: LiteClassifier, fer: LiteClassifier, cascade_path: Pat
 def frame_scores(pipeline, frames: list, labels: np.ndarray) -> dict:
     """Detection rate, accuracy over all frames (a missed face counts wrong) and median ms per frame."""
     outputs = [pipeline(frame) for frame in frames]
-    hits = [out is not None and out.argmax() == label for out, label in zip(outputs, labels)]
+    hits = [out is not None and out.argmax() == label for out, label in zip(outputs, labels, strict=False)]
     return {"detected": float(np.mean([out is not None for out in outputs])), "accuracy": float(np.mean(hits)),
             "median_ms_per_frame": median_ms(pipeline, frames)}
 

@@ -19,14 +19,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import PROJECT_ROOT, start_app
+from tests.conftest import PROJECT_ROOT, start_app, stop_app
 from tests.live_media import CODE_BITS, CODE_BLOCK, launch_chromium, write_speech_wav, write_y4m
 
 REPORT = PROJECT_ROOT / "reports" / "live_benchmark.json"
@@ -189,11 +188,7 @@ def main() -> None:
                         browser.close()
                     rows[-1].update(cache_files(cache))
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_app(process)
     report = {
         "what": "end-to-end latency in Chromium from a webcam frame sent to its annotated frame painted",
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},

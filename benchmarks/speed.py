@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -90,7 +89,8 @@ def main() -> None:
     if not args.no_cold_start:
         results["cold_start"] = cold_start_seconds()
     for name, figures in results.items():
-        print(f"{name:24s} " + "  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()))
+        cells = (f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+        print(f"{name:24s} " + "  ".join(cells))
     out = ROOT / "reports" / "speed.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

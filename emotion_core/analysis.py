@@ -6,7 +6,7 @@ caller; the runners are thread-safe, so several users can be served at once.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -20,7 +20,7 @@ FACE_MODEL = "face_emotion"
 VOICE_MODEL = "voice_emotion"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_classifier(name: str) -> LiteClassifier:
     """The LiteRT runner for manifest model ``name``, checked against EMOTIONS and its input shape."""
     entry = model_entry(name)

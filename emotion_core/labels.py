@@ -18,7 +18,7 @@ def scores_to_dict(probabilities) -> dict[str, float]:
     total = sum(values)
     if total <= 0.0:
         return {name: 1.0 / NUM_EMOTIONS for name in EMOTIONS}
-    return {name: value / total for name, value in zip(EMOTIONS, values)}
+    return {name: value / total for name, value in zip(EMOTIONS, values, strict=True)}
 
 
 def top_label(scores: dict[str, float]) -> str:

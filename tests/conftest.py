@@ -77,16 +77,22 @@ def start_app(extra_env: dict[str, str] | None = None, python: str = sys.executa
     return process, url, log_path
 
 
+def stop_app(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop an app started by :func:`start_app`: SIGTERM, then SIGKILL if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def app_server():
     """The real app, started once for the session on 127.0.0.1: yields its URL."""
     process, url, _ = start_app()
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import FIXTURES, PROJECT_ROOT, start_app
+from tests.conftest import FIXTURES, PROJECT_ROOT, start_app, stop_app
 
 REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.+\-]+)$")
@@ -103,8 +103,4 @@ def test_app_from_the_clean_env_answers_the_api(clean_python):
         assert len(result["faces"]) == 1
         assert result["faces"][0]["scores"]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_app(process)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from emotion_core.weights import WEIGHTS_DIR, HubSource, file_sha256, hub_source_from_env, load_manifest, model_entry
-from tests.conftest import FIXTURES, PROJECT_ROOT, start_app
+from tests.conftest import FIXTURES, PROJECT_ROOT, start_app, stop_app
 from tests.hub_server import HubServer
 
 REPO_ID = "emotion-test/weights"
@@ -175,11 +175,7 @@ def test_the_app_loads_its_models_from_the_hub(hub, tmp_path):
     try:
         _, result = Client(url, verbose=False).predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_app(process)
     assert len(result["faces"]) == 1
     downloaded = {path.rsplit("/", 1)[1] for method, path in resolve_requests(hub) if method == "GET"}
     assert downloaded == {model_entry(name)["file"] for name in ("face_detector", "face_emotion", "voice_emotion")}

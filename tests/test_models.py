@@ -1,6 +1,5 @@
 """The bundled models: manifest, checksums, int8 against float originals on held-out people."""
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -75,7 +75,7 @@ def detect_all(images: np.ndarray) -> list[tuple[np.ndarray, tuple, tuple] | Non
 def score_framing(classifier: LiteClassifier, found: list, reference: np.ndarray, scale: float, shift: float) -> dict:
     """Agreement with the 48x48 predictions and mean IoU with the true square for one framing."""
     agree, ious = [], []
-    for item, ref in zip(found, reference):
+    for item, ref in zip(found, reference, strict=False):
         if item is None:
             continue
         frame, box, square = item
@@ -93,7 +93,8 @@ def calibrate(model_path: Path, images: np.ndarray) -> dict:
     grid = [score_framing(classifier, found, reference, s, t) for s in SCALES for t in SHIFTS]
     best = max(grid, key=lambda row: (row["agreement"], row["iou"]))
     geometric = max(grid, key=lambda row: row["iou"])
-    return {"model": model_path.name, "model_sha256": file_sha256(model_path), "images": int(len(images)), "detected": float(np.mean([f is not None for f in found])),
+    return {"model": model_path.name, "model_sha256": file_sha256(model_path), "images": int(len(images)),
+            "detected": float(np.mean([f is not None for f in found])),
             "best": best, "best_iou_framing": geometric, "grid": grid}
 
 

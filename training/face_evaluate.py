@@ -49,9 +49,9 @@ def split_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
         "accuracy": float(np.mean(predicted == labels)),
         "macro_recall": float(recall.mean()),
         "min_recall": float(recall.min()),
-        "per_class_recall": dict(zip(EMOTIONS, map(float, recall))),
-        "true_share": dict(zip(EMOTIONS, map(float, matrix.sum(axis=1) / len(labels)))),
-        "predicted_share": dict(zip(EMOTIONS, map(float, matrix.sum(axis=0) / len(labels)))),
+        "per_class_recall": dict(zip(EMOTIONS, map(float, recall), strict=False)),
+        "true_share": dict(zip(EMOTIONS, map(float, matrix.sum(axis=1) / len(labels)), strict=False)),
+        "predicted_share": dict(zip(EMOTIONS, map(float, matrix.sum(axis=0) / len(labels)), strict=False)),
         "confusion": matrix.tolist(),
     }
 
@@ -186,8 +186,9 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
         lines += ["## Notes", "", f"The network ({trained['model']}, {trained['params']:,} parameters) trained for "
                   f"{trained['epochs_run']} epochs in {trained['train_seconds'] / 60:.0f} min of wall time on one "
                   "thread of a shared 2-core CPU (learning rate annealed over a fixed time budget); the checkpoint "
-                  f"of epoch {trained['best_epoch']} had the best PublicTest accuracy. The run was sized by a wall-clock "
-                  "budget, not run to convergence; how much a longer run or a wider network (`--width`) would add "
+                  f"of epoch {trained['best_epoch']} had the best PublicTest accuracy. "
+                  "The run was sized by a wall-clock budget, not run to convergence; "
+                  "how much a longer run or a wider network (`--width`) would add "
                   "has not been measured.", ""]
     lines += benchmark_section(bench) if bench else []
     lines += calibration_section(cal) if cal else []

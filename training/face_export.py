@@ -117,7 +117,7 @@ def balance(model, arrays: dict, enabled: bool) -> dict:
     offsets = balance_offsets(public["y"], log_probs) if enabled else np.zeros(NUM_EMOTIONS, np.float32)
     add_output_bias(model, offsets)
     summary = lambda m: {k: round(m[k], 4) for k in ("accuracy", "macro_recall", "min_recall")}  # noqa: E731
-    return {"offsets": dict(zip(EMOTIONS, map(float, np.round(offsets, 3)))),
+    return {"offsets": dict(zip(EMOTIONS, map(float, np.round(offsets, 3)), strict=False)),
             "public_before": summary(split_metrics(public["y"], log_probs)),
             "public_after": summary(split_metrics(public["y"], log_probs + offsets))}
 
