@@ -9,6 +9,8 @@ import base64
 import os
 import shutil
 import tempfile
+import threading
+import time
 import weakref
 from functools import partial
 from pathlib import Path
@@ -39,6 +41,9 @@ IMAGE_CONCURRENCY = 2  # /analyze_image requests run at once (the detector and m
 AUDIO_CONCURRENCY = 2  # /analyze_audio requests run at once
 VIDEO_CONCURRENCY = 1  # /analyze_video requests run at once: each decodes a whole file
 CACHE_MAX_AGE = int(os.environ.get("EMOTION_CACHE_MAX_AGE", "600"))  # seconds uploads and results are kept
+DROPPED_CHUNK_SECONDS = 30  # a live microphone chunk still unread after this was dropped by Gradio
+DROPPED_CHUNK_MAX_BYTES = 200_000  # live chunks are a fraction of a second; longer recordings are not chunks
+CHUNK_SWEEP_EVERY = 10.0  # seconds between sweeps of the upload cache for dropped chunks
 WEBCAM_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
 TIMELINE_LANES = {"face": "face", "fused": "face + voice", "voice": "voice"}  # channel -> row of the plot
 TIMELINE_COLUMNS = ["seconds", "channel", "emotion"]
@@ -241,6 +246,40 @@ def live_frame(frame: np.ndarray | None, session: LiveSession, request: gr.Reque
             bars(state.face_scores, "no face"), bars(state.fused_scores, "nothing to read"), state.status())
 
 
+_last_chunk_sweep = [0.0]
+_chunk_sweep_lock = threading.Lock()
+
+
+def remove_dropped_chunks(chunk: Path, now: float, older_than: float = DROPPED_CHUNK_SECONDS,
+                          max_bytes: int = DROPPED_CHUNK_MAX_BYTES) -> int:
+    """Delete microphone chunks that Gradio replaced before they were read; returns how many.
+
+    Gradio stores each upload as ``<cache>/<hash>/<name>``. A chunk that arrives while the previous
+    one is still being analysed replaces it unread, so that file would wait for the cache sweep;
+    any small file with the chunk's name older than ``older_than`` seconds is such a one.
+    """
+    removed = 0
+    for other in chunk.parent.parent.glob(f"*/{chunk.name}"):
+        try:
+            info = other.stat()
+            if now - info.st_mtime > older_than and info.st_size <= max_bytes:
+                other.unlink()
+                removed += 1
+        except FileNotFoundError:  # another session's sweep got there first
+            continue
+    return removed
+
+
+def sweep_dropped_chunks(chunk: Path) -> None:
+    """Run :func:`remove_dropped_chunks` at most every CHUNK_SWEEP_EVERY seconds, whoever calls."""
+    now = time.time()
+    with _chunk_sweep_lock:
+        if now - _last_chunk_sweep[0] < CHUNK_SWEEP_EVERY:
+            return
+        _last_chunk_sweep[0] = now
+    remove_dropped_chunks(chunk, now)
+
+
 def live_audio(path: str | None, session: LiveSession, request: gr.Request):
     """A microphone chunk (a short wav Gradio uploaded) -> voice and fused bars, status; the file is deleted."""
     remember(session, request)
@@ -252,6 +291,7 @@ def live_audio(path: str | None, session: LiveSession, request: gr.Request):
         return gr.skip(), gr.skip(), gr.skip()
     finally:
         Path(path).unlink(missing_ok=True)  # nothing the user streams stays on disk
+        sweep_dropped_chunks(Path(path))
     state = session.add_audio(samples, rate)
     if state.paused:
         return gr.skip(), gr.skip(), state.status()
