@@ -89,6 +89,13 @@ STOP_JS = """async (...inputs) => {
 _live_sessions: weakref.WeakValueDictionary[str, LiveSession] = weakref.WeakValueDictionary()
 
 
+def gradio_cache_dir() -> Path:
+    """Gradio's upload and result cache (GRADIO_TEMP_DIR), made if missing."""
+    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
+
+
 def cached_jpeg(frame: np.ndarray, quality: int = 90) -> str:
     """Write an RGB frame as a JPEG file of its own in Gradio's cache; returns its path.
 
@@ -96,8 +103,7 @@ def cached_jpeg(frame: np.ndarray, quality: int = 90) -> str:
     the same result at once (the same photo) race, and one gets a truncated download. A file of our
     own is served as it is, and deleted with the rest of the cache (DELETE_CACHE).
     """
-    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = gradio_cache_dir()
     ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(frame[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise gr.Error("Could not encode the annotated image.")
@@ -144,8 +150,7 @@ def analyze_audio(path: str | None) -> tuple[dict, dict]:
 def video_output_dir() -> Path:
     """A fresh folder inside Gradio's cache: Gradio serves the results from there without copying them,
     and deletes them with the uploads (DELETE_CACHE). Empty folders left by earlier runs are removed."""
-    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = gradio_cache_dir()
     for old in cache.glob(f"{VIDEO_OUTPUT_PREFIX}*"):
         if old.is_dir() and not any(old.iterdir()):
             old.rmdir()
