@@ -77,10 +77,13 @@ def prepare_speech(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return audio.resample(audio.to_mono_float(samples), rate)
 
 
+def _activity(mono: np.ndarray) -> VoiceActivity:
+    return VoiceActivity(audio.speech_seconds(mono), mono.size / audio.SAMPLE_RATE)
+
+
 def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:
     """How many seconds of the input are speech (WebRTC VAD); ``.has_speech`` says whether to classify."""
-    mono = prepare_speech(samples, sample_rate)
-    return VoiceActivity(audio.speech_seconds(mono), mono.size / audio.SAMPLE_RATE)
+    return _activity(prepare_speech(samples, sample_rate))
 
 
 def _window_probabilities(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +96,14 @@ def _window_probabilities(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = audio.window_starts(mono.size)
     chunks = [mono[s : s + audio.WINDOW_SAMPLES] for s in starts]
     probabilities = np.stack([runner.predict(audio.model_input(chunk)) for chunk in chunks])
-    voiced = np.array([audio.speech_seconds(chunk) >= audio.MIN_SPEECH_SECONDS for chunk in chunks])
+    voiced = np.array([audio.has_speech(chunk) for chunk in chunks])
     return probabilities, voiced
+
+
+def _pooled(probabilities: np.ndarray, voiced: np.ndarray) -> dict[str, float]:
+    """Mean of the windows with speech (of all windows when none has speech)."""
+    chosen = probabilities[voiced] if voiced.any() else probabilities
+    return scores_to_dict(chosen.mean(axis=0))
 
 
 def classify_speech(samples: np.ndarray, sample_rate: int) -> dict[str, float]:
@@ -106,18 +115,15 @@ def classify_speech(samples: np.ndarray, sample_rate: int) -> dict[str, float]:
     mono = prepare_speech(samples, sample_rate)
     if mono.size == 0:
         return {name: 1.0 / len(EMOTIONS) for name in EMOTIONS}
-    probabilities, voiced = _window_probabilities(mono)
-    chosen = probabilities[voiced] if voiced.any() else probabilities
-    return scores_to_dict(chosen.mean(axis=0))
+    return _pooled(*_window_probabilities(mono))
 
 
 def analyze_speech(samples: np.ndarray, sample_rate: int) -> SpeechResult:
     """Voice activity plus, when there is speech, the pooled scores; no speech gives empty scores."""
     mono = prepare_speech(samples, sample_rate)
-    activity = VoiceActivity(audio.speech_seconds(mono), mono.size / audio.SAMPLE_RATE)
+    activity = _activity(mono)
     if not activity.has_speech:
         return SpeechResult(scores={}, activity=activity)
     probabilities, voiced = _window_probabilities(mono)
-    chosen = probabilities[voiced] if voiced.any() else probabilities
     window_scores = tuple(scores_to_dict(p) for p in probabilities)
-    return SpeechResult(scores_to_dict(chosen.mean(axis=0)), activity, len(probabilities), window_scores)
+    return SpeechResult(_pooled(probabilities, voiced), activity, len(probabilities), window_scores)

@@ -232,6 +232,11 @@ def speech_seconds(samples: np.ndarray) -> float:
     return float(voiced_frames(samples).sum()) * VAD_FRAME_MS / 1000.0
 
 
+def has_speech(samples: np.ndarray) -> bool:
+    """Whether 16 kHz float32 audio holds at least MIN_SPEECH_SECONDS of speech."""
+    return speech_seconds(samples) >= MIN_SPEECH_SECONDS
+
+
 TRIM_PAD_SECONDS = 0.1  # audio kept either side of the first and last voiced VAD frame
 TRIM_REFERENCE_DBFS = -20.0  # trimming first brings the loudest VAD frame to this level
 

@@ -345,7 +345,7 @@ class LiveSession:
 
     def _read_voice(self, window: np.ndarray, epoch: int) -> None:
         # Speech must be in the *latest* second, or an old sentence would linger for the whole window.
-        speaking = audio.speech_seconds(window[-RECENT_SPEECH_SAMPLES:]) >= audio.MIN_SPEECH_SECONDS
+        speaking = audio.has_speech(window[-RECENT_SPEECH_SAMPLES:])
         scores = classify_speech(window, audio.SAMPLE_RATE) if speaking else None
         with self._lock:
             now = self._clock()
