@@ -209,27 +209,70 @@ def rms_dbfs(samples: np.ndarray) -> float:
     return 20.0 * np.log10(max(rms, 1e-10))
 
 
-def voiced_frames(samples: np.ndarray) -> np.ndarray:
-    """Boolean mask, one entry per VAD_FRAME_MS frame of 16 kHz float32 audio: is it speech?
+def frame_levels_dbfs(samples: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS of each whole VAD_FRAME_MS frame of 16 kHz audio, ``(n,) -> (n // frame,)``."""
+    frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
+    chunks = samples[: samples.size // frame * frame].reshape(-1, frame).astype(np.float64)
+    return 20.0 * np.log10(np.sqrt(np.mean(chunks**2, axis=1)) + 1e-10)
 
-    Uses WebRTC's VAD, and treats frames below VAD_MIN_RMS_DBFS as silence whatever it says.
-    """
+
+def webrtc_speech(samples: np.ndarray) -> np.ndarray:
+    """WebRTC VAD's verdict on each whole VAD_FRAME_MS frame of 16 kHz float32 audio (level-sensitive)."""
     import webrtcvad
 
     frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
     n_frames = samples.size // frame
-    if n_frames == 0:
-        return np.zeros(0, dtype=bool)
-    chunks = samples[: n_frames * frame].reshape(n_frames, frame)
-    pcm = (np.clip(chunks, -1.0, 1.0) * 32767.0).astype("<i2")
+    pcm = (np.clip(samples[: n_frames * frame], -1.0, 1.0) * 32767.0).astype("<i2").reshape(n_frames, frame)
     vad = webrtcvad.Vad(VAD_AGGRESSIVENESS)
-    loud = 20.0 * np.log10(np.sqrt(np.mean(chunks.astype(np.float64) ** 2, axis=1)) + 1e-10) > VAD_MIN_RMS_DBFS
-    return np.array([bool(loud[i]) and vad.is_speech(pcm[i].tobytes(), SAMPLE_RATE) for i in range(n_frames)])
+    return np.array([vad.is_speech(chunk.tobytes(), SAMPLE_RATE) for chunk in pcm], dtype=bool)
+
+
+def voiced_frames(samples: np.ndarray) -> np.ndarray:
+    """Boolean mask, one entry per VAD_FRAME_MS frame of 16 kHz float32 audio: is it speech?
+
+    Frame by frame, so it works on a stream cut anywhere (the video path): WebRTC's VAD, and frames
+    below VAD_MIN_RMS_DBFS are silence whatever it says. Whole recordings use :func:`speech_frames`.
+    """
+    if samples.size < SAMPLE_RATE * VAD_FRAME_MS // 1000:
+        return np.zeros(0, dtype=bool)
+    return webrtc_speech(samples) & (frame_levels_dbfs(samples) > VAD_MIN_RMS_DBFS)
+
+
+SPEECH_MIN_PEAK_DBFS = -60.0  # a recording whose loudest frame is quieter than this holds no speech
+VAD_REFERENCE_DBFS = -20.0  # the VAD hears a copy whose loudest frame is at this level
+SPEECH_DYNAMIC_RANGE_DB = 35.0  # frames this far below the loudest one are never speech
+SPEECH_MIN_SNR_DB = 6.0  # speech frames stand this far above the recording's noise floor
+NOISE_FLOOR_PERCENTILE = 10.0  # the noise floor: this percentile of the frame levels
+
+
+def level_independent_vad(samples: np.ndarray) -> np.ndarray:
+    """WebRTC's VAD per VAD_FRAME_MS frame of a whole 16 kHz recording, made independent of its level.
+
+    The VAD misses quiet speech (a soft voice peaking at -50 dBFS), so it hears a copy scaled to put
+    the loudest frame at VAD_REFERENCE_DBFS, and frames more than SPEECH_DYNAMIC_RANGE_DB below the
+    loudest one never count. A recording that never reaches SPEECH_MIN_PEAK_DBFS has no speech frame.
+    """
+    levels = frame_levels_dbfs(samples)
+    if levels.size == 0 or levels.max() < SPEECH_MIN_PEAK_DBFS:
+        return np.zeros(levels.size, dtype=bool)
+    peak = float(levels.max())
+    heard = webrtc_speech((samples * 10.0 ** ((VAD_REFERENCE_DBFS - peak) / 20.0)).astype(np.float32))
+    return heard & (levels > peak - SPEECH_DYNAMIC_RANGE_DB)
+
+
+def speech_frames(samples: np.ndarray) -> np.ndarray:
+    """Boolean mask per VAD_FRAME_MS frame of a whole 16 kHz recording: is it speech, at any level?
+
+    :func:`level_independent_vad`, less the frames that are not SPEECH_MIN_SNR_DB above the
+    recording's noise floor: the VAD alone calls any loud steady noise (a fan) speech.
+    """
+    noise_floor = float(np.percentile(frame_levels_dbfs(samples), NOISE_FLOOR_PERCENTILE)) if samples.size else 0.0
+    return level_independent_vad(samples) & (frame_levels_dbfs(samples) > noise_floor + SPEECH_MIN_SNR_DB)
 
 
 def speech_seconds(samples: np.ndarray) -> float:
     """Seconds of speech that the VAD finds in 16 kHz float32 audio."""
-    return float(voiced_frames(samples).sum()) * VAD_FRAME_MS / 1000.0
+    return float(speech_frames(samples).sum()) * VAD_FRAME_MS / 1000.0
 
 
 def has_speech(samples: np.ndarray) -> bool:
@@ -237,27 +280,20 @@ def has_speech(samples: np.ndarray) -> bool:
     return speech_seconds(samples) >= MIN_SPEECH_SECONDS
 
 
-TRIM_PAD_SECONDS = 0.1  # audio kept either side of the first and last voiced VAD frame
-TRIM_REFERENCE_DBFS = -20.0  # trimming first brings the loudest VAD frame to this level
+TRIM_PAD_SECONDS = 0.1  # audio kept either side of the first and last speech frame
 
 
 def trim_silence(samples: np.ndarray) -> np.ndarray:
     """Cut leading and trailing non-speech from 16 kHz mono float32 audio, ``(n,) -> (m,)`` with m <= n.
 
-    Keeps everything from TRIM_PAD_SECONDS before the first voiced VAD frame to TRIM_PAD_SECONDS after
-    the last one (pauses inside the speech stay). The VAD runs on a copy scaled so that its loudest
-    frame is at TRIM_REFERENCE_DBFS: quiet but clean speech (a soft, sad voice peaking near -40 dBFS)
-    is not mistaken for silence, and the loudness floor becomes relative (35 dB below the peak).
-    Audio with no voiced frame is returned unchanged.
+    Keeps everything from TRIM_PAD_SECONDS before the first :func:`level_independent_vad` frame to
+    TRIM_PAD_SECONDS after the last one (pauses inside the speech stay), so quiet but clean speech is
+    kept. No noise-floor gate here: the voice model was trained on clips trimmed exactly this way
+    (with the gate, CREMA-D test UAR fell from 0.551 to 0.488). Audio with no voiced frame is
+    returned unchanged.
     """
     frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
-    n_frames = samples.size // frame
-    if n_frames == 0:
-        return samples
-    chunks = samples[: n_frames * frame].reshape(n_frames, frame).astype(np.float64)
-    peak_dbfs = 20.0 * np.log10(np.sqrt(np.mean(chunks**2, axis=1)).max() + 1e-10)
-    gain = 10.0 ** ((TRIM_REFERENCE_DBFS - peak_dbfs) / 20.0) if peak_dbfs > -100.0 else 1.0
-    voiced = np.flatnonzero(voiced_frames(np.clip(samples * gain, -1.0, 1.0).astype(np.float32)))
+    voiced = np.flatnonzero(level_independent_vad(samples))
     if voiced.size == 0:
         return samples
     pad = int(TRIM_PAD_SECONDS * SAMPLE_RATE)

@@ -61,6 +61,48 @@ def test_voice_activity_tells_speech_from_silence(speech):
     assert audio.speech_seconds(noise) < audio.MIN_SPEECH_SECONDS
 
 
+def at_peak_level(samples: np.ndarray, peak_dbfs: float) -> np.ndarray:
+    """``samples`` scaled so that the loudest VAD frame sits at ``peak_dbfs``."""
+    gain = 10.0 ** ((peak_dbfs - audio.frame_levels_dbfs(samples).max()) / 20.0)
+    return (samples * gain).astype(np.float32)
+
+
+def steady_noises(seconds: float = 4.0) -> dict[str, np.ndarray]:
+    """Unit-RMS noises that are not speech: white hiss and mains hum with harmonics."""
+    rng, t = np.random.default_rng(3), np.arange(int(seconds * audio.SAMPLE_RATE)) / audio.SAMPLE_RATE
+    hum = np.sin(2 * np.pi * 50 * t) + 0.5 * np.sin(2 * np.pi * 150 * t) + 0.3 * np.sin(2 * np.pi * 250 * t)
+    noises = {"white": rng.standard_normal(t.size), "hum": hum}
+    return {name: (x / np.sqrt(np.mean(x**2))).astype(np.float32) for name, x in noises.items()}
+
+
+def test_speech_is_found_at_any_microphone_level(speech):
+    samples, _ = speech
+    found = [audio.speech_seconds(at_peak_level(samples, peak)) for peak in (-6.0, -30.0, -55.0)]
+    assert found[0] > 3.0 and found == pytest.approx([found[0]] * 3, abs=0.1)
+    # the plain frame-by-frame VAD (the video stream's) misses the soft voice: why recordings are normalised
+    plain_seconds = audio.voiced_frames(at_peak_level(samples, -55.0)).sum() * audio.VAD_FRAME_MS / 1000
+    assert plain_seconds < audio.MIN_SPEECH_SECONDS
+
+
+def test_loud_steady_noise_is_not_speech():
+    for name, noise in steady_noises().items():
+        for level_dbfs in (-40.0, -20.0):
+            assert not audio.has_speech(noise * 10.0 ** (level_dbfs / 20.0)), (name, level_dbfs)
+        assert audio.webrtc_speech(noise * 0.1).mean() > 0.5, "the bare VAD does call it speech"
+
+
+def test_speech_over_steady_noise_is_still_speech(speech):
+    samples, _ = speech
+    speech_part = at_peak_level(samples, -20.0)
+    noisy = speech_part + steady_noises(samples.size / audio.SAMPLE_RATE)["white"][: samples.size] * 10 ** (-40 / 20)
+    assert audio.speech_seconds(noisy) > 0.5 * audio.speech_seconds(speech_part) > 0.5
+
+
+def test_a_recording_quieter_than_the_floor_holds_no_speech(speech):
+    samples, _ = speech
+    assert not audio.has_speech(at_peak_level(samples, audio.SPEECH_MIN_PEAK_DBFS - 5.0))
+
+
 def test_windows_cover_long_input():
     starts = audio.window_starts(10 * audio.SAMPLE_RATE)
     assert starts[0] == 0 and starts[-1] + audio.WINDOW_SAMPLES == 10 * audio.SAMPLE_RATE

@@ -172,6 +172,8 @@ def run(args: argparse.Namespace) -> dict:
     weights = class_weights(train["y"], args.class_weight_power)[train["y"]]
     data = train_dataset(train["x"], targets, weights, args.batch, args.seed)
     model = build_model(args.width, args.dropout)
+    if args.init:  # continue an earlier run with a fresh learning-rate cycle (new optimizer state)
+        model.set_weights(keras.models.load_model(args.init).get_weights())
     compile_model(model, args.lr, args.weight_decay)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -209,6 +211,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke test)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", default="", help="warm start from this .keras checkpoint (same --width)")
     return parser.parse_args(argv)
 
 
