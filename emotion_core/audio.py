@@ -266,8 +266,11 @@ def speech_frames(samples: np.ndarray) -> np.ndarray:
     :func:`level_independent_vad`, less the frames that are not SPEECH_MIN_SNR_DB above the
     recording's noise floor: the VAD alone calls any loud steady noise (a fan) speech.
     """
-    noise_floor = float(np.percentile(frame_levels_dbfs(samples), NOISE_FLOOR_PERCENTILE)) if samples.size else 0.0
-    return level_independent_vad(samples) & (frame_levels_dbfs(samples) > noise_floor + SPEECH_MIN_SNR_DB)
+    levels = frame_levels_dbfs(samples)
+    if levels.size == 0:
+        return np.zeros(0, dtype=bool)
+    noise_floor = float(np.percentile(levels, NOISE_FLOOR_PERCENTILE))
+    return level_independent_vad(samples) & (levels > noise_floor + SPEECH_MIN_SNR_DB)
 
 
 def speech_seconds(samples: np.ndarray) -> float:
