@@ -1,9 +1,11 @@
 """Export the trained face CNN to full-integer int8 ``.tflite`` (and float), and register both.
 
 Optionally first shifts the output layer's per-class biases, chosen on PublicTest only, so that no
-class recall falls below ``MIN_RECALL`` (the rare ``disgust`` class is the one at risk).
+class recall falls below ``MIN_RECALL`` (the rare ``disgust`` class is the one at risk). With
+``--mirror`` the exported graph classifies the face and its mirror image as one batch of two and
+averages the two probability vectors (test-time flip averaging, inside the one ``.tflite`` file).
 
-    python -m training.face_export [--checkpoint artifacts/face/best.keras] [--no-balance]
+    python -m training.face_export [--checkpoint artifacts/face/best.keras] [--no-balance] [--mirror]
 """
 
 from __future__ import annotations
@@ -61,6 +63,27 @@ def add_output_bias(model, offsets: np.ndarray) -> None:
     layer.set_weights([kernel, bias + offsets])
 
 
+def with_mirror_average(model):
+    """``model`` wrapped so that one call scores the face and its left-right mirror and averages them."""
+    import keras
+    import tensorflow as tf
+
+    class MirrorPair(keras.layers.Layer):
+        """``(b, h, w, c) -> (2b, h, w, c)``: the batch, then the same faces mirrored."""
+
+        def call(self, faces):
+            return tf.concat([faces, tf.reverse(faces, axis=[2])], axis=0)
+
+    class MeanOfPair(keras.layers.Layer):
+        """``(2b, k) -> (b, k)``: the mean of each face's two probability vectors."""
+
+        def call(self, probs):
+            return tf.reduce_mean(tf.reshape(probs, [2, -1, NUM_EMOTIONS]), axis=0)
+
+    inputs = keras.Input(model.input_shape[1:], name="face")
+    return keras.Model(inputs, MeanOfPair()(model(MirrorPair()(inputs))), name=f"{model.name}_mirrored")
+
+
 def representative(images: np.ndarray, count: int, seed: int = 0):
     """A generator factory of ``[(1, 48, 48, 1) float32]`` Training faces for int8 calibration."""
     rng = np.random.default_rng(seed)
@@ -110,10 +133,17 @@ def register(name: str, path: Path, results: dict, agreement: float, kind: str) 
         float_int8_top1_agreement=round(agreement, 4))
 
 
-def balance(model, arrays: dict, enabled: bool) -> dict:
-    """Shift the output biases on PublicTest (if ``enabled``); returns offsets and PublicTest before/after."""
+def balance(model, arrays: dict, enabled: bool, mirror: bool = False) -> dict:
+    """Shift the output biases on PublicTest (if ``enabled``); returns offsets and PublicTest before/after.
+
+    With ``mirror`` the offsets are chosen on the flip-averaged probabilities that will be served.
+    """
     public = split(arrays, "PublicTest")
-    log_probs = np.log(np.clip(model.predict(public["x"].astype(np.float32), verbose=0), 1e-7, 1.0))
+    faces = public["x"].astype(np.float32)
+    probs = model.predict(faces, verbose=0)
+    if mirror:
+        probs = 0.5 * (probs + model.predict(faces[:, :, ::-1], verbose=0))
+    log_probs = np.log(np.clip(probs, 1e-7, 1.0))
     offsets = balance_offsets(public["y"], log_probs) if enabled else np.zeros(NUM_EMOTIONS, np.float32)
     add_output_bias(model, offsets)
     summary = lambda m: {k: round(m[k], 4) for k in ("accuracy", "macro_recall", "min_recall")}  # noqa: E731
@@ -128,7 +158,9 @@ def run(args: argparse.Namespace) -> dict:
 
     arrays = load_arrays(data_dir(args.data_dir))
     model = keras.models.load_model(args.checkpoint)
-    balanced = balance(model, arrays, not args.no_balance)
+    balanced = balance(model, arrays, not args.no_balance, args.mirror)
+    if args.mirror:
+        model = with_mirror_average(model)
     int8_path = Path(args.weights_dir) / f"{INT8_NAME}.tflite"
     float_path = Path(args.weights_dir) / f"{FLOAT_NAME}.tflite"
     float_bytes = to_tflite(model)
@@ -138,13 +170,15 @@ def run(args: argparse.Namespace) -> dict:
     agreement = float(np.mean(predict_images(int8_path, test["x"]).argmax(1)
                               == predict_images(float_path, test["x"]).argmax(1)))
     results = evaluate(int8_path, arrays)
-    register(INT8_NAME, int8_path, results, agreement, "face emotion classifier (int8 CNN, FER2013)")
+    averaged = ", face and mirror image averaged in the graph" if args.mirror else ""
+    register(INT8_NAME, int8_path, results, agreement, f"face emotion classifier (int8 CNN, FER2013{averaged})")
     if len(float_bytes) < MAX_FLOAT_BYTES:
         register(FLOAT_NAME, float_path, evaluate(float_path, arrays), agreement,
-                 "face emotion classifier (float32 reference of face_emotion)")
+                 f"face emotion classifier (float32 reference of face_emotion{averaged})")
     else:
         float_path.unlink()
-    return {"checkpoint": str(args.checkpoint), "balance": balanced, "int8_bytes": int8_path.stat().st_size,
+    return {"checkpoint": str(args.checkpoint), "mirror_average": args.mirror,
+            "balance": balanced, "int8_bytes": int8_path.stat().st_size,
             "float_bytes": len(float_bytes), "float_int8_top1_agreement_test": round(agreement, 4),
             "int8": compact_metrics(results)}
 
@@ -155,6 +189,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     parser.add_argument("--no-balance", action="store_true", help="keep the trained output biases")
+    parser.add_argument("--mirror", action="store_true", help="average each face with its mirror image in the graph")
     parser.add_argument("--report-dir", default=str(REPORT_DIR))
     args = parser.parse_args()
     start = time.perf_counter()
