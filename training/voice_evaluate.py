@@ -316,8 +316,9 @@ def main() -> None:
         plot_confusion(metrics["confusion"], f"ours int8, {corpus} test", args.out / f"confusion_{corpus}.png")
         if metrics["no_speech_clips"]:
             notes.append(f"{metrics['no_speech_clips']} {corpus} test clip(s) hold no speech for the runtime's "
-                         "no-speech check (speech_seconds < MIN_SPEECH_SECONDS, whose VAD ignores frames "
-                         "below VAD_MIN_RMS_DBFS): the app gives no answer, counted here as an error; by true "
+                         "no-speech check (speech_seconds < MIN_SPEECH_SECONDS: the level-independent VAD "
+                         "finds too little speech standing SPEECH_MIN_SNR_DB above the clip's noise floor): "
+                         "the app gives no answer, counted here as an error; by true "
                          f"class: {metrics['no_speech_by_class']}. The row 'no-speech check off' classifies "
                          "them anyway.")
     report["model"], report["training"] = model_info(args.model), training_runs()
