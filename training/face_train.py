@@ -19,6 +19,7 @@ import numpy as np
 from emotion_core.face import FACE_INPUT_SIZE
 from emotion_core.labels import NUM_EMOTIONS
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
+from training.warm_start import warm_start
 
 INPUT_SHAPE = (FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1)
 
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> dict:
     data = train_dataset(train["x"], targets, weights, args.batch, args.seed)
     model = build_model(args.width, args.dropout)
     if args.init:  # continue an earlier run with a fresh learning-rate cycle (new optimizer state)
-        model.set_weights(keras.models.load_model(args.init).get_weights())
+        warm_start(model, args.init, train["x"][:1000].astype(np.float32))
     compile_model(model, args.lr, args.weight_decay)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -211,7 +212,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke test)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--init", default="", help="warm start from this .keras checkpoint (same --width)")
+    parser.add_argument("--init", default="",
+                        help="warm start from this .keras checkpoint or exported float .tflite (same --width)")
     return parser.parse_args(argv)
 
 

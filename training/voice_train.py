@@ -24,6 +24,7 @@ from emotion_core.labels import NUM_EMOTIONS
 from training.metrics import uar
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_mel, load_cache
+from training.warm_start import warm_start
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 WINDOW_HOP_FRAMES = 150  # WINDOW_HOP_SECONDS (1.5 s) in 10 ms frames, as the runtime cuts long audio
@@ -43,7 +44,7 @@ class TrainConfig:
     noise_probability: float = 0.3
     snr_db: tuple[float, float] = (10.0, 40.0)
     exclude_corpus: str = ""
-    init: str = ""  # warm start from this checkpoint (.keras), e.g. to continue a run with a new cycle
+    init: str = ""  # warm start from a .keras checkpoint or exported float .tflite, e.g. for a new cycle
     seed: int = 0
 
 
@@ -223,8 +224,8 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
     val_windows = [clip_windows(clip_mel(cache, i)) for i in val]
     profile, model = noise_profile(), build_ours(config.weight_decay)
-    if config.init:
-        model.set_weights(keras.models.load_model(config.init).get_weights())
+    if config.init:  # a .keras checkpoint or an exported float .tflite
+        warm_start(model, config.init, np.stack([clip_windows(mel)[0] for mel in mels[:: len(mels) // 400]])[..., None])
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy")
     log(f"{model.count_params()} parameters, {len(train)} training clips, {len(val)} validation clips")
     best, history, started, budget = {"score": -1.0}, [], time.time(), config.minutes * 60
@@ -293,7 +294,8 @@ def main() -> None:
     parser.add_argument("--exclude-corpus", default="", help="train ours without this corpus (cross-corpus test)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
-    parser.add_argument("--init", type=Path, default=None, help="warm start from this .keras checkpoint")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="warm start from this .keras checkpoint or exported float .tflite")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path (.keras)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
