@@ -38,6 +38,7 @@ from training.voice_train import ARTIFACTS, limit_threads
 REPORT_DIR = PROJECT_ROOT / "reports" / "voice"
 VOTE_LETTERS = {"A": "angry", "D": "disgust", "F": "fear", "H": "happy", "S": "sad", "N": "neutral"}
 AGE_GROUPS = ((20, 29, "20-29"), (30, 44, "30-44"), (45, 120, "45+"))
+BASELINE_ROW = "baseline (prototype, float)"
 
 
 def classify_samples(runner: LiteClassifier, samples: np.ndarray, sample_rate: int,
@@ -295,8 +296,13 @@ def main() -> None:
     test = test_indices(cache)
     args.out.mkdir(parents=True, exist_ok=True)
     results, notes = {}, []
+    previous = json.loads((args.out / "metrics.json").read_text()) if (args.out / "metrics.json").exists() else {}
+    carried = f"carried over from the report of {previous.get('date')}: its model is not on this machine"
     if args.baseline.exists():
-        results["baseline (prototype, float)"] = baseline_metrics(args.baseline, cache, test)
+        results[BASELINE_ROW] = baseline_metrics(args.baseline, cache, test)
+    elif BASELINE_ROW in previous.get("results", {}):  # the baseline does not change with our model
+        results[BASELINE_ROW] = previous["results"][BASELINE_ROW]
+        notes.append(f"The baseline row is {carried} ({args.baseline}).")
     if args.float_model.exists():
         results["ours float32"], _, _ = evaluate_runner(LiteClassifier(args.float_model), cache, test)
     ours, unchecked, predictions = evaluate_runner(LiteClassifier(args.model), cache, test)
@@ -312,6 +318,9 @@ def main() -> None:
               "fairness": fairness(cache["label"][crema], predictions["crema-d"], groups)}
     if args.cross_corpus.exists():
         report["cross_corpus"], _, _ = evaluate_runner(LiteClassifier(args.cross_corpus), cache, {"crema-d": crema})
+    elif previous.get("cross_corpus"):
+        report["cross_corpus"] = previous["cross_corpus"]
+        notes.append(f"The cross-corpus row is {carried} ({args.cross_corpus}).")
     for corpus, metrics in ours.items():
         plot_confusion(metrics["confusion"], f"ours int8, {corpus} test", args.out / f"confusion_{corpus}.png")
         if metrics["no_speech_clips"]:
@@ -321,7 +330,7 @@ def main() -> None:
                          "the app gives no answer, counted here as an error; by true "
                          f"class: {metrics['no_speech_by_class']}. The row 'no-speech check off' classifies "
                          "them anyway.")
-    report["model"], report["training"] = model_info(args.model), training_runs()
+    report["model"], report["training"] = model_info(args.model), {**previous.get("training", {}), **training_runs()}
     report["notes"] = notes + args.note + [f"Evaluation took {time.time() - started:.0f} s."]
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
     write_report(report, args.out / "REPORT.md")
@@ -330,15 +339,11 @@ def main() -> None:
 
 
 def model_info(path: Path) -> dict:
-    """The served model's manifest entry (size, agreement, ...) plus its parameter count if known."""
+    """The served model's manifest entry (size, parameters, agreement, training run, ...)."""
     from training.manifest import MANIFEST
 
     fallback = {"file": path.name, "size_bytes": path.stat().st_size}
-    entry = json.loads(MANIFEST.read_text())["models"].get(path.stem, fallback)
-    history = ARTIFACTS / "voice_ours.json"
-    if history.exists():
-        entry = {**entry, "parameters": json.loads(history.read_text()).get("parameters")}
-    return entry
+    return json.loads(MANIFEST.read_text())["models"].get(path.stem, fallback)
 
 
 if __name__ == "__main__":

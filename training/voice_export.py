@@ -1,6 +1,9 @@
 """Export the trained voice CNN to LiteRT: full-integer int8 (served) and float32 (the reference).
 
-``python -m training.voice_export [--checkpoint artifacts/voice_ours.keras]``
+``python -m training.voice_export [--checkpoint artifacts/voice_ours.keras [more ...]]``
+
+A checkpoint is a ``.keras`` file or an exported float ``.tflite`` of our CNN. Given several, the
+exported graph runs each on the same window and averages their probabilities (an ensemble in one file).
 
 The int8 model is calibrated on windows of TRAINING clips only, made by the runtime's own
 ``normalize_features`` / ``fit_to_window``. Both files are written to ``weights/`` and registered
@@ -23,7 +26,8 @@ from emotion_core.labels import EMOTIONS
 from training.manifest import WEIGHTS_DIR, update_entry
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_mel, load_cache
-from training.voice_train import ARTIFACTS, clip_windows, limit_threads, split_indices
+from training.voice_train import ARTIFACTS, build_ours, clip_windows, limit_threads, split_indices, validation_score
+from training.warm_start import warm_start
 
 INPUT_SHAPE = [1, audio.WINDOW_FRAMES, audio.N_MELS, 1]
 MAX_FLOAT_BYTES = 1_500_000  # the float reference ships only while it stays this small
@@ -91,49 +95,77 @@ def top1_agreement(first: LiteClassifier, second: LiteClassifier, examples: np.n
     return float(np.mean(a == b))
 
 
-def register(name: str, path: Path, extra: dict) -> dict:
-    """Write (or replace) the manifest entry of one voice model file."""
-    return update_entry(name, path, kind="voice emotion classifier (log-mel CNN)", labels=list(EMOTIONS),
+def register(name: str, path: Path, members: int, extra: dict) -> dict:
+    """Write (or replace) the manifest entry of one voice model file (an average of ``members`` CNNs)."""
+    kind = "log-mel CNN" if members == 1 else f"average of {members} log-mel CNNs in one graph"
+    return update_entry(name, path, kind=f"voice emotion classifier ({kind})", labels=list(EMOTIONS),
                         input_shape=INPUT_SHAPE, features=feature_parameters(), training_data=TRAINING_DATA,
                         licence=LICENCE, **extra)
 
 
-def validation_examples(cache: dict) -> np.ndarray:
-    """Every runtime window of every validation clip, ``(n, 301, 64)``."""
-    return np.concatenate([clip_windows(clip_mel(cache, i)) for i in split_indices(cache, "val")])
+def validation_windows(cache: dict) -> list[np.ndarray]:
+    """The runtime windows of each validation clip, ``[(k, 301, 64), ...]``."""
+    return [clip_windows(clip_mel(cache, i)) for i in split_indices(cache, "val")]
+
+
+def validation_uar(runner: LiteClassifier, cache: dict, windows: list[np.ndarray]) -> dict[str, float]:
+    """Per-corpus validation UAR of an exported model (clip = mean of its windows), as in checkpoint choice."""
+    val = split_indices(cache, "val")
+    probs = np.stack([runner.predict_batch(clip).mean(axis=0) for clip in windows])
+    return validation_score(probs, cache["label"][val], cache["corpus"][val])
+
+
+def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
+    """Our CNN from one checkpoint, or the average of several in one graph."""
+    import keras
+
+    members = []
+    for index, checkpoint in enumerate(checkpoints):
+        member = build_ours(name=f"voice_emotion_{index}")
+        warm_start(member, checkpoint, sample_inputs)
+        members.append(member)
+    if len(members) == 1:
+        return members[0]
+    inputs = keras.Input(INPUT_SHAPE[1:])
+    return keras.Model(inputs, keras.layers.Average()([member(inputs) for member in members]), name="voice_ensemble")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=ARTIFACTS / "voice_ours.keras")
+    parser.add_argument("--checkpoint", type=Path, nargs="+", default=[ARTIFACTS / "voice_ours.keras"],
+                        help=".keras checkpoints or exported float .tflite files; several are averaged")
     parser.add_argument("--features", type=Path, default=FEATURES)
     parser.add_argument("--name", default="voice_emotion", help="<out-dir>/<name>.tflite and manifest key")
     parser.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR, help="registered in the manifest only if weights/")
     args = parser.parse_args()
     limit_threads(1)
-    import keras
-
     started, cache = time.time(), load_cache(args.features)
-    model = keras.models.load_model(args.checkpoint)
+    calibration = calibration_windows(cache)
+    model = load_model(args.checkpoint, calibration)
     int8_path, float_path = args.out_dir / f"{args.name}.tflite", args.out_dir / f"{args.name}_float.tflite"
-    int8_path.write_bytes(convert(model, calibration_windows(cache)))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    int8_path.write_bytes(convert(model, calibration))
     float_bytes = convert(model, None)
     (ARTIFACTS / f"{args.name}_float.tflite").write_bytes(float_bytes)
-    examples = validation_examples(cache)
-    float_runner = LiteClassifier(ARTIFACTS / f"{args.name}_float.tflite")
-    agreement = top1_agreement(float_runner, LiteClassifier(int8_path), examples)
-    summary = args.checkpoint.with_suffix(".json")
-    history = json.loads(summary.read_text()) if summary.exists() else {}
-    metrics = {"validation_uar": {k: v for k, v in history.get("best", {}).items() if k != "epoch"}}
-    common = {"training_run": args.checkpoint.stem, "metrics": metrics, "float_int8_top1_agreement": agreement,
-              "agreement_examples": f"{len(examples)} windows of the validation speakers' clips"}
+    windows = validation_windows(cache)
+    float_runner, int8_runner = LiteClassifier(ARTIFACTS / f"{args.name}_float.tflite"), LiteClassifier(int8_path)
+    agreement = top1_agreement(float_runner, int8_runner, np.concatenate(windows))
+    common = {"training_run": "+".join(c.stem for c in args.checkpoint), "parameters": model.count_params(),
+              "float_int8_top1_agreement": agreement,
+              "agreement_examples": f"{sum(map(len, windows))} windows of the validation speakers' clips"}
+    scores = {kind: validation_uar(runner, cache, windows)
+              for kind, runner in (("int8", int8_runner), ("float", float_runner))}
     if args.out_dir.resolve() == WEIGHTS_DIR.resolve():
-        register(args.name, int8_path, {"quantization": "full integer int8 (input and output int8)", **common})
+        members = len(args.checkpoint)
+        register(args.name, int8_path, members, {"quantization": "full integer int8 (input and output int8)",
+                                                 "metrics": {"validation_uar": scores["int8"]}, **common})
         if len(float_bytes) <= MAX_FLOAT_BYTES:
             float_path.write_bytes(float_bytes)
-            register(f"{args.name}_float", float_path, {"quantization": "none (float32 reference for tests)", **common})
+            register(f"{args.name}_float", float_path, members, {"quantization": "none (float32 reference for tests)",
+                                                                 "metrics": {"validation_uar": scores["float"]},
+                                                                 **common})
     print(f"{int8_path.name}: {int8_path.stat().st_size} bytes; float {len(float_bytes)} bytes; "
-          f"top-1 agreement {agreement:.4f} on {len(examples)} validation windows ({time.time() - started:.0f} s)")
+          f"top-1 agreement {agreement:.4f}; validation UAR {json.dumps(scores)} ({time.time() - started:.0f} s)")
 
 
 if __name__ == "__main__":

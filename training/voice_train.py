@@ -148,7 +148,7 @@ def predict_clips(model, windows: list[np.ndarray]) -> np.ndarray:
     return totals / np.bincount(owner)[:, None]
 
 
-def build_ours(weight_decay: float = 1e-3):
+def build_ours(weight_decay: float = 1e-3, name: str = "voice_emotion"):
     """Our CNN: 4 x (conv 3x3, BN, ReLU, 2x2 down-sampling), 16-64 channels, mean+max over time, softmax.
 
     The first block down-samples by a stride-2 convolution (cheaper than convolving at full
@@ -170,7 +170,7 @@ def build_ours(weight_decay: float = 1e-3):
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
     x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(NUM_EMOTIONS, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="voice_emotion")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_baseline(input_shape: tuple[int, int, int]):
