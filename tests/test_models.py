@@ -21,11 +21,11 @@ def test_every_manifest_file_matches_its_checksum_and_size():
         assert entry.get("licence"), f"{name} has no licence"
 
 
-@pytest.mark.parametrize("name", ["face_emotion", "voice_emotion"])
-def test_classifiers_are_small_int8_with_our_labels(name):
+@pytest.mark.parametrize("name, max_bytes", [("face_emotion", 1_000_000), ("voice_emotion", 500_000)])
+def test_classifiers_are_small_int8_with_our_labels(name, max_bytes):
     entry = load_manifest()["models"][name]
     assert tuple(entry["labels"]) == EMOTIONS
-    assert entry["size_bytes"] <= 1_000_000
+    assert entry["size_bytes"] <= max_bytes  # the size budgets of issues 4 (face) and 3 (voice)
     runner = load_classifier(name)
     assert list(runner.input_shape) == entry["input_shape"][1:]
     assert runner._input["dtype"] in (np.int8, np.uint8)

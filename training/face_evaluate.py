@@ -187,6 +187,8 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
                   f"{trained['epochs_run']} epochs in {trained['train_seconds'] / 60:.0f} min of wall time on one "
                   "thread of a shared 2-core CPU (learning rate annealed over a fixed time budget); the checkpoint "
                   f"of epoch {trained['best_epoch']} had the best PublicTest accuracy. "
+                  + (f"The run was warm-started from `{trained['args']['init']}` (an earlier cycle). "
+                     if trained.get("args", {}).get("init") else "") +
                   "The run was sized by a wall-clock budget, not run to convergence; "
                   "how much a longer run or a wider network (`--width`) would add "
                   "has not been measured.", ""]

@@ -171,12 +171,14 @@ def run(args: argparse.Namespace) -> dict:
                               == predict_images(float_path, test["x"]).argmax(1)))
     results = evaluate(int8_path, arrays)
     averaged = ", face and mirror image averaged in the graph" if args.mirror else ""
-    register(INT8_NAME, int8_path, results, agreement, f"face emotion classifier (int8 CNN, FER2013{averaged})")
-    if len(float_bytes) < MAX_FLOAT_BYTES:
+    served = Path(args.weights_dir).resolve() == WEIGHTS_DIR.resolve()  # a candidate elsewhere is not registered
+    if served:
+        register(INT8_NAME, int8_path, results, agreement, f"face emotion classifier (int8 CNN, FER2013{averaged})")
+    if len(float_bytes) >= MAX_FLOAT_BYTES:
+        float_path.unlink()
+    elif served:
         register(FLOAT_NAME, float_path, evaluate(float_path, arrays), agreement,
                  f"face emotion classifier (float32 reference of face_emotion{averaged})")
-    else:
-        float_path.unlink()
     return {"checkpoint": str(args.checkpoint), "mirror_average": args.mirror,
             "balance": balanced, "int8_bytes": int8_path.stat().st_size,
             "float_bytes": len(float_bytes), "float_int8_top1_agreement_test": round(agreement, 4),
@@ -187,7 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(ARTIFACTS / "face" / "best.keras"))
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
-    parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
+    parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR), help="registered in the manifest only if weights/")
     parser.add_argument("--no-balance", action="store_true", help="keep the trained output biases")
     parser.add_argument("--mirror", action="store_true", help="average each face with its mirror image in the graph")
     parser.add_argument("--report-dir", default=str(REPORT_DIR))

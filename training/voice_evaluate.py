@@ -302,7 +302,7 @@ def main() -> None:
         results[BASELINE_ROW] = baseline_metrics(args.baseline, cache, test)
     elif BASELINE_ROW in previous.get("results", {}):  # the baseline does not change with our model
         results[BASELINE_ROW] = previous["results"][BASELINE_ROW]
-        notes.append(f"The baseline row is {carried} ({args.baseline}).")
+        notes.append(f"The baseline row is {carried} ({args.baseline.name}).")
     if args.float_model.exists():
         results["ours float32"], _, _ = evaluate_runner(LiteClassifier(args.float_model), cache, test)
     ours, unchecked, predictions = evaluate_runner(LiteClassifier(args.model), cache, test)
@@ -320,7 +320,7 @@ def main() -> None:
         report["cross_corpus"], _, _ = evaluate_runner(LiteClassifier(args.cross_corpus), cache, {"crema-d": crema})
     elif previous.get("cross_corpus"):
         report["cross_corpus"] = previous["cross_corpus"]
-        notes.append(f"The cross-corpus row is {carried} ({args.cross_corpus}).")
+        notes.append(f"The cross-corpus row is {carried} ({args.cross_corpus.name}).")
     for corpus, metrics in ours.items():
         plot_confusion(metrics["confusion"], f"ours int8, {corpus} test", args.out / f"confusion_{corpus}.png")
         if metrics["no_speech_clips"]:
