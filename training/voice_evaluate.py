@@ -297,12 +297,18 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results, notes = {}, []
     previous = json.loads((args.out / "metrics.json").read_text()) if (args.out / "metrics.json").exists() else {}
-    carried = f"carried over from the report of {previous.get('date')}: its model is not on this machine"
+    carried_from = {}  # row -> date it was measured, kept across reports that carry it again
+
+    def carry(row: str, model: Path) -> None:
+        carried_from[row] = previous.get("carried_from", {}).get(row, previous.get("date"))
+        notes.append(f"The {row} row is carried over from the report of {carried_from[row]}: "
+                     f"its model is not on this machine ({model.name}).")
+
     if args.baseline.exists():
         results[BASELINE_ROW] = baseline_metrics(args.baseline, cache, test)
     elif BASELINE_ROW in previous.get("results", {}):  # the baseline does not change with our model
         results[BASELINE_ROW] = previous["results"][BASELINE_ROW]
-        notes.append(f"The baseline row is {carried} ({args.baseline.name}).")
+        carry("baseline", args.baseline)
     if args.float_model.exists():
         results["ours float32"], _, _ = evaluate_runner(LiteClassifier(args.float_model), cache, test)
     ours, unchecked, predictions = evaluate_runner(LiteClassifier(args.model), cache, test)
@@ -320,7 +326,7 @@ def main() -> None:
         report["cross_corpus"], _, _ = evaluate_runner(LiteClassifier(args.cross_corpus), cache, {"crema-d": crema})
     elif previous.get("cross_corpus"):
         report["cross_corpus"] = previous["cross_corpus"]
-        notes.append(f"The cross-corpus row is {carried} ({args.cross_corpus.name}).")
+        carry("cross-corpus", args.cross_corpus)
     for corpus, metrics in ours.items():
         plot_confusion(metrics["confusion"], f"ours int8, {corpus} test", args.out / f"confusion_{corpus}.png")
         if metrics["no_speech_clips"]:
@@ -331,6 +337,7 @@ def main() -> None:
                          f"class: {metrics['no_speech_by_class']}. The row 'no-speech check off' classifies "
                          "them anyway.")
     report["model"], report["training"] = model_info(args.model), {**previous.get("training", {}), **training_runs()}
+    report["carried_from"] = carried_from
     report["notes"] = notes + args.note + [f"Evaluation took {time.time() - started:.0f} s."]
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
     write_report(report, args.out / "REPORT.md")
