@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import describe_cpu
 from emotion_core.classifier import LiteClassifier
 from emotion_core.face import FaceDetector, crop_face, face_model_input
 from training.face_calibrate import DETECTOR, best_box, embed_face
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> dict:
     frame = {name: frame_scores(f, frames, labels[pick]) for name, f in (("ours", ours_frame), ("fer", fer_frame))}
     ratio = crop["ours"]["median_ms_per_crop"] / crop["fer"]["median_ms_per_crop"]
     return {"crop": crop, "crop_time_ratio_ours_over_fer": ratio, "frame": frame, "frames": len(frames),
-            "fer_version": FER_VERSION, "cpu": platform.processor() or platform.machine()}
+            "fer_version": FER_VERSION, "cpu": describe_cpu()}
 
 
 def print_table(result: dict) -> None:
@@ -160,6 +160,9 @@ def print_table(result: dict) -> None:
         print(f"{name:6s} {c['accuracy_test']:9.4f} {c['median_ms_per_crop']:9.3f} {c['model_bytes']:9d} {'|':>9s} "
               f"{f['detected']:9.3f} {f['accuracy']:9.4f} {f['median_ms_per_frame']:9.2f}")
     print(f"crop time ratio ours/fer: {result['crop_time_ratio_ours_over_fer']:.2f}")
+    cpu = result["cpu"]
+    flags = " ".join(cpu["vector_flags"]) or "no listed vector flags"
+    print(f"cpu: {cpu['model']} ({cpu['arch']}, {cpu['cores']} cores; {flags})")
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import describe_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -93,6 +95,8 @@ def main() -> None:
         print(f"{name:24s} " + "  ".join(cells))
     out = ROOT / "reports" / "speed.json"
     out.parent.mkdir(exist_ok=True)
+    results["cpu"] = describe_cpu()
+    print(f"cpu: {results['cpu']}")
     out.write_text(json.dumps(results, indent=2) + "\n")
 
 
