@@ -56,10 +56,13 @@ def feature_parameters() -> dict:
     }
 
 
-def calibration_windows(cache: dict, count: int = 400, seed: int = 0) -> np.ndarray:
-    """``(count, 301, 64, 1)`` float32 model inputs: the first window of random training clips."""
+def calibration_windows(cache: dict, count: int = 400, seed: int = 0, exclude_corpus: str = "") -> np.ndarray:
+    """``(count, 301, 64, 1)`` float32 model inputs: the first window of random training clips.
+
+    ``exclude_corpus`` keeps a cross-corpus model's int8 ranges free of the corpus it must never hear.
+    """
     rng = np.random.default_rng(seed)
-    chosen = rng.choice(split_indices(cache, "train"), count, replace=False)
+    chosen = rng.choice(split_indices(cache, "train", exclude_corpus), count, replace=False)
     return np.stack([clip_windows(clip_mel(cache, i))[0] for i in chosen])[..., None].astype(np.float32)
 
 
@@ -103,14 +106,15 @@ def register(name: str, path: Path, members: int, extra: dict) -> dict:
                         licence=LICENCE, **extra)
 
 
-def validation_windows(cache: dict) -> list[np.ndarray]:
+def validation_windows(cache: dict, exclude_corpus: str = "") -> list[np.ndarray]:
     """The runtime windows of each validation clip, ``[(k, 301, 64), ...]``."""
-    return [clip_windows(clip_mel(cache, i)) for i in split_indices(cache, "val")]
+    return [clip_windows(clip_mel(cache, i)) for i in split_indices(cache, "val", exclude_corpus)]
 
 
-def validation_uar(runner: LiteClassifier, cache: dict, windows: list[np.ndarray]) -> dict[str, float]:
+def validation_uar(runner: LiteClassifier, cache: dict, windows: list[np.ndarray],
+                   exclude_corpus: str = "") -> dict[str, float]:
     """Per-corpus validation UAR of an exported model (clip = mean of its windows), as in checkpoint choice."""
-    val = split_indices(cache, "val")
+    val = split_indices(cache, "val", exclude_corpus)
     probs = np.stack([runner.predict_batch(clip).mean(axis=0) for clip in windows])
     return validation_score(probs, cache["label"][val], cache["corpus"][val])
 
@@ -137,23 +141,25 @@ def main() -> None:
     parser.add_argument("--features", type=Path, default=FEATURES)
     parser.add_argument("--name", default="voice_emotion", help="<out-dir>/<name>.tflite and manifest key")
     parser.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR, help="registered in the manifest only if weights/")
+    parser.add_argument("--exclude-corpus", default="",
+                        help="a cross-corpus model: calibrate and validate without this corpus")
     args = parser.parse_args()
     limit_threads(1)
     started, cache = time.time(), load_cache(args.features)
-    calibration = calibration_windows(cache)
+    calibration = calibration_windows(cache, exclude_corpus=args.exclude_corpus)
     model = load_model(args.checkpoint, calibration)
     int8_path, float_path = args.out_dir / f"{args.name}.tflite", args.out_dir / f"{args.name}_float.tflite"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     int8_path.write_bytes(convert(model, calibration))
     float_bytes = convert(model, None)
     (ARTIFACTS / f"{args.name}_float.tflite").write_bytes(float_bytes)
-    windows = validation_windows(cache)
+    windows = validation_windows(cache, args.exclude_corpus)
     float_runner, int8_runner = LiteClassifier(ARTIFACTS / f"{args.name}_float.tflite"), LiteClassifier(int8_path)
     agreement = top1_agreement(float_runner, int8_runner, np.concatenate(windows))
     common = {"training_run": "+".join(c.stem for c in args.checkpoint), "parameters": model.count_params(),
               "float_int8_top1_agreement": agreement,
               "agreement_examples": f"{sum(map(len, windows))} windows of the validation speakers' clips"}
-    scores = {kind: validation_uar(runner, cache, windows)
+    scores = {kind: validation_uar(runner, cache, windows, args.exclude_corpus)
               for kind, runner in (("int8", int8_runner), ("float", float_runner))}
     if args.out_dir.resolve() == WEIGHTS_DIR.resolve():
         members = len(args.checkpoint)
