@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import describe_cpu
+from benchmarks.machine import cpu_summary, describe_cpu
 from emotion_core.classifier import LiteClassifier
 from emotion_core.face import FaceDetector, crop_face, face_model_input
 from training.face_calibrate import DETECTOR, best_box, embed_face
@@ -160,9 +160,7 @@ def print_table(result: dict) -> None:
         print(f"{name:6s} {c['accuracy_test']:9.4f} {c['median_ms_per_crop']:9.3f} {c['model_bytes']:9d} {'|':>9s} "
               f"{f['detected']:9.3f} {f['accuracy']:9.4f} {f['median_ms_per_frame']:9.2f}")
     print(f"crop time ratio ours/fer: {result['crop_time_ratio_ours_over_fer']:.2f}")
-    cpu = result["cpu"]
-    flags = " ".join(cpu["vector_flags"]) or "no listed vector flags"
-    print(f"cpu: {cpu['model']} ({cpu['arch']}, {cpu['cores']} cores; {flags})")
+    print(f"cpu: {cpu_summary(result['cpu'])}")
 
 
 def main() -> None:

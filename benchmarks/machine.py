@@ -34,3 +34,9 @@ def describe_cpu(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> dict:
     text = cpuinfo_path.read_text() if cpuinfo_path.exists() else ""
     return {"model": cpu_model(text) or platform.processor(), "arch": platform.machine(),
             "cores": os.cpu_count(), "vector_flags": vector_flags(text)}
+
+
+def cpu_summary(cpu: dict) -> str:
+    """One line for reports: ``model (arch, N cores; flags)``."""
+    flags = " ".join(cpu["vector_flags"]) or "no listed vector flags"
+    return f"{cpu['model']} ({cpu['arch']}, {cpu['cores']} cores; {flags})"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import describe_cpu
+from benchmarks.machine import cpu_summary, describe_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -96,7 +96,7 @@ def main() -> None:
     out = ROOT / "reports" / "speed.json"
     out.parent.mkdir(exist_ok=True)
     results["cpu"] = describe_cpu()
-    print(f"cpu: {results['cpu']}")
+    print(f"cpu: {cpu_summary(results['cpu'])}")
     out.write_text(json.dumps(results, indent=2) + "\n")
 
 

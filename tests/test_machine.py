@@ -1,6 +1,6 @@
 """The CPU description that benchmarks record beside their timings."""
 
-from benchmarks.machine import cpu_model, describe_cpu, vector_flags
+from benchmarks.machine import cpu_model, cpu_summary, describe_cpu, vector_flags
 
 CPUINFO = """processor\t: 0
 model name\t: AMD EPYC 9B14
@@ -32,3 +32,10 @@ def test_describe_cpu_reads_the_given_file(tmp_path):
     path = tmp_path / "cpuinfo"
     path.write_text(CPUINFO)
     assert describe_cpu(path)["model"] == "AMD EPYC 9B14"
+
+
+def test_cpu_summary_is_one_line_with_the_flags(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO)
+    line = cpu_summary(describe_cpu(path))
+    assert line.startswith("AMD EPYC 9B14 (") and "avx512_vnni" in line and "\n" not in line

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import cpu_summary
 from emotion_core.classifier import LiteClassifier
 from emotion_core.face import face_model_input
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
@@ -144,10 +145,8 @@ def targets_section(test: dict, size_bytes: int, bench: dict | None) -> list[str
 
 
 def cpu_text(cpu: dict | str) -> str:
-    """The benchmark's CPU in words: model and vector instructions (older reports hold only a name)."""
-    if isinstance(cpu, str):
-        return cpu
-    return f"{cpu['model']} ({' '.join(cpu['vector_flags']) or 'no AVX2/AVX-512'})"
+    """The benchmark's CPU in words (older reports hold only a name)."""
+    return cpu if isinstance(cpu, str) else cpu_summary(cpu)
 
 
 def benchmark_section(bench: dict) -> list[str]:
@@ -161,7 +160,7 @@ def benchmark_section(bench: dict) -> list[str]:
     note = (f"Per-crop time ratio ours/fer: {bench['crop_time_ratio_ours_over_fer']:.2f}. Frame level: "
             f"{bench['frames']} test faces enlarged to 192 px in 640x480 edge-padded frames; ours = BlazeFace + "
             "crop_face + model, fer = Haar cascade + its crop + model; a frame without a face counts as wrong. "
-            f"Times are single-threaded on a shared 2-core {cpu_text(bench['cpu'])}; the ratio depends on the "
+            f"Times are single-threaded on a shared {cpu_text(bench['cpu'])}; the ratio depends on the "
             "CPU's vector instructions (see README).")
     return ["## Benchmark against `fer` (`benchmark.json`)", "", *rows, "", note, ""]
 
