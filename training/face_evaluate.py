@@ -176,6 +176,22 @@ def calibration_section(cal: dict) -> list[str]:
             f"scale {iou['scale']}, shift {iou['shift_y']}, IoU {iou['iou']:.3f}).", ""]
 
 
+def training_notes(runs: list[dict]) -> str:
+    """One paragraph on how the exported run(s) were trained, from their ``train_summary.json``."""
+    sentences = []
+    for run in runs:
+        init = run.get("args", {}).get("init")
+        sentences.append(
+            f"The network ({run['model']}, {run['params']:,} parameters"
+            + (f", seed {run['args']['seed']}" if len(runs) > 1 else "") + f") trained for "
+            f"{run['epochs_run']} epochs in {run['train_seconds'] / 60:.0f} min of wall time on one thread of a "
+            f"shared 2-core CPU; the checkpoint of epoch {run['best_epoch']} had the best PublicTest accuracy"
+            + (f", warm-started from `{init}` (an earlier cycle)." if init else "."))
+    return " ".join(sentences) + (
+        " Each run annealed its learning rate over a fixed wall-clock budget and was not run to convergence; "
+        "how much a longer run or a wider network (`--width`) would add has not been measured.")
+
+
 def write_report(results: dict, out: Path, model_path: Path) -> Path:
     """``REPORT.md`` from the metrics, plus the training, export, calibration and benchmark JSONs if present."""
     bench, cal = optional_json(out / "benchmark.json"), optional_json(out / "calibration.json")
@@ -192,15 +208,7 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
     ]
     trained = optional_json(out / "train_summary.json")
     if trained is not None:
-        lines += ["## Notes", "", f"The network ({trained['model']}, {trained['params']:,} parameters) trained for "
-                  f"{trained['epochs_run']} epochs in {trained['train_seconds'] / 60:.0f} min of wall time on one "
-                  "thread of a shared 2-core CPU (learning rate annealed over a fixed time budget); the checkpoint "
-                  f"of epoch {trained['best_epoch']} had the best PublicTest accuracy. "
-                  + (f"The run was warm-started from `{trained['args']['init']}` (an earlier cycle). "
-                     if trained.get("args", {}).get("init") else "") +
-                  "The run was sized by a wall-clock budget, not run to convergence; "
-                  "how much a longer run or a wider network (`--width`) would add "
-                  "has not been measured.", ""]
+        lines += ["## Notes", "", training_notes(trained.get("runs", [trained])), ""]
     lines += benchmark_section(bench) if bench else []
     lines += calibration_section(cal) if cal else []
     for title, name in (("Training", "train_summary.json"), ("Export", "export.json")):

@@ -5,14 +5,20 @@ class recall falls below ``MIN_RECALL`` (the rare ``disgust`` class is the one a
 ``--mirror`` the exported graph classifies the face and its mirror image as one batch of two and
 averages the two probability vectors (test-time flip averaging, inside the one ``.tflite`` file).
 
-    python -m training.face_export [--checkpoint artifacts/face/best.keras] [--no-balance] [--mirror]
+Several checkpoints of the same architecture can be combined in three ways: averaged outputs (each
+member costs one model run, two with ``--mirror``); ``--split-views`` with two members, the first
+scores the face and the second its mirror image (the cost of one mirrored model); or ``--soup``, one
+model whose weights are the members' mean (runs warm-started from the same weights stay in one basin),
+with its batch-norm statistics measured again.
+
+    python -m training.face_export [--checkpoint A.keras [B.keras ...]] [--no-balance] [--mirror]
+                                   [--split-views | --soup] [--weights-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -22,7 +28,9 @@ from emotion_core.face import CROP_SCALE, CROP_SHIFT_Y, FACE_INPUT_SIZE
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import REPORT_DIR, SPLITS, evaluate, predict_images, split_metrics
+from training.face_train import build_model
 from training.manifest import WEIGHTS_DIR, update_entry
+from training.warm_start import tflite_layer_weights, warm_start
 
 INT8_NAME, FLOAT_NAME = "face_emotion", "face_emotion_float"
 MAX_FLOAT_BYTES = 2_000_000  # the float model is shipped only below this size
@@ -84,6 +92,83 @@ def with_mirror_average(model):
     return keras.Model(inputs, MeanOfPair()(model(MirrorPair()(inputs))), name=f"{model.name}_mirrored")
 
 
+def mirrored(faces):
+    """``(b, h, w, c)`` faces mirrored left-right, as a Keras layer output."""
+    import keras
+    import tensorflow as tf
+
+    class Mirror(keras.layers.Layer):
+        def call(self, images):
+            return tf.reverse(images, axis=[2])
+
+    return Mirror()(faces)
+
+
+def checkpoint_width(path: Path) -> int:
+    """Channels of the first convolution of a ``.keras`` checkpoint or an exported float ``.tflite``."""
+    if Path(path).suffix == ".tflite":
+        return int(tflite_layer_weights(Path(path))[0][1].shape[-1])
+    import keras
+
+    model = keras.models.load_model(path)
+    return next(layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+
+
+def load_members(checkpoints: list[Path], sample_images: np.ndarray) -> list:
+    """One model per checkpoint, each under its own name so that several fit in one graph."""
+    members = []
+    for index, checkpoint in enumerate(checkpoints):
+        member = build_model(checkpoint_width(checkpoint), name=f"face_member_{index}")
+        warm_start(member, checkpoint, sample_images)
+        members.append(member)
+    return members
+
+
+def remeasure_batch_norm(model, images: np.ndarray) -> None:
+    """Set each batch norm's moving mean and variance to its input's statistics on ``images``, in order.
+
+    Averaged weights do not come with matching statistics; each layer is measured after the ones
+    before it have been fixed, since they change its input.
+    """
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            probe = keras.Model(model.inputs, layer.input)
+            values = probe.predict(images, batch_size=256, verbose=0)
+            gamma, beta, _, _ = layer.get_weights()
+            layer.set_weights([gamma, beta, values.mean(axis=(0, 1, 2)), values.var(axis=(0, 1, 2))])
+
+
+def weight_soup(members: list, sample_images: np.ndarray):
+    """The first member with every weight replaced by the members' mean, batch norms re-measured."""
+    soup = members[0]
+    soup.set_weights([np.mean(stack, axis=0) for stack in zip(*(m.get_weights() for m in members), strict=True)])
+    remeasure_batch_norm(soup, sample_images)
+    return soup
+
+
+def served_model(members: list, mirror: bool, split_views: bool):
+    """The float graph to convert: one member, or the mean of the members' probabilities.
+
+    ``split_views``: two members, the first on the face and the second on its mirror image.
+    ``mirror``: every member averages the face and its mirror image.
+    """
+    import keras
+
+    if split_views and len(members) != 2:
+        raise ValueError(f"--split-views needs two checkpoints, got {len(members)}")
+    inputs = keras.Input(members[0].input_shape[1:], name="face")
+    if split_views:
+        outputs = [members[0](inputs), members[1](mirrored(inputs))]
+    else:
+        members = [with_mirror_average(m) for m in members] if mirror else members
+        if len(members) == 1:
+            return members[0]
+        outputs = [member(inputs) for member in members]
+    return keras.Model(inputs, keras.layers.Average()(outputs), name="face_ensemble")
+
+
 def representative(images: np.ndarray, count: int, seed: int = 0):
     """A generator factory of ``[(1, 48, 48, 1) float32]`` Training faces for int8 calibration."""
     rng = np.random.default_rng(seed)
@@ -133,34 +218,44 @@ def register(name: str, path: Path, results: dict, agreement: float, kind: str) 
         float_int8_top1_agreement=round(agreement, 4))
 
 
-def balance(model, arrays: dict, enabled: bool, mirror: bool = False) -> dict:
-    """Shift the output biases on PublicTest (if ``enabled``); returns offsets and PublicTest before/after.
+def balance(served, members: list, arrays: dict, enabled: bool) -> dict:
+    """Shift every member's output biases by offsets chosen on ``served``'s PublicTest probabilities.
 
-    With ``mirror`` the offsets are chosen on the flip-averaged probabilities that will be served.
+    Returns the offsets and PublicTest metrics before and after, both measured on ``served``.
     """
     public = split(arrays, "PublicTest")
     faces = public["x"].astype(np.float32)
-    probs = model.predict(faces, verbose=0)
-    if mirror:
-        probs = 0.5 * (probs + model.predict(faces[:, :, ::-1], verbose=0))
-    log_probs = np.log(np.clip(probs, 1e-7, 1.0))
-    offsets = balance_offsets(public["y"], log_probs) if enabled else np.zeros(NUM_EMOTIONS, np.float32)
-    add_output_bias(model, offsets)
+    log_probs = lambda: np.log(np.clip(served.predict(faces, verbose=0), 1e-7, 1.0))  # noqa: E731
+    before = log_probs()
+    offsets = balance_offsets(public["y"], before) if enabled else np.zeros(NUM_EMOTIONS, np.float32)
+    for member in members:
+        add_output_bias(member, offsets)
     summary = lambda m: {k: round(m[k], 4) for k in ("accuracy", "macro_recall", "min_recall")}  # noqa: E731
     return {"offsets": dict(zip(EMOTIONS, map(float, np.round(offsets, 3)), strict=False)),
-            "public_before": summary(split_metrics(public["y"], log_probs)),
-            "public_after": summary(split_metrics(public["y"], log_probs + offsets))}
+            "public_before": summary(split_metrics(public["y"], before)),
+            "public_after": summary(split_metrics(public["y"], log_probs() if enabled else before))}
+
+
+def combination(args: argparse.Namespace, count: int) -> str:
+    """How the exported graph combines its checkpoints and views, for the manifest's ``kind``."""
+    if args.split_views:
+        return ", two models averaged: one on the face, one on its mirror image"
+    parts = [f"weights of {count} runs averaged" if args.soup and count > 1 else
+             f"{count} models averaged" if count > 1 else ""]
+    parts.append("face and mirror image averaged in the graph" if args.mirror else "")
+    text = "; ".join(part for part in parts if part)
+    return f", {text}" if text else ""
 
 
 def run(args: argparse.Namespace) -> dict:
     """Balance, convert, evaluate and register; returns the export summary."""
-    import keras
-
     arrays = load_arrays(data_dir(args.data_dir))
-    model = keras.models.load_model(args.checkpoint)
-    balanced = balance(model, arrays, not args.no_balance, args.mirror)
-    if args.mirror:
-        model = with_mirror_average(model)
+    sample = split(arrays, "Training")["x"][:4000].astype(np.float32)
+    members = load_members(args.checkpoint, sample)
+    if args.soup:
+        members = [weight_soup(members, sample)]
+    model = served_model(members, args.mirror, args.split_views)
+    balanced = balance(model, members, arrays, not args.no_balance)
     int8_path = Path(args.weights_dir) / f"{INT8_NAME}.tflite"
     float_path = Path(args.weights_dir) / f"{FLOAT_NAME}.tflite"
     float_bytes = to_tflite(model)
@@ -170,7 +265,7 @@ def run(args: argparse.Namespace) -> dict:
     agreement = float(np.mean(predict_images(int8_path, test["x"]).argmax(1)
                               == predict_images(float_path, test["x"]).argmax(1)))
     results = evaluate(int8_path, arrays)
-    averaged = ", face and mirror image averaged in the graph" if args.mirror else ""
+    averaged = combination(args, len(args.checkpoint))
     served = Path(args.weights_dir).resolve() == WEIGHTS_DIR.resolve()  # a candidate elsewhere is not registered
     if served:
         register(INT8_NAME, int8_path, results, agreement, f"face emotion classifier (int8 CNN, FER2013{averaged})")
@@ -179,7 +274,8 @@ def run(args: argparse.Namespace) -> dict:
     elif served:
         register(FLOAT_NAME, float_path, evaluate(float_path, arrays), agreement,
                  f"face emotion classifier (float32 reference of face_emotion{averaged})")
-    return {"checkpoint": str(args.checkpoint), "mirror_average": args.mirror,
+    return {"checkpoint": [str(c) for c in args.checkpoint], "combination": averaged.lstrip(", "),
+            "mirror_average": args.mirror or args.split_views,
             "balance": balanced, "int8_bytes": int8_path.stat().st_size,
             "float_bytes": len(float_bytes), "float_int8_top1_agreement_test": round(agreement, 4),
             "int8": compact_metrics(results)}
@@ -187,11 +283,16 @@ def run(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=str(ARTIFACTS / "face" / "best.keras"))
+    parser.add_argument("--checkpoint", type=Path, nargs="+", default=[ARTIFACTS / "face" / "best.keras"],
+                        help=".keras checkpoints or exported float .tflite files of the same architecture")
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR), help="registered in the manifest only if weights/")
     parser.add_argument("--no-balance", action="store_true", help="keep the trained output biases")
     parser.add_argument("--mirror", action="store_true", help="average each face with its mirror image in the graph")
+    combine = parser.add_mutually_exclusive_group()
+    combine.add_argument("--split-views", action="store_true",
+                         help="two checkpoints: one on the face, one on its mirror image")
+    combine.add_argument("--soup", action="store_true", help="average the checkpoints' weights into one model")
     parser.add_argument("--report-dir", default=str(REPORT_DIR))
     args = parser.parse_args()
     start = time.perf_counter()
@@ -199,9 +300,11 @@ def main() -> None:
     summary["export_seconds"] = round(time.perf_counter() - start, 1)
     Path(args.report_dir).mkdir(parents=True, exist_ok=True)
     (Path(args.report_dir) / "export.json").write_text(json.dumps(summary, indent=2) + "\n")
-    trained = Path(args.checkpoint).parent / "train_summary.json"
-    if trained.exists():
-        shutil.copy(trained, Path(args.report_dir) / trained.name)
+    runs = [json.loads(path.read_text()) for checkpoint in args.checkpoint
+            if (path := Path(checkpoint).parent / "train_summary.json").exists()]
+    if runs:  # one run as it was written; several as {"runs": [...]}
+        trained = runs[0] if len(runs) == 1 else {"runs": runs}
+        (Path(args.report_dir) / "train_summary.json").write_text(json.dumps(trained, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
 

@@ -82,7 +82,7 @@ def conv_block(x, filters: int, convs: int, pool: bool):
     return keras.layers.MaxPooling2D()(x) if pool else x
 
 
-def build_model(width: int = 16, dropout: float = 0.3):
+def build_model(width: int = 16, dropout: float = 0.3, name: str = ""):
     """VGG-like CNN: ``(b, 48, 48, 1)`` grey in [0, 255] -> ``(b, 7)`` softmax over EMOTIONS.
 
     Four stages of two 3x3 convs (``width``, 2x, 4x, 8x channels) at 48, 24, 12 and 6 pixels,
@@ -97,7 +97,7 @@ def build_model(width: int = 16, dropout: float = 0.3):
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(NUM_EMOTIONS, activation="softmax", name="emotion")(x)
-    return keras.Model(inputs, outputs, name=f"face_vgg{width}")
+    return keras.Model(inputs, outputs, name=name or f"face_vgg{width}")
 
 
 def train_dataset(x: np.ndarray, targets: np.ndarray, weights: np.ndarray, batch: int, seed: int):

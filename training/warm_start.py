@@ -29,7 +29,9 @@ def tflite_layer_weights(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]
         if op["op_name"] not in ("CONV_2D", "FULLY_CONNECTED"):
             continue
         kernel = interpreter.get_tensor(int(op["inputs"][1]))
-        bias = interpreter.get_tensor(int(op["inputs"][2]))
+        # The converter drops an all-zero bias (index -1), e.g. after folding an untouched batch norm.
+        has_bias = len(op["inputs"]) > 2 and int(op["inputs"][2]) >= 0
+        bias = interpreter.get_tensor(int(op["inputs"][2])) if has_bias else np.zeros(kernel.shape[0], np.float32)
         # TFLite: conv (out, h, w, in), dense (out, in); Keras: conv (h, w, in, out), dense (in, out).
         kernel = kernel.transpose(1, 2, 3, 0) if op["op_name"] == "CONV_2D" else kernel.T
         found.append((op["op_name"], kernel, bias))
