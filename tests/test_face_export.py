@@ -104,3 +104,16 @@ def test_members_load_from_an_exported_float_tflite(tmp_path):
     (restored,) = load_members([path], x)
     assert restored.name == "face_member_0"
     np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
+
+
+def test_members_load_from_a_keras_checkpoint_at_its_own_width(tmp_path):
+    from training.face_export import checkpoint_width
+
+    keras.utils.set_random_seed(2)
+    model = build_model(width=3, name="three")
+    path = tmp_path / "three.keras"
+    model.save(path)
+    assert checkpoint_width(path) == 3
+    x = faces(8)
+    (restored,) = load_members([path], x)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def with_mirror_average(model):
         """``(b, h, w, c) -> (2b, h, w, c)``: the batch, then the same faces mirrored."""
 
         def call(self, faces):
-            return tf.concat([faces, tf.reverse(faces, axis=[2])], axis=0)
+            return tf.concat([faces, flip_left_right(faces)], axis=0)
 
     class MeanOfPair(keras.layers.Layer):
         """``(2b, k) -> (b, k)``: the mean of each face's two probability vectors."""
@@ -92,14 +93,20 @@ def with_mirror_average(model):
     return keras.Model(inputs, MeanOfPair()(model(MirrorPair()(inputs))), name=f"{model.name}_mirrored")
 
 
+def flip_left_right(images):
+    """``(b, h, w, c)`` tensors mirrored along the width axis."""
+    import tensorflow as tf
+
+    return tf.reverse(images, axis=[2])
+
+
 def mirrored(faces):
     """``(b, h, w, c)`` faces mirrored left-right, as a Keras layer output."""
     import keras
-    import tensorflow as tf
 
     class Mirror(keras.layers.Layer):
         def call(self, images):
-            return tf.reverse(images, axis=[2])
+            return flip_left_right(images)
 
     return Mirror()(faces)
 
@@ -108,10 +115,10 @@ def checkpoint_width(path: Path) -> int:
     """Channels of the first convolution of a ``.keras`` checkpoint or an exported float ``.tflite``."""
     if Path(path).suffix == ".tflite":
         return int(tflite_layer_weights(Path(path))[0][1].shape[-1])
-    import keras
-
-    model = keras.models.load_model(path)
-    return next(layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    # A .keras file is a zip whose config.json lists the layers; reading it avoids loading the model twice.
+    with zipfile.ZipFile(path) as archive:
+        layers = json.loads(archive.read("config.json"))["config"]["layers"]
+    return next(int(layer["config"]["filters"]) for layer in layers if layer["class_name"] == "Conv2D")
 
 
 def load_members(checkpoints: list[Path], sample_images: np.ndarray) -> list:
