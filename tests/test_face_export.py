@@ -1,4 +1,4 @@
-"""How face_export combines several checkpoints: split views, mirror averaging, weight soup, balance.
+"""How face_export builds the served graph: split views, mirror averaging, weight soup, input blur, balance.
 
 Uses tiny untrained networks of the served architecture (TensorFlow is a training dependency, so
 these tests are skipped where only the runtime is installed).
@@ -11,9 +11,13 @@ keras = pytest.importorskip("keras")
 
 from training.face_export import (  # noqa: E402
     balance,
+    choose_blur,
+    gaussian_kernel,
+    input_blur,
     load_members,
-    remeasure_batch_norm,
     served_model,
+    set_blur,
+    to_tflite,
     weight_soup,
 )
 from training.face_train import build_model  # noqa: E402
@@ -58,27 +62,63 @@ def test_one_member_without_mirror_is_served_as_it_is():
     assert served_model([member], mirror=False, split_views=False) is member
 
 
-def test_soup_holds_the_mean_weights_and_fresh_batch_norm_statistics():
+def test_soup_holds_the_mean_of_every_weight_batch_norm_statistics_included():
     first, second = tiny_members(2)
-    conv_weights = [m.get_layer(index=2).get_weights()[0] for m in (first, second)]
-    x = faces(64)
-    soup = weight_soup([first, second], x)
-    np.testing.assert_allclose(soup.get_layer(index=2).get_weights()[0], np.mean(conv_weights, axis=0), atol=1e-6)
-    norm = next(layer for layer in soup.layers if isinstance(layer, keras.layers.BatchNormalization))
-    measured = keras.Model(soup.inputs, norm.input).predict(x, verbose=0)
-    np.testing.assert_allclose(norm.moving_mean.numpy(), measured.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(norm.moving_variance.numpy(), measured.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-4)
+    norm = next(layer for layer in second.layers if isinstance(layer, keras.layers.BatchNormalization))
+    norm.moving_variance.assign(norm.moving_variance * 3.0)  # statistics that differ between the members
+    expected = [np.mean(pair, axis=0) for pair in zip(first.get_weights(), second.get_weights(), strict=True)]
+    soup = weight_soup([first, second])
+    for got, want in zip(soup.get_weights(), expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_remeasured_batch_norms_normalise_their_inputs_in_inference_mode():
-    (model,) = tiny_members(1)
-    x = faces(64)
-    remeasure_batch_norm(model, x)
-    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    outputs = keras.Model(model.inputs, [n.output for n in norms]).predict(x, verbose=0)
-    for output in outputs:  # gamma 1, beta 0 at init: zero mean, unit variance per channel
-        np.testing.assert_allclose(output.mean(axis=(0, 1, 2)), 0.0, atol=1e-3)
-        np.testing.assert_allclose(output.var(axis=(0, 1, 2)), 1.0, atol=2e-2)
+def test_input_blur_equals_opencv_gaussian_blur_with_reflected_borders():
+    import cv2
+
+    face = faces(1)[0]
+    layer = input_blur()
+    layer.build((None, 48, 48, 1))
+    for sigma in (0.6, 0.8):
+        set_blur(layer, sigma)
+        expected = cv2.GaussianBlur(face[..., 0], (5, 5), sigma, borderType=cv2.BORDER_REFLECT_101)
+        np.testing.assert_allclose(np.asarray(layer(face[None]))[0, ..., 0], expected, atol=1e-3)
+    set_blur(layer, 0.0)
+    np.testing.assert_allclose(np.asarray(layer(face[None]))[0], face, atol=1e-4)
+    assert abs(gaussian_kernel(0.7).sum() - 1.0) < 1e-6
+
+
+def test_choose_blur_serves_the_sigma_with_the_best_public_objective():
+    (member,) = tiny_members(1)
+    served = served_model([member], mirror=True, split_views=False, blur=True)
+    rng = np.random.default_rng(1)
+    arrays = {"x": faces(70).astype(np.uint8), "y": rng.integers(0, 7, 70), "usage": np.array(["PublicTest"] * 70)}
+    chosen = choose_blur(served, arrays, (0.0, 0.6, 1.2), balanced=False)
+    scores = chosen["public_by_sigma"]
+    assert set(scores) == {"0.0", "0.6", "1.2"}
+    assert scores[str(chosen["sigma"])]["objective"] == max(v["objective"] for v in scores.values())
+    kernel = served.get_layer("input_blur").kernel.numpy()[..., 0, 0]
+    np.testing.assert_allclose(kernel, gaussian_kernel(chosen["sigma"]), atol=1e-7)
+
+
+def test_a_blurred_export_restores_its_member_and_matches_the_keras_graph(tmp_path):
+    (member,) = tiny_members(1)
+    served = served_model([member], mirror=True, split_views=False, blur=True)
+    set_blur(served.get_layer("input_blur"), 0.7)
+    path = tmp_path / "blurred.tflite"
+    path.write_bytes(to_tflite(served))
+    x = faces(8)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    runs = []
+    for face in x:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], face[None])
+        interpreter.invoke()
+        runs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+    np.testing.assert_allclose(np.array(runs), served.predict(x, verbose=0), atol=1e-4)
+    (restored,) = load_members([path], x)  # the blur is skipped: only the member's own layers come back
+    np.testing.assert_allclose(restored.predict(x, verbose=0), member.predict(x, verbose=0), atol=1e-4)
 
 
 def test_balance_shifts_every_member_and_reports_the_served_graph():
@@ -95,8 +135,6 @@ def test_balance_shifts_every_member_and_reports_the_served_graph():
 
 
 def test_members_load_from_an_exported_float_tflite(tmp_path):
-    from training.face_export import to_tflite
-
     (model,) = tiny_members(1)
     x = faces(32)
     path = tmp_path / "tiny.tflite"
