@@ -12,11 +12,10 @@ keras = pytest.importorskip("keras")
 from training.face_export import (  # noqa: E402
     balance,
     choose_blur,
+    fold_blur,
     gaussian_kernel,
-    input_blur,
     load_members,
     served_model,
-    set_blur,
     to_tflite,
     weight_soup,
 )
@@ -72,53 +71,52 @@ def test_soup_holds_the_mean_of_every_weight_batch_norm_statistics_included():
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_input_blur_equals_opencv_gaussian_blur_with_reflected_borders():
+def first_conv_output(model, x):
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    return keras.Model(model.inputs, conv.output).predict(x, verbose=0)
+
+
+def test_a_folded_blur_equals_blurring_the_face_first_away_from_the_border():
     import cv2
 
-    face = faces(1)[0]
-    layer = input_blur()
-    layer.build((None, 48, 48, 1))
-    for sigma in (0.6, 0.8):
-        set_blur(layer, sigma)
-        expected = cv2.GaussianBlur(face[..., 0], (5, 5), sigma, borderType=cv2.BORDER_REFLECT_101)
-        np.testing.assert_allclose(np.asarray(layer(face[None]))[0, ..., 0], expected, atol=1e-3)
-    set_blur(layer, 0.0)
-    np.testing.assert_allclose(np.asarray(layer(face[None]))[0], face, atol=1e-4)
-    assert abs(gaussian_kernel(0.7).sum() - 1.0) < 1e-6
-
-
-def test_choose_blur_serves_the_sigma_with_the_best_public_objective():
     (member,) = tiny_members(1)
-    served = served_model([member], mirror=True, split_views=False, blur=True)
+    x = faces(4)
+    folded = fold_blur(member, 0.7)
+    blurred = np.stack([cv2.GaussianBlur(f[..., 0], (5, 5), 0.7, borderType=cv2.BORDER_REFLECT_101) for f in x])
+    inner = (slice(None), slice(3, -3), slice(3, -3))
+    expected = first_conv_output(member, blurred[..., None])[inner]
+    np.testing.assert_allclose(first_conv_output(folded, x)[inner], expected, atol=1e-3)
+    assert fold_blur(member, 0.0) is member
+    assert abs(gaussian_kernel(0.7).sum() - 1.0) < 1e-6
+    np.testing.assert_array_equal(gaussian_kernel(0.0)[2], [0, 0, 1, 0, 0])
+
+
+def test_choose_blur_reports_every_sigma_and_picks_the_best_public_objective():
+    (member,) = tiny_members(1)
     rng = np.random.default_rng(1)
     arrays = {"x": faces(70).astype(np.uint8), "y": rng.integers(0, 7, 70), "usage": np.array(["PublicTest"] * 70)}
-    chosen = choose_blur(served, arrays, (0.0, 0.6, 1.2), balanced=False)
+    chosen = choose_blur([member], arrays, (0.0, 0.6, 1.2), balanced=False, mirror=True, split_views=False)
     scores = chosen["public_by_sigma"]
     assert set(scores) == {"0.0", "0.6", "1.2"}
     assert scores[str(chosen["sigma"])]["objective"] == max(v["objective"] for v in scores.values())
-    kernel = served.get_layer("input_blur").kernel.numpy()[..., 0, 0]
-    np.testing.assert_allclose(kernel, gaussian_kernel(chosen["sigma"]), atol=1e-7)
+    assert len({v["accuracy"] for v in scores.values()} | {v["macro_recall"] for v in scores.values()}) > 1
 
 
-def test_a_blurred_export_restores_its_member_and_matches_the_keras_graph(tmp_path):
+def test_a_folded_export_runs_as_its_keras_graph(tmp_path):
     (member,) = tiny_members(1)
-    served = served_model([member], mirror=True, split_views=False, blur=True)
-    set_blur(served.get_layer("input_blur"), 0.7)
+    served = served_model([fold_blur(member, 0.6)], mirror=True, split_views=False)
     path = tmp_path / "blurred.tflite"
     path.write_bytes(to_tflite(served))
-    x = faces(8)
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
-    runs = []
+    x, runs = faces(6), []
     for face in x:
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], face[None])
         interpreter.invoke()
         runs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
     np.testing.assert_allclose(np.array(runs), served.predict(x, verbose=0), atol=1e-4)
-    (restored,) = load_members([path], x)  # the blur is skipped: only the member's own layers come back
-    np.testing.assert_allclose(restored.predict(x, verbose=0), member.predict(x, verbose=0), atol=1e-4)
 
 
 def test_balance_shifts_every_member_and_reports_the_served_graph():

@@ -71,29 +71,31 @@ def augmenter():
     ], name="augment")
 
 
-def conv_block(x, filters: int, convs: int, pool: bool):
-    """``convs`` x (3x3 conv -> batch norm -> ReLU), then an optional 2x2 max pool."""
+def conv_block(x, filters: int, convs: int, pool: bool, first_kernel: int = 3):
+    """``convs`` x (conv -> batch norm -> ReLU), then an optional 2x2 max pool; 3x3 kernels after the first."""
     import keras
 
-    for _ in range(convs):
-        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    for index in range(convs):
+        kernel = first_kernel if index == 0 else 3
+        x = keras.layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
         x = keras.layers.BatchNormalization()(x)
         x = keras.layers.ReLU()(x)
     return keras.layers.MaxPooling2D()(x) if pool else x
 
 
-def build_model(width: int = 16, dropout: float = 0.3, name: str = ""):
+def build_model(width: int = 16, dropout: float = 0.3, name: str = "", first_kernel: int = 3):
     """VGG-like CNN: ``(b, 48, 48, 1)`` grey in [0, 255] -> ``(b, 7)`` softmax over EMOTIONS.
 
     Four stages of two 3x3 convs (``width``, 2x, 4x, 8x channels) at 48, 24, 12 and 6 pixels,
-    global average pooling, dropout and one dense layer.
+    global average pooling, dropout and one dense layer. Training always uses 3x3; a wider
+    ``first_kernel`` holds an input blur folded into the first conv (training/face_export.py).
     """
     import keras
 
     inputs = keras.Input(INPUT_SHAPE, name="face")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
     for stage in range(4):
-        x = conv_block(x, width * 2**stage, convs=2, pool=stage < 3)
+        x = conv_block(x, width * 2**stage, convs=2, pool=stage < 3, first_kernel=first_kernel if stage == 0 else 3)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(NUM_EMOTIONS, activation="softmax", name="emotion")(x)

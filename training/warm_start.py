@@ -19,7 +19,7 @@ import numpy as np
 
 
 def tflite_layer_weights(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """``(op, kernel, bias)`` of every trained CONV_2D and FULLY_CONNECTED op, in execution order, in Keras layout."""
+    """``(op, kernel, bias)`` of every CONV_2D and FULLY_CONNECTED op, in execution order, in Keras layout."""
     import tensorflow as tf
 
     interpreter = tf.lite.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
@@ -34,8 +34,6 @@ def tflite_layer_weights(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]
         bias = interpreter.get_tensor(int(op["inputs"][2])) if has_bias else np.zeros(kernel.shape[0], np.float32)
         # TFLite: conv (out, h, w, in), dense (out, in); Keras: conv (h, w, in, out), dense (in, out).
         kernel = kernel.transpose(1, 2, 3, 0) if op["op_name"] == "CONV_2D" else kernel.T
-        if op["op_name"] == "CONV_2D" and kernel.shape[2:] == (1, 1):
-            continue  # one channel in and out: a fixed input filter (face_export's blur), not a trained layer
         found.append((op["op_name"], kernel, bias))
     return found
 
