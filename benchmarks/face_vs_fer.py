@@ -27,7 +27,7 @@ from emotion_core.classifier import LiteClassifier
 from emotion_core.face import FaceDetector, crop_face, face_model_input
 from training.face_calibrate import DETECTOR, best_box, embed_face
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
-from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR
+from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, blur_sigma_of
 
 FER_VERSION = "25.10.3"
 FER_FILES = ("fer/data/emotion_model_quantized.tflite", "fer/data/haarcascade_frontalface_default.xml")
@@ -99,7 +99,7 @@ def fer_crop(grey_frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarr
     return padded[y1 : y + side + FER_OFFSET + FER_PADDING, x1 : x + side + FER_OFFSET + FER_PADDING]
 
 
-def frame_pipelines(ours: LiteClassifier, fer: LiteClassifier, cascade_path: Path):
+def frame_pipelines(ours: LiteClassifier, fer: LiteClassifier, cascade_path: Path, blur_sigma: float = 0.0):
     """Two functions ``RGB frame -> probabilities or None`` (ours, fer's), each detect + crop + classify."""
     import cv2
 
@@ -108,7 +108,7 @@ def frame_pipelines(ours: LiteClassifier, fer: LiteClassifier, cascade_path: Pat
 
     def ours_frame(frame):
         box = best_box(detector, frame)
-        return None if box is None else ours.predict(face_model_input(crop_face(frame, box)))
+        return None if box is None else ours.predict(face_model_input(crop_face(frame, box), blur_sigma))
 
     def fer_frame(frame):
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> dict:
     ours, fer = LiteClassifier(args.model), LiteClassifier(files["model"])
     test = split(load_arrays(data_dir(args.data_dir)), "PublicTest", "PrivateTest")
     images, labels = np.squeeze(test["x"], -1), test["y"]
-    classify_ours = lambda g: ours.predict(face_model_input(g))  # noqa: E731
+    blur_sigma = blur_sigma_of(args)
+    classify_ours = lambda g: ours.predict(face_model_input(g, blur_sigma))  # noqa: E731
     classify_fer = lambda g: fer.predict(fer_input(g))  # noqa: E731
     timing = list(images[: args.timing_crops])
     models = (("ours", classify_ours, args.model), ("fer", classify_fer, files["model"]))
@@ -144,10 +145,11 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(0)
     pick = rng.choice(len(images), size=min(args.frames, len(images)), replace=False)
     frames = [embed_face(images[i], offset=tuple(rng.integers(-60, 61, size=2)))[0] for i in pick]
-    ours_frame, fer_frame = frame_pipelines(ours, fer, files["cascade"])
+    ours_frame, fer_frame = frame_pipelines(ours, fer, files["cascade"], blur_sigma)
     frame = {name: frame_scores(f, frames, labels[pick]) for name, f in (("ours", ours_frame), ("fer", fer_frame))}
     ratio = crop["ours"]["median_ms_per_crop"] / crop["fer"]["median_ms_per_crop"]
-    return {"crop": crop, "crop_time_ratio_ours_over_fer": ratio, "frame": frame, "frames": len(frames),
+    return {"crop": crop, "crop_time_ratio_ours_over_fer": ratio, "ours_blur_sigma": blur_sigma,
+            "frame": frame, "frames": len(frames),
             "fer_version": FER_VERSION, "cpu": describe_cpu()}
 
 
@@ -172,6 +174,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=500)
     parser.add_argument("--timing-crops", type=int, default=2000)
     parser.add_argument("--out", default=str(REPORT_DIR))
+    add_blur_argument(parser)
     args = parser.parse_args()
     start = time.perf_counter()
     result = run(args)

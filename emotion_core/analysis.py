@@ -42,6 +42,12 @@ def _check_voice_features(features: dict) -> None:
         raise ValueError(f"voice model was trained with other features (manifest, runtime): {wrong}")
 
 
+@cache
+def face_blur_sigma() -> float:
+    """The input blur the served face model was exported with (manifest ``preprocessing.blur_sigma``; 0 = none)."""
+    return float(model_entry(FACE_MODEL).get("preprocessing", {}).get("blur_sigma", 0.0))
+
+
 def load_models() -> None:
     """Load the detector and both classifiers now (e.g. at app start-up) instead of on first use."""
     face.default_detector()
@@ -54,7 +60,7 @@ def classify_face(crop: np.ndarray) -> dict[str, float]:
     crop = np.asarray(crop)
     if crop.dtype != np.uint8:
         raise ValueError(f"a face crop must be uint8, got {crop.dtype}")
-    probabilities = load_classifier(FACE_MODEL).predict(face.face_model_input(crop))
+    probabilities = load_classifier(FACE_MODEL).predict(face.face_model_input(crop, face_blur_sigma()))
     return scores_to_dict(probabilities)
 
 

@@ -21,6 +21,7 @@ CROP_SCALE = 1.35  # side of the square crop / the larger side of the detector b
 CROP_SHIFT_Y = -0.05  # move the crop centre up by this share of the box height
 MIN_DETECTION_CONFIDENCE = 0.5
 MAX_FRAME_SIDE = 8192  # larger frames are refused rather than run out of memory
+BLUR_KERNEL = 5  # side of the input blur's kernel; its weights beyond 2 pixels are below 0.2 % at sigma 0.8
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -37,10 +38,25 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(grey), 0, 255).astype(np.uint8)
 
 
-def face_model_input(crop: np.ndarray) -> np.ndarray:
+def soften(face: np.ndarray, sigma: float) -> np.ndarray:
+    """A ``(48, 48, 1)`` float face blurred by a Gaussian of ``sigma`` pixels; sigma 0 returns it unchanged.
+
+    The face model was trained on faces smoothed by the interpolation of its augmentation (rotation,
+    zoom, shift); a slight blur matches sharp served faces to them. Each model's manifest entry gives
+    its sigma (``preprocessing.blur_sigma``), chosen on PublicTest at export.
+    """
+    import cv2
+
+    if sigma <= 0:
+        return face
+    return cv2.GaussianBlur(face[:, :, 0], (BLUR_KERNEL, BLUR_KERNEL), sigma)[:, :, None]
+
+
+def face_model_input(crop: np.ndarray, blur_sigma: float = 0.0) -> np.ndarray:
     """A face crop (grey or RGB uint8, any size) -> ``(48, 48, 1)`` float32 grey in [0, 255].
 
-    Shrinking uses area averaging (no aliasing); enlarging uses bilinear interpolation.
+    Shrinking uses area averaging (no aliasing); enlarging uses bilinear interpolation. The served
+    model's ``blur_sigma`` (see :func:`soften`) comes from its manifest entry; training passes none.
     """
     import cv2
 
@@ -51,7 +67,7 @@ def face_model_input(crop: np.ndarray) -> np.ndarray:
         shrinking = min(grey.shape) >= FACE_INPUT_SIZE
         interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
         grey = cv2.resize(grey, (FACE_INPUT_SIZE, FACE_INPUT_SIZE), interpolation=interpolation)
-    return grey.astype(np.float32)[:, :, None]
+    return soften(grey.astype(np.float32)[:, :, None], blur_sigma)
 
 
 def crop_square(box: tuple[int, int, int, int], scale: float = CROP_SCALE, shift_y: float = CROP_SHIFT_Y):

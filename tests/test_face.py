@@ -48,6 +48,33 @@ def test_classify_face_takes_grey_and_colour_crops_of_any_size(face_photo):
         assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_soften_blurs_without_moving_brightness_and_sigma_zero_keeps_the_face():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (48, 48, 1)).astype(np.float32)
+    blurred = face.soften(image, 0.7)
+    assert blurred.shape == image.shape and blurred.dtype == np.float32
+    assert blurred.std() < 0.8 * image.std()  # noise is smoothed
+    assert abs(blurred.mean() - image.mean()) < 1.0
+    assert face.soften(image, 0.0) is image
+    assert np.array_equal(face.face_model_input(image[:, :, 0].astype(np.uint8), 0.7),
+                          face.soften(face.face_model_input(image[:, :, 0].astype(np.uint8)), 0.7))
+
+
+def test_classify_face_blurs_as_the_manifest_says(face_photo):
+    from emotion_core.analysis import FACE_MODEL, face_blur_sigma, load_classifier
+    from emotion_core.weights import model_entry
+
+    sigma = face_blur_sigma()
+    assert sigma == model_entry(FACE_MODEL)["preprocessing"].get("blur_sigma", 0.0)
+    crop = face.to_grey(face_photo[30:110, 100:180])
+    served = np.array(list(emotion_core.classify_face(crop).values()))
+    runner = load_classifier(FACE_MODEL)
+    scores = lambda image: runner.predict(image) / runner.predict(image).sum()  # noqa: E731 (as scores_to_dict)
+    np.testing.assert_allclose(served, scores(face.face_model_input(crop, sigma)), atol=1e-6)
+    if sigma > 0:  # the blur is really applied: without it the scores differ
+        assert not np.allclose(served, scores(face.face_model_input(crop)), atol=1e-6)
+
+
 def test_bad_crops_and_frames_are_refused():
     with pytest.raises(ValueError):
         emotion_core.classify_face(np.zeros((48, 48), np.float32))

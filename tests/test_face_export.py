@@ -1,4 +1,4 @@
-"""How face_export builds the served graph: split views, mirror averaging, weight soup, input blur, balance.
+"""How face_export builds the served graph: split views, mirror averaging, weight soup, input blur choice.
 
 Uses tiny untrained networks of the served architecture (TensorFlow is a training dependency, so
 these tests are skipped where only the runtime is installed).
@@ -12,9 +12,8 @@ keras = pytest.importorskip("keras")
 from training.face_export import (  # noqa: E402
     balance,
     choose_blur,
-    fold_blur,
-    gaussian_kernel,
     load_members,
+    served_inputs,
     served_model,
     to_tflite,
     weight_soup,
@@ -71,24 +70,14 @@ def test_soup_holds_the_mean_of_every_weight_batch_norm_statistics_included():
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def first_conv_output(model, x):
-    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
-    return keras.Model(model.inputs, conv.output).predict(x, verbose=0)
+def test_served_inputs_are_what_the_runtime_feeds_the_model():
+    from emotion_core.face import face_model_input
 
-
-def test_a_folded_blur_equals_blurring_the_face_first_away_from_the_border():
-    import cv2
-
-    (member,) = tiny_members(1)
-    x = faces(4)
-    folded = fold_blur(member, 0.7)
-    blurred = np.stack([cv2.GaussianBlur(f[..., 0], (5, 5), 0.7, borderType=cv2.BORDER_REFLECT_101) for f in x])
-    inner = (slice(None), slice(3, -3), slice(3, -3))
-    expected = first_conv_output(member, blurred[..., None])[inner]
-    np.testing.assert_allclose(first_conv_output(folded, x)[inner], expected, atol=1e-3)
-    assert fold_blur(member, 0.0) is member
-    assert abs(gaussian_kernel(0.7).sum() - 1.0) < 1e-6
-    np.testing.assert_array_equal(gaussian_kernel(0.0)[2], [0, 0, 1, 0, 0])
+    x = faces(3).astype(np.uint8)
+    for sigma in (0.0, 0.6):
+        expected = np.stack([face_model_input(image[:, :, 0], sigma) for image in x])
+        np.testing.assert_array_equal(served_inputs(x, sigma), expected)
+    assert not np.allclose(served_inputs(x, 0.6), x)
 
 
 def test_choose_blur_reports_every_sigma_and_picks_the_best_public_objective():
@@ -102,21 +91,16 @@ def test_choose_blur_reports_every_sigma_and_picks_the_best_public_objective():
     assert len({v["accuracy"] for v in scores.values()} | {v["macro_recall"] for v in scores.values()}) > 1
 
 
-def test_a_folded_export_runs_as_its_keras_graph(tmp_path):
-    (member,) = tiny_members(1)
-    served = served_model([fold_blur(member, 0.6)], mirror=True, split_views=False)
-    path = tmp_path / "blurred.tflite"
-    path.write_bytes(to_tflite(served))
-    from ai_edge_litert.interpreter import Interpreter
+def test_keep_sharp_swaps_in_the_unwarped_faces_at_the_given_share():
+    from training.face_train import keep_sharp
 
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    x, runs = faces(6), []
-    for face in x:
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], face[None])
-        interpreter.invoke()
-        runs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
-    np.testing.assert_allclose(np.array(runs), served.predict(x, verbose=0), atol=1e-4)
+    sharp, warped = np.ones((400, 48, 48, 1), np.float32), np.zeros((400, 48, 48, 1), np.float32)
+    mixed = np.asarray(keep_sharp(sharp, warped, 0.35))
+    per_face = mixed.reshape(400, -1)
+    assert set(np.unique(per_face.min(axis=1))) <= {0.0, 1.0}  # each face is wholly one or the other
+    assert np.array_equal(per_face.min(axis=1), per_face.max(axis=1))
+    assert 0.25 < mixed.mean() < 0.45
+    assert np.asarray(keep_sharp(sharp, warped, 0.0)).max() == 0.0
 
 
 def test_balance_shifts_every_member_and_reports_the_served_graph():

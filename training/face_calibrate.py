@@ -22,7 +22,7 @@ from emotion_core.classifier import LiteClassifier
 from emotion_core.face import FaceDetector, crop_face, crop_square, face_model_input
 from emotion_core.weights import file_sha256
 from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
-from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR
+from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, blur_sigma_of
 
 DETECTOR = PROJECT_ROOT / "weights" / "face_detection_short_range.tflite"
 FRAME_HW = (480, 640)
@@ -72,7 +72,8 @@ def detect_all(images: np.ndarray) -> list[tuple[np.ndarray, tuple, tuple] | Non
     return found
 
 
-def score_framing(classifier: LiteClassifier, found: list, reference: np.ndarray, scale: float, shift: float) -> dict:
+def score_framing(classifier: LiteClassifier, found: list, reference: np.ndarray, scale: float, shift: float,
+                  blur_sigma: float = 0.0) -> dict:
     """Agreement with the 48x48 predictions and mean IoU with the true square for one framing."""
     agree, ious = [], []
     for item, ref in zip(found, reference, strict=False):
@@ -80,17 +81,17 @@ def score_framing(classifier: LiteClassifier, found: list, reference: np.ndarray
             continue
         frame, box, square = item
         crop = crop_face(frame, box, scale, shift)
-        agree.append(classifier.predict(face_model_input(crop)).argmax() == ref)
+        agree.append(classifier.predict(face_model_input(crop, blur_sigma)).argmax() == ref)
         ious.append(square_iou(crop_square(box, scale, shift), square))
     return {"scale": scale, "shift_y": shift, "agreement": float(np.mean(agree)), "iou": float(np.mean(ious))}
 
 
-def calibrate(model_path: Path, images: np.ndarray) -> dict:
+def calibrate(model_path: Path, images: np.ndarray, blur_sigma: float = 0.0) -> dict:
     """Score every framing in SCALES x SHIFTS; returns the grid, the best framing and the detection rate."""
     classifier = LiteClassifier(model_path)
-    reference = np.array([classifier.predict(face_model_input(np.squeeze(x))).argmax() for x in images])
+    reference = np.array([classifier.predict(face_model_input(np.squeeze(x), blur_sigma)).argmax() for x in images])
     found = detect_all(images)
-    grid = [score_framing(classifier, found, reference, s, t) for s in SCALES for t in SHIFTS]
+    grid = [score_framing(classifier, found, reference, s, t, blur_sigma) for s in SCALES for t in SHIFTS]
     best = max(grid, key=lambda row: (row["agreement"], row["iou"]))
     geometric = max(grid, key=lambda row: row["iou"])
     return {"model": model_path.name, "model_sha256": file_sha256(model_path), "images": int(len(images)),
@@ -104,10 +105,11 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N PublicTest faces")
     parser.add_argument("--out", default=str(REPORT_DIR))
+    add_blur_argument(parser)
     args = parser.parse_args()
     start = time.perf_counter()
     images = split(load_arrays(data_dir(args.data_dir)), "PublicTest")["x"]
-    result = calibrate(Path(args.model), images[: args.limit] if args.limit else images)
+    result = calibrate(Path(args.model), images[: args.limit] if args.limit else images, blur_sigma_of(args))
     result["seconds"] = round(time.perf_counter() - start, 1)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")

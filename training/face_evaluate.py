@@ -1,9 +1,10 @@
 """Evaluate the served face model (int8 ``.tflite`` through the runtime's LiteClassifier) on FER2013.
 
-Each test image takes the served path: ``face_model_input`` -> ``LiteClassifier.predict``.
+Each test image takes the served path: ``face_model_input`` (with the model's input blur) ->
+``LiteClassifier.predict``.
 Writes ``reports/face/metrics.json``, confusion-matrix and class-share PNGs and ``REPORT.md``.
 
-    python -m training.face_evaluate [--model weights/face_emotion.tflite] [--out reports/face]
+    python -m training.face_evaluate [--model weights/face_emotion.tflite] [--blur-sigma S] [--out reports/face]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import cpu_summary
+from emotion_core.analysis import face_blur_sigma
 from emotion_core.classifier import LiteClassifier
 from emotion_core.face import face_model_input
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
@@ -27,10 +29,20 @@ DEFAULT_MODEL = PROJECT_ROOT / "weights" / "face_emotion.tflite"
 SPLITS = {"PublicTest": ("PublicTest",), "PrivateTest": ("PrivateTest",), "test": ("PublicTest", "PrivateTest")}
 
 
-def predict_images(model_path: Path, images: np.ndarray) -> np.ndarray:
+def add_blur_argument(parser: argparse.ArgumentParser) -> None:
+    """``--blur-sigma``: the input blur ``--model`` was exported with."""
+    parser.add_argument("--blur-sigma", type=float, default=None,
+                        help="input blur of --model (default: the manifest's, right for the bundled model)")
+
+
+def blur_sigma_of(args: argparse.Namespace) -> float:
+    return face_blur_sigma() if args.blur_sigma is None else args.blur_sigma
+
+
+def predict_images(model_path: Path, images: np.ndarray, blur_sigma: float = 0.0) -> np.ndarray:
     """``(n, 7)`` probabilities for uint8 ``(n, 48, 48[, 1])`` faces, one served call per face."""
     classifier = LiteClassifier(model_path)
-    return np.stack([classifier.predict(face_model_input(np.squeeze(image))) for image in images])
+    return np.stack([classifier.predict(face_model_input(np.squeeze(image), blur_sigma)) for image in images])
 
 
 def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -57,10 +69,10 @@ def split_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
     }
 
 
-def evaluate(model_path: Path, arrays: dict[str, np.ndarray]) -> dict:
+def evaluate(model_path: Path, arrays: dict[str, np.ndarray], blur_sigma: float = 0.0) -> dict:
     """``{split name: split_metrics}`` for PublicTest, PrivateTest and the whole test folder."""
     test = split(arrays, *SPLITS["test"])
-    probs = predict_images(model_path, test["x"])
+    probs = predict_images(model_path, test["x"], blur_sigma)
     results = {}
     for name, usages in SPLITS.items():
         keep = np.isin(test["usage"], usages)
@@ -198,7 +210,8 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
     lines = [
         "# Face emotion model (FER2013): evaluation of the served int8 model", "",
         f"Model `{model_path.name}` run through `emotion_core.classifier.LiteClassifier` on "
-        "`face_model_input` crops (the served path). Checkpoint and class-bias choices used PublicTest "
+        "`face_model_input` crops with the model's input blur (the served path). Checkpoint, blur and "
+        "class-bias choices used PublicTest "
         "only; PrivateTest and the whole test folder are reported, never used for a choice.", "",
         "## Targets (issue 4, whole test folder)", "",
         *targets_section(results["test"], model_path.stat().st_size, bench), "",
@@ -225,11 +238,12 @@ def main() -> None:
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     parser.add_argument("--out", default=str(REPORT_DIR))
+    add_blur_argument(parser)
     args = parser.parse_args()
     start = time.perf_counter()
     out, model_path = Path(args.out), Path(args.model)
     out.mkdir(parents=True, exist_ok=True)
-    results = evaluate(model_path, load_arrays(data_dir(args.data_dir)))
+    results = evaluate(model_path, load_arrays(data_dir(args.data_dir)), blur_sigma_of(args))
     (out / "metrics.json").write_text(json.dumps({"model": model_path.name, **results}, indent=2) + "\n")
     for name in SPLITS:
         title = f"{model_path.name}: {name}"

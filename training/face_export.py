@@ -10,13 +10,13 @@ member costs one model run, two with ``--mirror``); ``--split-views`` with two m
 scores the face and the second its mirror image (the cost of one mirrored model); or ``--soup``, one
 model whose weights are the members' mean (batch-norm statistics included).
 
-With ``--blur S1 S2 ...`` the served graph blurs its input with a fixed Gaussian whose sigma (0 = none)
-is chosen on PublicTest together with the class biases, folded into the first convolution (3x3 -> 7x7).
-It is off by default because it costs time: the 7x7 int8 conv added 0.12 ms per crop (a separate
-blur op 0.07 ms). Why it helps accuracy: training batches are augmented by interpolated rotation, zoom and
-shift, which smooths them; the first convolutions' edge channels learned the statistics of those
-smoother images (their moving variance is up to 3x below the variance on clean FER2013 faces).
-Blurring the test faces a little matches them to what the network was trained on.
+With ``--blur S1 S2 ...`` the sigma of a Gaussian input blur (0 = none) is chosen on PublicTest together
+with the class biases; the runtime applies it before the model (``emotion_core.face.soften``, about
+0.01 ms per crop, where the same blur inside the int8 graph cost 0.07-0.12 ms) and the manifest records
+it as ``preprocessing.blur_sigma``. Why it helps: training batches are augmented by interpolated
+rotation, zoom and shift, which smooths them; the first convolutions' edge channels learned the
+statistics of those smoother images (their moving variance is up to 3x below the variance on clean
+FER2013 faces). Blurring the served faces a little matches them to what the network was trained on.
 
     python -m training.face_export [--checkpoint A.keras [B.keras ...]] [--no-balance] [--mirror]
                                    [--split-views | --soup] [--blur SIGMA ...] [--weights-dir DIR]
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core.face import CROP_SCALE, CROP_SHIFT_Y, FACE_INPUT_SIZE
+from emotion_core.face import CROP_SCALE, CROP_SHIFT_Y, FACE_INPUT_SIZE, face_model_input
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import REPORT_DIR, SPLITS, evaluate, predict_images, split_metrics
@@ -44,10 +44,7 @@ INT8_NAME, FLOAT_NAME = "face_emotion", "face_emotion_float"
 MAX_FLOAT_BYTES = 2_000_000  # the float model is shipped only below this size
 MIN_RECALL = 0.40
 REPRESENTATIVE_IMAGES = 1000
-# Off by default: folded into the first conv the blur raised PublicTest accuracy (r5: 0.690 -> 0.701, float)
-# but made the int8 crop 0.12 ms slower (a 7x7 conv on one channel is slow in int8), over fer's cost.
-BLUR_SIGMAS = (0.0,)  # choose with e.g. --blur 0 0.5 0.6 0.7 0.8
-BLUR_SIZE = 5  # kernel width; weights beyond 2 pixels are below 0.2 % at sigma 0.8
+BLUR_SIGMAS = (0.0, 0.5, 0.6, 0.7, 0.8)  # input blur candidates (r5: PublicTest 0.688 -> 0.70 int8)
 TRAINING_DATA = ("FER2013 Training split (28,709 faces, Kaggle 2013 challenge), original labels mixed with "
                  "FER+ crowd-vote shares (MIT); checkpoint and class biases chosen on PublicTest")
 LICENCE = ("weights trained on FER2013 (no open licence; research / non-commercial use) and FER+ labels (MIT); "
@@ -153,39 +150,9 @@ def weight_soup(members: list):
     return soup
 
 
-def gaussian_kernel(sigma: float, size: int = BLUR_SIZE) -> np.ndarray:
-    """A normalised ``(size, size)`` Gaussian; sigma 0 gives the identity (a single 1 in the centre)."""
-    offsets = np.arange(size) - size // 2
-    if sigma <= 0:
-        line = (offsets == 0).astype(np.float64)
-    else:
-        line = np.exp(-0.5 * (offsets / sigma) ** 2)
-        line /= line.sum()
-    return np.outer(line, line).astype(np.float32)
-
-
-def fold_blur(member, sigma: float):
-    """``member`` with a Gaussian blur of ``sigma`` folded into its first conv; ``member`` itself if sigma is 0.
-
-    Blurring with ``g`` and then correlating with the 3x3 kernel ``k`` is one correlation with the full
-    convolution ``g * k`` (7x7). Only the outer 3 pixels differ from a separate blur: there the zero
-    padding of the rescaled input (mid-grey) stands in for reflected pixels.
-    """
-    import keras
-    from scipy.signal import convolve2d
-
-    if sigma <= 0:
-        return member
-    first = next(layer for layer in member.layers if isinstance(layer, keras.layers.Conv2D))
-    kernel = first.get_weights()[0]
-    folded = build_model(first.filters, first_kernel=kernel.shape[0] + BLUR_SIZE - 1, name=f"{member.name}_blur")
-    blur = gaussian_kernel(sigma).astype(np.float64)
-    wide = np.stack([convolve2d(blur, kernel[:, :, 0, out], mode="full") for out in range(kernel.shape[-1])], axis=-1)
-    weights = member.get_weights()
-    index = next(i for i, w in enumerate(weights) if w.shape == kernel.shape)
-    weights[index] = wide[:, :, None, :].astype(np.float32)
-    folded.set_weights(weights)
-    return folded
+def served_inputs(images: np.ndarray, blur_sigma: float) -> np.ndarray:
+    """``(n, 48, 48, 1)`` float faces as the runtime feeds uint8 ``(n, 48, 48, 1)`` faces to the model."""
+    return np.stack([face_model_input(image[:, :, 0], blur_sigma) for image in images])
 
 
 def served_model(members: list, mirror: bool, split_views: bool):
@@ -248,23 +215,23 @@ def compact_metrics(results: dict) -> dict:
     return metrics
 
 
-def register(name: str, path: Path, results: dict, agreement: float, kind: str) -> dict:
+def register(name: str, path: Path, results: dict, agreement: float, kind: str, blur_sigma: float) -> dict:
     """Write the manifest entry of one exported face model."""
     return update_entry(
         name, path, kind=kind, labels=list(EMOTIONS), input_shape=[1, FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1],
-        preprocessing={"size": FACE_INPUT_SIZE, "colour": "grey", "range": [0, 255],
+        preprocessing={"size": FACE_INPUT_SIZE, "colour": "grey", "range": [0, 255], "blur_sigma": blur_sigma,
                        "crop_scale": CROP_SCALE, "crop_shift_y": CROP_SHIFT_Y},
         training_data=TRAINING_DATA, licence=LICENCE, metrics=compact_metrics(results),
         float_int8_top1_agreement=round(agreement, 4))
 
 
-def balance(served, members: list, arrays: dict, enabled: bool) -> dict:
+def balance(served, members: list, arrays: dict, enabled: bool, blur_sigma: float = 0.0) -> dict:
     """Shift every member's output biases by offsets chosen on ``served``'s PublicTest probabilities.
 
     Returns the offsets and PublicTest metrics before and after, both measured on ``served``.
     """
     public = split(arrays, "PublicTest")
-    faces = public["x"].astype(np.float32)
+    faces = served_inputs(public["x"], blur_sigma)
     log_probs = lambda: np.log(np.clip(served.predict(faces, verbose=0), 1e-7, 1.0))  # noqa: E731
     before = log_probs()
     offsets = balance_offsets(public["y"], before) if enabled else np.zeros(NUM_EMOTIONS, np.float32)
@@ -285,10 +252,10 @@ def choose_blur(members: list, arrays: dict, sigmas: tuple[float, ...], balanced
     if len(sigmas) == 1:
         return {"sigma": float(sigmas[0]), "public_by_sigma": {}}
     public = split(arrays, "PublicTest")
-    faces = public["x"].astype(np.float32)
+    served = served_model(members, **views)
     scores = {}
     for sigma in sigmas:
-        served = served_model([fold_blur(m, sigma) for m in members], **views)
+        faces = served_inputs(public["x"], sigma)
         log_probs = np.log(np.clip(served.predict(faces, verbose=0), 1e-7, 1.0))
         offsets = balance_offsets(public["y"], log_probs) if balanced else 0.0
         metrics = split_metrics(public["y"], log_probs + offsets)
@@ -318,29 +285,30 @@ def run(args: argparse.Namespace) -> dict:
         members = [weight_soup(members)]
     views = {"mirror": args.mirror, "split_views": args.split_views}
     blur = choose_blur(members, arrays, tuple(args.blur), not args.no_balance, **views)
-    members = [fold_blur(m, blur["sigma"]) for m in members]
+    sigma = blur["sigma"]
     model = served_model(members, **views)
-    balanced = balance(model, members, arrays, not args.no_balance)
+    balanced = balance(model, members, arrays, not args.no_balance, sigma)
     int8_path = Path(args.weights_dir) / f"{INT8_NAME}.tflite"
     float_path = Path(args.weights_dir) / f"{FLOAT_NAME}.tflite"
     float_bytes = to_tflite(model)
-    int8_path.write_bytes(to_tflite(model, split(arrays, "Training")["x"]))
+    int8_path.write_bytes(to_tflite(model, served_inputs(split(arrays, "Training")["x"], sigma)))
     float_path.write_bytes(float_bytes)
     test = split(arrays, *SPLITS["test"])
-    agreement = float(np.mean(predict_images(int8_path, test["x"]).argmax(1)
-                              == predict_images(float_path, test["x"]).argmax(1)))
-    results = evaluate(int8_path, arrays)
+    agreement = float(np.mean(predict_images(int8_path, test["x"], sigma).argmax(1)
+                              == predict_images(float_path, test["x"], sigma).argmax(1)))
+    results = evaluate(int8_path, arrays, sigma)
     averaged = combination(args, len(args.checkpoint))
-    if blur["sigma"] > 0:
-        averaged += ("; " if averaged else ", ") + f"Gaussian blur sigma {blur['sigma']:g} folded into the first conv"
+    if sigma > 0:
+        averaged += ("; " if averaged else ", ") + f"input blurred by a Gaussian of sigma {sigma:g} px"
     served = Path(args.weights_dir).resolve() == WEIGHTS_DIR.resolve()  # a candidate elsewhere is not registered
     if served:
-        register(INT8_NAME, int8_path, results, agreement, f"face emotion classifier (int8 CNN, FER2013{averaged})")
+        register(INT8_NAME, int8_path, results, agreement, f"face emotion classifier (int8 CNN, FER2013{averaged})",
+                 sigma)
     if len(float_bytes) >= MAX_FLOAT_BYTES:
         float_path.unlink()
     elif served:
-        register(FLOAT_NAME, float_path, evaluate(float_path, arrays), agreement,
-                 f"face emotion classifier (float32 reference of face_emotion{averaged})")
+        register(FLOAT_NAME, float_path, evaluate(float_path, arrays, sigma), agreement,
+                 f"face emotion classifier (float32 reference of face_emotion{averaged})", sigma)
     return {"checkpoint": [str(c) for c in args.checkpoint], "combination": averaged.lstrip(", "),
             "mirror_average": args.mirror or args.split_views, "input_blur": blur,
             "balance": balanced, "int8_bytes": int8_path.stat().st_size,
@@ -361,7 +329,7 @@ def main() -> None:
                          help="two checkpoints: one on the face, one on its mirror image")
     combine.add_argument("--soup", action="store_true", help="average the checkpoints' weights into one model")
     parser.add_argument("--blur", type=float, nargs="+", default=list(BLUR_SIGMAS),
-                        help="Gaussian blur sigmas to choose from on PublicTest (0 = no blur, the default)")
+                        help="input blur sigmas to choose from on PublicTest (0 = none; one value = no choice)")
     parser.add_argument("--report-dir", default=str(REPORT_DIR))
     args = parser.parse_args()
     start = time.perf_counter()

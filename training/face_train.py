@@ -71,45 +71,69 @@ def augmenter():
     ], name="augment")
 
 
-def conv_block(x, filters: int, convs: int, pool: bool, first_kernel: int = 3):
-    """``convs`` x (conv -> batch norm -> ReLU), then an optional 2x2 max pool; 3x3 kernels after the first."""
+def conv_block(x, filters: int, convs: int, pool: bool):
+    """``convs`` x (3x3 conv -> batch norm -> ReLU), then an optional 2x2 max pool."""
     import keras
 
-    for index in range(convs):
-        kernel = first_kernel if index == 0 else 3
-        x = keras.layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+    for _ in range(convs):
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
         x = keras.layers.BatchNormalization()(x)
         x = keras.layers.ReLU()(x)
     return keras.layers.MaxPooling2D()(x) if pool else x
 
 
-def build_model(width: int = 16, dropout: float = 0.3, name: str = "", first_kernel: int = 3):
+def build_model(width: int = 16, dropout: float = 0.3, name: str = ""):
     """VGG-like CNN: ``(b, 48, 48, 1)`` grey in [0, 255] -> ``(b, 7)`` softmax over EMOTIONS.
 
     Four stages of two 3x3 convs (``width``, 2x, 4x, 8x channels) at 48, 24, 12 and 6 pixels,
-    global average pooling, dropout and one dense layer. Training always uses 3x3; a wider
-    ``first_kernel`` holds an input blur folded into the first conv (training/face_export.py).
+    global average pooling, dropout and one dense layer.
     """
     import keras
 
     inputs = keras.Input(INPUT_SHAPE, name="face")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
     for stage in range(4):
-        x = conv_block(x, width * 2**stage, convs=2, pool=stage < 3, first_kernel=first_kernel if stage == 0 else 3)
+        x = conv_block(x, width * 2**stage, convs=2, pool=stage < 3)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(NUM_EMOTIONS, activation="softmax", name="emotion")(x)
     return keras.Model(inputs, outputs, name=name or f"face_vgg{width}")
 
 
-def train_dataset(x: np.ndarray, targets: np.ndarray, weights: np.ndarray, batch: int, seed: int):
+def light_augmenter():
+    """The un-warping part of :func:`augmenter`: mirror and light only (no interpolation)."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.RandomBrightness(0.15, value_range=(0, 255)),
+        keras.layers.RandomContrast(0.3, value_range=(0, 255)),
+    ], name="light")
+
+
+def keep_sharp(sharp, warped, share: float):
+    """Per face, take the ``sharp`` version for a random ``share`` of a batch, else the ``warped`` one.
+
+    Rotation, zoom and shift interpolate, which smooths every face they touch; a network that only
+    sees those learns the statistics of smoother faces than the sharp ones it is served.
+    """
+    import tensorflow as tf
+
+    pick = tf.random.uniform([tf.shape(sharp)[0], 1, 1, 1]) < share
+    return tf.where(pick, sharp, warped)
+
+
+def train_dataset(x: np.ndarray, targets: np.ndarray, weights: np.ndarray, batch: int, seed: int,
+                  sharp_share: float = 0.0):
     """Shuffled, augmented ``(images, targets, sample weights)`` batches from uint8 ``(n, 48, 48, 1)``."""
     import tensorflow as tf
 
-    augment = augmenter()
+    augment, light = augmenter(), light_augmenter()
 
     def transform(images, y, w):
-        images = augment(tf.cast(images, tf.float32), training=True)
+        images = tf.cast(images, tf.float32)
+        warped = augment(images, training=True)
+        images = keep_sharp(light(images, training=True), warped, sharp_share) if sharp_share > 0 else warped
         images = downscale_blur(images)
         return tf.clip_by_value(images, 0.0, 255.0), y, w
 
@@ -173,7 +197,7 @@ def run(args: argparse.Namespace) -> dict:
         train = {key: value[: args.limit] for key, value in train.items()}
     targets = train_targets(train["y"], train["ferplus"], args.ferplus_weight, args.smoothing)
     weights = class_weights(train["y"], args.class_weight_power)[train["y"]]
-    data = train_dataset(train["x"], targets, weights, args.batch, args.seed)
+    data = train_dataset(train["x"], targets, weights, args.batch, args.seed, args.sharp_share)
     model = build_model(args.width, args.dropout)
     if args.init:  # continue an earlier run with a fresh learning-rate cycle (new optimizer state)
         warm_start(model, args.init, train["x"][:1000].astype(np.float32))
@@ -214,6 +238,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke test)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sharp-share", type=float, default=0.0,
+                        help="share of training faces left un-warped (no rotation, zoom or shift smoothing)")
     parser.add_argument("--init", default="",
                         help="warm start from this .keras checkpoint or exported float .tflite (same --width)")
     return parser.parse_args(argv)
