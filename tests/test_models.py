@@ -36,7 +36,9 @@ def held_out_faces(data_dir: Path, count: int) -> np.ndarray:
     from emotion_core.images import load_image
 
     paths = sorted((data_dir / "faces/fer2013/test").glob("*/PublicTest_*.jpg"))[:: 7][:count]
-    return np.stack([face.face_model_input(load_image(p)) for p in paths])
+    from emotion_core.analysis import face_blur_sigma
+
+    return np.stack([face.face_model_input(load_image(p), face_blur_sigma()) for p in paths])
 
 
 def held_out_speech(data_dir: Path, count: int) -> np.ndarray:
