@@ -41,7 +41,7 @@ from training.manifest import WEIGHTS_DIR, update_entry
 from training.warm_start import tflite_layer_weights, warm_start
 
 INT8_NAME, FLOAT_NAME = "face_emotion", "face_emotion_float"
-MAX_FLOAT_BYTES = 2_000_000  # the float model is shipped only below this size
+MAX_FLOAT_BYTES = 3_000_000  # the float model (the tests' reference) is shipped only below this size
 MIN_RECALL = 0.40
 REPRESENTATIVE_IMAGES = 1000
 BLUR_SIGMAS = (0.0, 0.5, 0.6, 0.7, 0.8)  # input blur candidates (r5: PublicTest 0.688 -> 0.70 int8)
