@@ -16,7 +16,7 @@ FACE_INPUT_SIZE = 48  # FER2013's own resolution: the face model sees 48x48 grey
 # BlazeFace's box runs from the brows to the chin; FER2013 crops also hold forehead and cheeks.
 # Calibrated on PublicTest faces placed in 640x480 frames (training/face_calibrate.py): with these
 # values the crop's prediction matches the original 48x48 image's on 82 % of detected faces
-# (83.4 % with face model r5; scales 1.25-1.35 at this shift are all within one point of each other).
+# (85.6 % with face model r6 and its input blur; scales 1.25-1.40 at this shift are within one point of each other).
 CROP_SCALE = 1.35  # side of the square crop / the larger side of the detector box
 CROP_SHIFT_Y = -0.05  # move the crop centre up by this share of the box height
 MIN_DETECTION_CONFIDENCE = 0.5
