@@ -46,7 +46,7 @@ MIN_RECALL = 0.40
 REPRESENTATIVE_IMAGES = 1000
 BLUR_SIGMAS = (0.0, 0.5, 0.6, 0.7, 0.8)  # input blur candidates (r5: PublicTest 0.688 -> 0.70 int8)
 TRAINING_DATA = ("FER2013 Training split (28,709 faces, Kaggle 2013 challenge), original labels mixed with "
-                 "FER+ crowd-vote shares (MIT); checkpoint and class biases chosen on PublicTest")
+                 "FER+ crowd-vote shares (MIT); checkpoints, input blur and class biases chosen on PublicTest")
 LICENCE = ("weights trained on FER2013 (no open licence; research / non-commercial use) and FER+ labels (MIT); "
            "shipped for a non-commercial demo")
 
