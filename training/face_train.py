@@ -57,17 +57,27 @@ def downscale_blur(images, max_factor: float = 0.5, rate: float = 0.3):
     return tf.where(pick, blurred, images)
 
 
+def light_layers() -> list:
+    """Mirror, brightness and contrast: changes that interpolate nothing, so faces stay sharp."""
+    import keras
+
+    return [keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomBrightness(0.15, value_range=(0, 255)),
+            keras.layers.RandomContrast(0.3, value_range=(0, 255))]
+
+
 def augmenter():
     """Random webcam-like changes for a ``(b, 48, 48, 1)`` float batch in [0, 255] (train time only)."""
     import keras
 
+    flip, brightness, contrast = light_layers()
     return keras.Sequential([
-        keras.layers.RandomFlip("horizontal"),
+        flip,
         keras.layers.RandomRotation(12 / 360, fill_mode="nearest"),
         keras.layers.RandomZoom((-0.15, 0.15), fill_mode="nearest"),
         keras.layers.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
-        keras.layers.RandomBrightness(0.15, value_range=(0, 255)),
-        keras.layers.RandomContrast(0.3, value_range=(0, 255)),
+        brightness,
+        contrast,
     ], name="augment")
 
 
@@ -101,14 +111,10 @@ def build_model(width: int = 16, dropout: float = 0.3, name: str = ""):
 
 
 def light_augmenter():
-    """The un-warping part of :func:`augmenter`: mirror and light only (no interpolation)."""
+    """The un-warping part of :func:`augmenter`: mirror and light only."""
     import keras
 
-    return keras.Sequential([
-        keras.layers.RandomFlip("horizontal"),
-        keras.layers.RandomBrightness(0.15, value_range=(0, 255)),
-        keras.layers.RandomContrast(0.3, value_range=(0, 255)),
-    ], name="light")
+    return keras.Sequential(light_layers(), name="light")
 
 
 def keep_sharp(sharp, warped, share: float):
