@@ -9,11 +9,11 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from training.face_evaluate import served_inputs  # noqa: E402
 from training.face_export import (  # noqa: E402
     balance,
     choose_blur,
     load_members,
-    served_inputs,
     served_model,
     to_tflite,
     weight_soup,

@@ -39,10 +39,15 @@ def blur_sigma_of(args: argparse.Namespace) -> float:
     return face_blur_sigma() if args.blur_sigma is None else args.blur_sigma
 
 
+def served_inputs(images: np.ndarray, blur_sigma: float) -> np.ndarray:
+    """``(n, 48, 48, 1)`` float faces as the runtime feeds uint8 ``(n, 48, 48[, 1])`` faces to the model."""
+    return np.stack([face_model_input(np.squeeze(image), blur_sigma) for image in images])
+
+
 def predict_images(model_path: Path, images: np.ndarray, blur_sigma: float = 0.0) -> np.ndarray:
     """``(n, 7)`` probabilities for uint8 ``(n, 48, 48[, 1])`` faces, one served call per face."""
     classifier = LiteClassifier(model_path)
-    return np.stack([classifier.predict(face_model_input(np.squeeze(image), blur_sigma)) for image in images])
+    return np.stack([classifier.predict(face) for face in served_inputs(images, blur_sigma)])
 
 
 def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:

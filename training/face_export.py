@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core.face import CROP_SCALE, CROP_SHIFT_Y, FACE_INPUT_SIZE, face_model_input
+from emotion_core.face import CROP_SCALE, CROP_SHIFT_Y, FACE_INPUT_SIZE
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
-from training.face_evaluate import REPORT_DIR, SPLITS, evaluate, predict_images, split_metrics
+from training.face_evaluate import REPORT_DIR, SPLITS, evaluate, predict_images, served_inputs, split_metrics
 from training.face_train import build_model
 from training.manifest import WEIGHTS_DIR, update_entry
 from training.warm_start import tflite_layer_weights, warm_start
@@ -148,11 +148,6 @@ def weight_soup(members: list):
     soup = members[0]
     soup.set_weights([np.mean(stack, axis=0) for stack in zip(*(m.get_weights() for m in members), strict=True)])
     return soup
-
-
-def served_inputs(images: np.ndarray, blur_sigma: float) -> np.ndarray:
-    """``(n, 48, 48, 1)`` float faces as the runtime feeds uint8 ``(n, 48, 48, 1)`` faces to the model."""
-    return np.stack([face_model_input(image[:, :, 0], blur_sigma) for image in images])
 
 
 def served_model(members: list, mirror: bool, split_views: bool):
