@@ -286,20 +286,27 @@ def has_speech(samples: np.ndarray) -> bool:
 TRIM_PAD_SECONDS = 0.1  # audio kept either side of the first and last speech frame
 
 
-def trim_silence(samples: np.ndarray) -> np.ndarray:
-    """Cut leading and trailing non-speech from 16 kHz mono float32 audio, ``(n,) -> (m,)`` with m <= n.
+def speech_span(samples: np.ndarray) -> tuple[int, int]:
+    """The ``(start, stop)`` sample indices of 16 kHz mono float32 audio that hold its speech.
 
-    Keeps everything from TRIM_PAD_SECONDS before the first :func:`level_independent_vad` frame to
-    TRIM_PAD_SECONDS after the last one (pauses inside the speech stay), so quiet but clean speech is
-    kept. No noise-floor gate here: the voice model was trained on clips trimmed exactly this way
-    (with the gate, CREMA-D test UAR fell from 0.551 to 0.488). Audio with no voiced frame is
-    returned unchanged.
+    From TRIM_PAD_SECONDS before the first :func:`level_independent_vad` frame to TRIM_PAD_SECONDS
+    after the last one (pauses inside the speech stay), so quiet but clean speech is kept. No
+    noise-floor gate here: the voice model was trained on clips cut exactly this way (with the
+    gate, CREMA-D test UAR fell from 0.551 to 0.488). Audio with no voiced frame gives
+    ``(0, samples.size)``.
     """
     frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
     voiced = np.flatnonzero(level_independent_vad(samples))
     if voiced.size == 0:
-        return samples
+        return 0, samples.size
     pad = int(TRIM_PAD_SECONDS * SAMPLE_RATE)
-    start = max(int(voiced[0]) * frame - pad, 0)
-    stop = min((int(voiced[-1]) + 1) * frame + pad, samples.size)
+    return max(int(voiced[0]) * frame - pad, 0), min((int(voiced[-1]) + 1) * frame + pad, samples.size)
+
+
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    """Cut leading and trailing non-speech from 16 kHz mono float32 audio, ``(n,) -> (m,)`` with m <= n.
+
+    Keeps :func:`speech_span`; audio with no voiced frame is returned unchanged.
+    """
+    start, stop = speech_span(samples)
     return samples[start:stop]
