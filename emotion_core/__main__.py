@@ -74,7 +74,7 @@ class StderrProgress:
 
 def media_kind(path: Path) -> str:
     """"image", "audio" or "video", from the suffix for images and from the streams otherwise."""
-    from .video import probe
+    from .media import probe
 
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return "image"

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
+from . import media
+
 SAMPLE_RATE = 16000  # Hz; every model input is resampled to this
 N_FFT = 512  # samples per FFT (32 ms)
 WIN_LENGTH = 400  # 25 ms analysis window
@@ -54,9 +56,7 @@ def load_audio(path: str | Path, max_seconds: float = MAX_AUDIO_SECONDS) -> tupl
     except (RuntimeError, sf.LibsndfileError):
         info = None  # not a format libsndfile knows
     if info is None or not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
-        from .video import read_audio_track  # imported here: the video module builds on this one
-
-        return read_audio_track(path, max_seconds)
+        return media.read_audio_track(path, SAMPLE_RATE, max_seconds)
     if info.frames > max_seconds * info.samplerate:
         raise ValueError(f"{path.name} is longer than {max_seconds / 60:g} minutes "
                          f"({info.frames / info.samplerate / 60:.1f} min): cut it into shorter clips")
