@@ -27,7 +27,7 @@ from emotion_core.images import load_image
 from emotion_core.live import UNCERTAIN, LiveSession, TimelinePoint, reading
 from emotion_core.overlay import draw_faces
 from emotion_core.timeline import EMOTION_COLOURS, plot_timeline, summarize, write_csv, write_json
-from emotion_core.video import DEFAULT_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND, MAX_VIDEO_SECONDS
+from emotion_core.video import DEFAULT_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND, MAX_VIDEO_SECONDS, VIDEO_SUFFIXES
 
 FRAME_EVERY = 0.1  # seconds between webcam frames sent by the browser (fewer while one is being analysed)
 AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk
@@ -403,8 +403,8 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Video"):
             with gr.Row():
                 video_in = gr.Video(sources=["upload", "webcam"], include_audio=True, elem_id="video-input",
-                                    label=f"Video (mp4, webm, mov, mkv; up to {MAX_VIDEO_SECONDS / 60:g} min "
-                                          f"and {MAX_FILE_SIZE.upper()})")
+                                    label=f"Video ({', '.join(s.lstrip('.') for s in VIDEO_SUFFIXES)}; "
+                                          f"up to {MAX_VIDEO_SECONDS / 60:g} min and {MAX_FILE_SIZE.upper()})")
                 video_annotated = gr.Video(label="Annotated", interactive=False, elem_id="video-annotated")
             with gr.Row():
                 video_fps = gr.Slider(0.5, MAX_FRAMES_PER_SECOND, value=DEFAULT_FRAMES_PER_SECOND, step=0.5,

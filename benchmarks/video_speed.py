@@ -71,7 +71,7 @@ def repeat_clip(source: Path, destination: Path, times: int) -> Path:
 
 
 def clip_facts(path: Path) -> dict:
-    from emotion_core.video import probe
+    from emotion_core.media import probe
 
     info = probe(path)
     return {"width": info.width, "height": info.height, "frame_rate": info.frame_rate,
@@ -123,10 +123,10 @@ def child_peak_memory(clip: Path) -> dict:
     import numpy as np
 
     import emotion_core
-    from emotion_core import video
+    from emotion_core import media, video
 
     # Each join of the repeated clip adds a frame or two: 10 x 60 s comes to a little over the limit.
-    video.MAX_VIDEO_SECONDS = max(video.MAX_VIDEO_SECONDS, video.probe(clip).duration + 1.0)
+    video.MAX_VIDEO_SECONDS = max(video.MAX_VIDEO_SECONDS, media.probe(clip).duration + 1.0)
     emotion_core.load_models()
     emotion_core.analyze_frame(np.zeros((64, 64, 3), np.uint8))
     lifetime_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -74,7 +74,7 @@ class StderrProgress:
 
 def media_kind(path: Path) -> str:
     """"image", "audio" or "video", from the suffix for images and from the streams otherwise."""
-    from .video import probe
+    from .media import probe
 
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return "image"
@@ -135,11 +135,10 @@ def run_image(args: argparse.Namespace) -> None:
 
 
 def run_audio(args: argparse.Namespace) -> None:
-    from . import audio
     from .analysis import analyze_speech
-    from .video import read_audio_track
+    from .audio import load_audio
 
-    samples, rate = read_audio_track(args.file)
+    samples, rate = load_audio(args.file)
     result = analyze_speech(samples, rate)
     activity = result.activity
     print(f"{activity.total_seconds:.1f} s of sound, {activity.speech_seconds:.1f} s of speech")
@@ -147,13 +146,11 @@ def run_audio(args: argparse.Namespace) -> None:
         print("no speech found")
     else:
         print(format_table(["emotion", "score"], [[name, result.scores[name]] for name in EMOTIONS]))
-    starts = audio.window_starts(samples.size) if result.windows else []
-    windows = [{"start": s / rate, "end": min(s + audio.WINDOW_SAMPLES, samples.size) / rate, **scores}
-               for s, scores in zip(starts, result.window_scores, strict=True)]
     if args.json:
-        args.json.write_text(json.dumps({**result.to_dict(), "window_scores": windows}, indent=1))
+        args.json.write_text(json.dumps(result.to_dict(), indent=1))
     if args.csv:
-        _write_rows(args.csv, windows)
+        windows = zip(result.window_times, result.window_scores, strict=True)
+        _write_rows(args.csv, [{"start": start, "end": end, **scores} for (start, end), scores in windows])
 
 
 def run_video(args: argparse.Namespace, progress) -> None:

@@ -92,18 +92,20 @@ def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:
     return _activity(prepare_speech(samples, sample_rate))
 
 
-def _window_probabilities(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-window probabilities ``(windows, 7)`` and whether each window holds speech.
+def _window_probabilities(mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-window probabilities ``(windows, 7)``, whether each window holds speech, and its times.
 
-    Leading and trailing silence is cut first, as it was for every training clip.
+    Leading and trailing silence is cut first, as it was for every training clip; the times,
+    ``(windows, 2)`` start and end in seconds, still count from the start of ``mono``.
     """
     runner = load_classifier(VOICE_MODEL)
-    mono = audio.trim_silence(mono)
-    starts = audio.window_starts(mono.size)
-    chunks = [mono[s : s + audio.WINDOW_SAMPLES] for s in starts]
+    first, stop = audio.speech_span(mono)
+    starts = [first + s for s in audio.window_starts(stop - first)]
+    chunks = [mono[s : min(s + audio.WINDOW_SAMPLES, stop)] for s in starts]
     probabilities = np.stack([runner.predict(audio.model_input(chunk)) for chunk in chunks])
     voiced = np.array([audio.has_speech(chunk) for chunk in chunks])
-    return probabilities, voiced
+    times = np.array([(s, s + chunk.size) for s, chunk in zip(starts, chunks, strict=True)]) / audio.SAMPLE_RATE
+    return probabilities, voiced, times
 
 
 def _pooled(probabilities: np.ndarray, voiced: np.ndarray) -> dict[str, float]:
@@ -121,7 +123,7 @@ def classify_speech(samples: np.ndarray, sample_rate: int) -> dict[str, float]:
     mono = prepare_speech(samples, sample_rate)
     if mono.size == 0:
         return {name: 1.0 / len(EMOTIONS) for name in EMOTIONS}
-    return _pooled(*_window_probabilities(mono))
+    return _pooled(*_window_probabilities(mono)[:2])
 
 
 def analyze_speech(samples: np.ndarray, sample_rate: int) -> SpeechResult:
@@ -130,6 +132,7 @@ def analyze_speech(samples: np.ndarray, sample_rate: int) -> SpeechResult:
     activity = _activity(mono)
     if not activity.has_speech:
         return SpeechResult(scores={}, activity=activity)
-    probabilities, voiced = _window_probabilities(mono)
+    probabilities, voiced, times = _window_probabilities(mono)
     window_scores = tuple(scores_to_dict(p) for p in probabilities)
-    return SpeechResult(_pooled(probabilities, voiced), activity, len(probabilities), window_scores)
+    window_times = tuple((float(start), float(end)) for start, end in times)
+    return SpeechResult(_pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times)

@@ -13,20 +13,9 @@ from pathlib import Path
 
 from .fusion import UNCERTAIN_BELOW, is_uncertain
 from .labels import top_label
+from .media import Progress, ProgressReporter, check_file, open_media, stream_origin, upright_rgb, video_stream
 from .overlay import draw_caption, draw_faces
-from .video import (
-    Progress,
-    VideoAnalysis,
-    VideoSegment,
-    _ProgressReporter,
-    _video_stream,
-    analysis_size,
-    check_file,
-    open_media,
-    scale_faces,
-    stream_origin,
-    upright_rgb,
-)
+from .video import VideoAnalysis, VideoSegment, analysis_size, scale_faces
 
 ANNOTATED_MAX_SIDE = 1280  # larger videos are scaled down to this (720p stays as it is)
 ANNOTATED_PRESET = "veryfast"  # x264 speed/size trade-off
@@ -100,12 +89,12 @@ def _open_output(destination: Path):
 def _annotate(container, output, analysis: VideoAnalysis, progress: Progress | None, max_side: int) -> None:
     import av
 
-    video = _video_stream(container)
+    video = video_stream(container)
     video.thread_type = "AUTO"
     sound = container.streams.audio[0] if container.streams.audio else None
     size = analysis_size(analysis.info.width, analysis.info.height, max_side)  # upright, as players show it
     video_out, sound_out, copy_sound = _add_streams(output, video, sound, size)
-    origin, report = stream_origin(container), _ProgressReporter(progress, analysis.info, "drawing")
+    origin, report = stream_origin(container), ProgressReporter(progress, analysis.info, "drawing")
     last_pts = -1
     for packet in container.demux([s for s in (video, sound) if s is not None]):
         if copy_sound and packet.stream is sound:

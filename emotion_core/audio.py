@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
+from . import media
+
 SAMPLE_RATE = 16000  # Hz; every model input is resampled to this
 N_FFT = 512  # samples per FFT (32 ms)
 WIN_LENGTH = 400  # 25 ms analysis window
@@ -54,9 +56,7 @@ def load_audio(path: str | Path, max_seconds: float = MAX_AUDIO_SECONDS) -> tupl
     except (RuntimeError, sf.LibsndfileError):
         info = None  # not a format libsndfile knows
     if info is None or not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
-        from .video import read_audio_track  # imported here: the video module builds on this one
-
-        return read_audio_track(path, max_seconds)
+        return media.read_audio_track(path, SAMPLE_RATE, max_seconds)
     if info.frames > max_seconds * info.samplerate:
         raise ValueError(f"{path.name} is longer than {max_seconds / 60:g} minutes "
                          f"({info.frames / info.samplerate / 60:.1f} min): cut it into shorter clips")
@@ -286,20 +286,27 @@ def has_speech(samples: np.ndarray) -> bool:
 TRIM_PAD_SECONDS = 0.1  # audio kept either side of the first and last speech frame
 
 
-def trim_silence(samples: np.ndarray) -> np.ndarray:
-    """Cut leading and trailing non-speech from 16 kHz mono float32 audio, ``(n,) -> (m,)`` with m <= n.
+def speech_span(samples: np.ndarray) -> tuple[int, int]:
+    """The ``(start, stop)`` sample indices of 16 kHz mono float32 audio that hold its speech.
 
-    Keeps everything from TRIM_PAD_SECONDS before the first :func:`level_independent_vad` frame to
-    TRIM_PAD_SECONDS after the last one (pauses inside the speech stay), so quiet but clean speech is
-    kept. No noise-floor gate here: the voice model was trained on clips trimmed exactly this way
-    (with the gate, CREMA-D test UAR fell from 0.551 to 0.488). Audio with no voiced frame is
-    returned unchanged.
+    From TRIM_PAD_SECONDS before the first :func:`level_independent_vad` frame to TRIM_PAD_SECONDS
+    after the last one (pauses inside the speech stay), so quiet but clean speech is kept. No
+    noise-floor gate here: the voice model was trained on clips cut exactly this way (with the
+    gate, CREMA-D test UAR fell from 0.551 to 0.488). Audio with no voiced frame gives
+    ``(0, samples.size)``.
     """
     frame = SAMPLE_RATE * VAD_FRAME_MS // 1000
     voiced = np.flatnonzero(level_independent_vad(samples))
     if voiced.size == 0:
-        return samples
+        return 0, samples.size
     pad = int(TRIM_PAD_SECONDS * SAMPLE_RATE)
-    start = max(int(voiced[0]) * frame - pad, 0)
-    stop = min((int(voiced[-1]) + 1) * frame + pad, samples.size)
+    return max(int(voiced[0]) * frame - pad, 0), min((int(voiced[-1]) + 1) * frame + pad, samples.size)
+
+
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    """Cut leading and trailing non-speech from 16 kHz mono float32 audio, ``(n,) -> (m,)`` with m <= n.
+
+    Keeps :func:`speech_span`; audio with no voiced frame is returned unchanged.
+    """
+    start, stop = speech_span(samples)
     return samples[start:stop]

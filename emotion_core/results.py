@@ -49,12 +49,22 @@ class VoiceActivity:
 
 @dataclass(frozen=True)
 class SpeechResult:
-    """Voice-channel result: scores over EMOTIONS (empty when there is no speech) and the activity."""
+    """Voice-channel result: scores over EMOTIONS (empty when there is no speech) and the activity.
+
+    With speech, ``window_scores`` holds each 3 s window's scores and ``window_times`` its
+    ``(start, end)`` in seconds from the start of the recording as given (not of the speech that
+    is left once leading silence is cut).
+    """
 
     scores: dict[str, float]
     activity: VoiceActivity
     windows: int = 0
     window_scores: tuple[dict[str, float], ...] = field(default=(), repr=False)
+    window_times: tuple[tuple[float, float], ...] = field(default=(), repr=False)
+
+    def __post_init__(self):
+        if len(self.window_times) != len(self.window_scores):
+            raise ValueError(f"{len(self.window_scores)} window scores but {len(self.window_times)} window times")
 
     @property
     def label(self) -> str | None:
@@ -68,4 +78,6 @@ class SpeechResult:
             "speech_seconds": self.activity.speech_seconds,
             "duration_seconds": self.activity.total_seconds,
             "windows": self.windows,
+            "window_scores": [{"start": start, "end": end, "scores": dict(scores)}
+                              for (start, end), scores in zip(self.window_times, self.window_scores, strict=True)],
         }

@@ -1,6 +1,6 @@
-"""Video files: probing, streaming decode, frame sampling, and face + voice emotions over time.
+"""Video files: frame sampling, and face + voice emotions over time.
 
-Decoding uses PyAV (FFmpeg's libraries, shipped in its wheel). A file is read once, packet by
+Files are opened and decoded by :mod:`emotion_core.media`. A file is read once, packet by
 packet, in presentation order: video frames are sampled at ``frames_per_second`` and every face in
 them classified; the sound is resampled to 16 kHz as it arrives, run through the voice activity
 detector and classified in the voice model's 3 s windows, 1.5 s apart. Only the current window is
@@ -15,7 +15,6 @@ the mean of the speech windows around its middle, and its fused scores come from
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -26,11 +25,27 @@ from . import audio
 from .analysis import analyze_frame, analyze_speech
 from .fusion import Fused, as_vector, fuse
 from .labels import scores_to_dict, top_label
+from .media import (
+    MAX_VIDEO_SIDE,
+    Progress,
+    ProgressReporter,
+    VideoError,
+    VideoInfo,
+    audio_resampler,
+    check_file,
+    container_info,
+    decoded_frames,
+    open_media,
+    quarter_turns,
+    resampled,
+    stream_origin,
+    too_long_message,
+    upright_rgb,
+    video_stream,
+)
 from .results import Face
 
 MAX_VIDEO_SECONDS = 600.0  # 10 minutes; longer files are refused
-MAX_VIDEO_BYTES = 500 * 1024 * 1024  # larger files are refused before they are opened
-MAX_VIDEO_SIDE = 4096  # pixels; frames wider or taller are refused (4K UHD passes)
 DEFAULT_FRAMES_PER_SECOND = 2.0  # sampled frames per second of video
 MIN_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND = 0.1, 10.0
 DECODE_THREADS = 2  # FFmpeg frame threads for the video decoder
@@ -42,42 +57,6 @@ VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv")  # what the app offers; any F
 _TIME_EPSILON = 1e-6  # seconds; absorbs rounding in timestamps
 _VAD_FRAME_SAMPLES = audio.SAMPLE_RATE * audio.VAD_FRAME_MS // 1000
 _HOP_SAMPLES = int(audio.WINDOW_HOP_SECONDS * audio.SAMPLE_RATE)
-
-Progress = Callable[[float, str], None]  # (fraction done in [0, 1], message)
-
-
-class VideoError(ValueError):
-    """A file that cannot be analysed as a video: missing, too large or long, not a video, corrupt."""
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the container says about a file; ``duration`` is ``None`` when it does not say."""
-
-    name: str
-    size_bytes: int
-    duration: float | None
-    width: int
-    height: int
-    frame_rate: float | None
-    video_codec: str | None
-    audio_codec: str | None
-    audio_sample_rate: int | None = None
-    rotation: int = 0  # degrees counterclockwise that the file asks players to turn the picture
-
-    @property
-    def has_video(self) -> bool:
-        return self.video_codec is not None
-
-    @property
-    def has_audio(self) -> bool:
-        return self.audio_codec is not None
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "size_bytes": self.size_bytes, "duration_seconds": self.duration,
-                "width": self.width, "height": self.height, "frame_rate": self.frame_rate,
-                "video_codec": self.video_codec, "audio_codec": self.audio_codec,
-                "audio_sample_rate": self.audio_sample_rate, "rotation": self.rotation}
 
 
 @dataclass(frozen=True)
@@ -215,19 +194,6 @@ def analysis_size(width: int, height: int, max_side: int = ANALYSIS_MAX_SIDE) ->
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
 
 
-def quarter_turns(degrees: float | None) -> int:
-    """A display rotation in degrees (counterclockwise) -> quarter turns for ``np.rot90``, 0..3."""
-    return int(round((degrees or 0) / 90.0)) % 4
-
-
-def upright_rgb(frame, width: int, height: int) -> np.ndarray:
-    """A decoded PyAV frame as ``height x width x 3`` RGB uint8, scaled and turned as players show it."""
-    turns = quarter_turns(frame.rotation)
-    stored = (width, height) if turns % 2 == 0 else (height, width)
-    rgb = frame.to_ndarray(width=stored[0], height=stored[1], format="rgb24")
-    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
-
-
 def scale_faces(faces: list[Face], scale_x: float, scale_y: float) -> list[Face]:
     """Faces found in a resized frame, with their boxes mapped back to the original frame's pixels."""
     return [replace(face, box=(int(round(face.box[0] * scale_x)), int(round(face.box[1] * scale_y)),
@@ -254,77 +220,6 @@ def build_segments(samples: list[tuple[float, list[Face]]], duration: float, win
     return tuple(segments)
 
 
-# --- files --------------------------------------------------------------------------------------
-
-def check_file(path: str | Path, max_bytes: int = MAX_VIDEO_BYTES) -> Path:
-    """The path, if it names a readable file of at most ``max_bytes``; else VideoError."""
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"no such file: {path.name}")
-    size = path.stat().st_size
-    if size == 0:
-        raise VideoError(f"{path.name} is empty")
-    if size > max_bytes:
-        raise VideoError(f"{path.name} is {size / 2**20:.0f} MB; videos of at most {max_bytes / 2**20:.0f} MB "
-                         "are accepted: cut or compress it first")
-    return path
-
-
-def open_media(path: Path):
-    """Open ``path`` with PyAV for reading; VideoError when FFmpeg cannot read it as media."""
-    import av
-
-    try:
-        return av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or error
-        raise VideoError(f"{path.name} is not a video or audio file FFmpeg can read, or it is damaged "
-                         f"({reason})") from error
-
-
-def _video_stream(container):
-    from av.stream import Disposition
-
-    still_image = container.format.name == "image2" or container.format.name.endswith("_pipe")
-    streams = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
-    return None if still_image or not streams else streams[0]
-
-
-def _first_frame_rotation(path: Path) -> int:
-    """The display rotation of the first video frame (phones store the picture sideways and say so)."""
-    with open_media(path) as container:
-        video = _video_stream(container)
-        for frame, _ in decoded_frames(container, [video] if video is not None else []):
-            return quarter_turns(frame.rotation) * 90
-    return 0
-
-
-def _info(path: Path, container) -> VideoInfo:
-    video = _video_stream(container)
-    sound = container.streams.audio[0] if container.streams.audio else None
-    duration = container.duration / 1e6 if container.duration else None
-    rate = (video.average_rate or video.guessed_rate) if video is not None else None
-    width, height = (video.codec_context.width, video.codec_context.height) if video is not None else (0, 0)
-    rotation = _first_frame_rotation(path) if video is not None and max(width, height) <= MAX_VIDEO_SIDE else 0
-    if rotation % 180:
-        width, height = height, width
-    return VideoInfo(
-        name=path.name, size_bytes=path.stat().st_size, duration=duration, width=width, height=height,
-        frame_rate=float(rate) if rate else None,
-        video_codec=video.codec_context.name if video is not None else None,
-        audio_codec=sound.codec_context.name if sound is not None else None,
-        audio_sample_rate=sound.codec_context.sample_rate if sound is not None else None,
-        rotation=rotation,
-    )
-
-
-def probe(path: str | Path) -> VideoInfo:
-    """Streams, size and duration of a media file, without decoding it (VideoError if unreadable)."""
-    path = check_file(path)
-    with open_media(path) as container:
-        return _info(path, container)
-
-
 def check_video(info: VideoInfo) -> VideoInfo:
     """Refuse, with a message saying what to do, a file that is not a video or is too long or large."""
     if not info.has_video:
@@ -332,62 +227,11 @@ def check_video(info: VideoInfo) -> VideoInfo:
         raise VideoError(f"{info.name} is not a video ({what}): analyse sound with analyze_speech, "
                          "images with analyze_frame")
     if info.duration is not None and info.duration > MAX_VIDEO_SECONDS + _TIME_EPSILON:
-        raise VideoError(_too_long(info.name, info.duration))
+        raise VideoError(too_long_message(info.name, info.duration, MAX_VIDEO_SECONDS))
     if max(info.width, info.height) > MAX_VIDEO_SIDE:
         raise VideoError(f"{info.name} is {info.width}x{info.height}; videos of at most {MAX_VIDEO_SIDE} "
                          "pixels a side are accepted")
     return info
-
-
-def _too_long(name: str, seconds: float, limit: float = MAX_VIDEO_SECONDS) -> str:
-    return (f"{name} is longer than {limit / 60:g} minutes ({seconds / 60:.1f} min or more): "
-            "cut it into shorter clips")
-
-
-def stream_origin(container) -> float:
-    """Seconds of the container's first timestamp; every time we report is counted from it."""
-    return container.start_time / 1e6 if container.start_time is not None else 0.0
-
-
-def decoded_frames(container, streams) -> Iterator[tuple[object, int]]:
-    """Decoded frames of ``streams`` in file order, one at a time, with the byte position of their packet.
-
-    Damaged packets are skipped (FFmpeg conceals what it can), so a partly corrupt file still reads.
-    """
-    import av
-
-    for packet in container.demux(streams):
-        try:
-            frames = packet.decode()
-        except av.InvalidDataError:
-            continue
-        position = packet.pos if packet.pos is not None and packet.pos >= 0 else 0
-        for frame in frames:
-            yield frame, position
-
-
-class _ProgressReporter:
-    """Calls ``progress`` at most once per percent; by time when the duration is known, else by bytes."""
-
-    def __init__(self, progress: Progress | None, info: VideoInfo, verb: str = "analysing"):
-        self._progress, self._info, self._verb = progress, info, verb
-        self._last = -1
-
-    def __call__(self, seconds: float, position: int) -> None:
-        if self._progress is None:
-            return
-        if self._info.duration:
-            fraction = min(seconds / self._info.duration, 1.0)
-        else:
-            fraction = min(position / max(self._info.size_bytes, 1), 1.0)
-        if int(fraction * 100) > self._last:
-            self._last = int(fraction * 100)
-            total = f"/{self._info.duration:.0f}" if self._info.duration else ""
-            self._progress(fraction, f"{self._verb} {self._info.name}: {seconds:.0f}{total} s")
-
-    def done(self) -> None:
-        if self._progress is not None:
-            self._progress(1.0, f"{self._verb} {self._info.name}: done")
 
 
 # --- the sound track ----------------------------------------------------------------------------
@@ -406,14 +250,10 @@ class VoiceTrack:
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0  # sample index of _buffer[0]
         self._pieces: list[np.ndarray] = []  # fed since the buffer was last assembled
-        self._seen = 0
+        self._seen = 0  # samples fed so far
         self._next_start = 0  # sample index where the next full window starts
         self._vad_pending = np.zeros(0, dtype=np.float32)  # less than one VAD frame
         self._voiced = bytearray()  # one byte per VAD frame: 20 kB for 10 minutes
-
-    @property
-    def samples_seen(self) -> int:
-        return self._seen
 
     def feed(self, samples: np.ndarray) -> None:
         """Append mono float32 samples at 16 kHz."""
@@ -460,17 +300,6 @@ class VoiceTrack:
                                         result.activity.speech_seconds, dict(result.scores)))
 
 
-def _audio_resampler():
-    import av
-
-    return av.AudioResampler(format="flt", layout="mono", rate=audio.SAMPLE_RATE)
-
-
-def _resampled(resampler, frame) -> Iterator[np.ndarray]:
-    for out in resampler.resample(frame):
-        yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-
-
 # --- the analysis -------------------------------------------------------------------------------
 
 def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PER_SECOND,
@@ -486,8 +315,8 @@ def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PE
     rate = check_frames_per_second(frames_per_second)
     path = check_file(path)
     with open_media(path) as container:
-        info = check_video(_info(path, container))
-        report = _ProgressReporter(progress, info)
+        info = check_video(container_info(path, container))
+        report = ProgressReporter(progress, info)
         samples, track, video_end = _read(container, info, rate, report)
     report.done()
     if not samples:
@@ -497,16 +326,16 @@ def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PE
     return VideoAnalysis(info, rate, video_end, build_segments(samples, video_end, windows, speech), windows, speech)
 
 
-def _read(container, info: VideoInfo, rate: float, report: _ProgressReporter):
+def _read(container, info: VideoInfo, rate: float, report: ProgressReporter):
     """The single decoding pass: sampled frames with their faces, the voice track, and the video's end."""
     import av
 
-    video = _video_stream(container)
+    video = video_stream(container)
     _configure_decoder(video, rate, info.frame_rate)
     sound = container.streams.audio[0] if info.has_audio else None
     origin = stream_origin(container)
     frame_seconds = 1.0 / info.frame_rate if info.frame_rate else 0.0
-    resampler = _audio_resampler() if sound is not None else None
+    resampler = audio_resampler(audio.SAMPLE_RATE) if sound is not None else None
     samples: list[tuple[float, list[Face]]] = []
     track: VoiceTrack | None = None
     slot, video_end = 0, 0.0
@@ -516,7 +345,7 @@ def _read(container, info: VideoInfo, rate: float, report: _ProgressReporter):
         seconds = frame.time - origin
         if isinstance(frame, av.VideoFrame):
             if seconds > MAX_VIDEO_SECONDS:
-                raise VideoError(_too_long(info.name, seconds))
+                raise VideoError(too_long_message(info.name, seconds, MAX_VIDEO_SECONDS))
             video_end = max(video_end, seconds + frame_seconds)
             if is_sample_due(seconds, slot, rate):
                 if seconds - slot / rate > 0.5 / rate:  # skipping frames made us late: decode them all
@@ -526,10 +355,10 @@ def _read(container, info: VideoInfo, rate: float, report: _ProgressReporter):
             report(seconds, position)
         else:
             track = track or VoiceTrack(max(seconds, 0.0))
-            for chunk in _resampled(resampler, frame):
+            for chunk in resampled(resampler, frame):
                 track.feed(chunk)
     if track is not None:
-        for chunk in _resampled(resampler, None):
+        for chunk in resampled(resampler, None):
             track.feed(chunk)
         track.finish()
     return samples, track, video_end
@@ -548,24 +377,3 @@ def _faces_in(frame) -> list[Face]:
     width, height = analysis_size(*full)
     faces = analyze_frame(upright_rgb(frame, width, height))
     return scale_faces(faces, full[0] / width, full[1] / height)
-
-
-def read_audio_track(path: str | Path, max_seconds: float = MAX_VIDEO_SECONDS) -> tuple[np.ndarray, int]:
-    """The first audio track of any file FFmpeg reads (wav, mp3, m4a, a video...) as 16 kHz mono float32.
-
-    Returns ``(samples, 16000)``. VideoError when the file has no audio or is longer than ``max_seconds``.
-    """
-    path = check_file(path)
-    with open_media(path) as container:
-        if not container.streams.audio:
-            raise VideoError(f"{path.name} has no audio track")
-        resampler, pieces, count = _audio_resampler(), [], 0
-        for frame, _ in decoded_frames(container, [container.streams.audio[0]]):
-            for chunk in _resampled(resampler, frame):
-                pieces.append(chunk)
-                count += chunk.size
-            if count > max_seconds * audio.SAMPLE_RATE:
-                raise VideoError(_too_long(path.name, count / audio.SAMPLE_RATE, max_seconds))
-        pieces.extend(_resampled(resampler, None))
-    samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-    return samples, audio.SAMPLE_RATE

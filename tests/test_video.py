@@ -12,10 +12,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from emotion_core import EMOTIONS, Face, analyze_video, audio, fuse, summarize, video, write_annotated_video
+from emotion_core import EMOTIONS, Face, analyze_video, audio, fuse, media, summarize, video, write_annotated_video
+from emotion_core.media import VideoInfo
 from emotion_core.results import SpeechResult, VoiceActivity
 from emotion_core.timeline import csv_columns, plot_timeline, to_csv, to_dict
-from emotion_core.video import VideoAnalysis, VideoError, VideoInfo, VideoSegment, VoiceTrack, VoiceWindow
+from emotion_core.video import VideoAnalysis, VideoError, VideoSegment, VoiceTrack, VoiceWindow
 from tests.conftest import FIXTURES
 from tests.videos import write_video
 
@@ -95,7 +96,7 @@ def test_analysis_size_and_boxes_back_in_full_size_pixels():
     assert video.analysis_size(1081, 1921) == (360, 640)
     face = Face((10, 20, 30, 40), one_hot("fear"))
     assert video.scale_faces([face], 2.0, 2.0)[0].box == (20, 40, 60, 80)
-    assert [video.quarter_turns(d) for d in (0, 90, -90, 180, -180, 270, None)] == [0, 1, 3, 2, 2, 3, 0]
+    assert [media.quarter_turns(d) for d in (0, 90, -90, 180, -180, 270, None)] == [0, 1, 3, 2, 2, 3, 0]
 
 
 class FakeSpeech:
@@ -197,7 +198,7 @@ def test_too_long_and_too_large_are_refused(tmp_path, monkeypatch):
     with pytest.raises(VideoError, match="longer than"):
         analyze_video(clip)
     with pytest.raises(VideoError, match=r"MB; videos of at most"):
-        video.check_file(clip, max_bytes=100)
+        media.check_file(clip, max_bytes=100)
 
 
 # --- real decoding and models -------------------------------------------------------------------
@@ -241,7 +242,7 @@ def without_duration(source, destination):
 
 def test_a_recording_without_duration_shows_progress_and_is_held_to_the_limit(tmp_path, monkeypatch):
     clip = without_duration(write_video(tmp_path / "a.webm", seconds=2.0), tmp_path / "recorded.webm")
-    assert video.probe(clip).duration is None
+    assert media.probe(clip).duration is None
     calls = []
     result = analyze_video(clip, progress=lambda f, m: calls.append(f))
     assert result.duration == pytest.approx(2.0, abs=0.1) and len(result.segments) == 4
