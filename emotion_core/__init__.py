@@ -12,6 +12,8 @@ Public surface (stable)::
     analyze_video(path, fps)      video file -> VideoAnalysis (per-segment face, voice, fused scores)
     summarize(analysis)           VideoSummary (dominant emotion, share of time per emotion, per channel)
     write_annotated_video(path, analysis, out)   an .mp4 with boxes and labels drawn, sound kept
+    EmotionReader                 the models as an object: from_manifest(...) / with_models(...), same calls
+    default_reader()              the cached EmotionReader of the bundled models that the calls above use
 
 Command line: ``python -m emotion_core FILE`` (image, audio or video; ``--help`` for options).
 
@@ -23,18 +25,21 @@ from .analysis import (
     analyze_speech,
     classify_face,
     classify_speech,
+    default_reader,
     load_models,
     voice_activity,
 )
 from .annotate import write_annotated_video
 from .fusion import Fused, fuse, is_uncertain, smooth
 from .labels import EMOTIONS
+from .reader import EmotionReader
 from .results import Face, SpeechResult, VoiceActivity
 from .timeline import VideoSummary, summarize
 from .video import VideoAnalysis, VideoError, VideoSegment, analyze_video
 
 __all__ = [
     "EMOTIONS",
+    "EmotionReader",
     "Face",
     "Fused",
     "SpeechResult",
@@ -48,6 +53,7 @@ __all__ = [
     "analyze_video",
     "classify_face",
     "classify_speech",
+    "default_reader",
     "fuse",
     "is_uncertain",
     "load_models",

@@ -1,8 +1,12 @@
-"""A cross-corpus voice model's int8 calibration never sees the corpus it is tested on."""
+"""Voice export and evaluation: calibration data, and candidates scored through the served calls on a reader."""
 
 import numpy as np
 
-from emotion_core.audio import N_MELS
+from emotion_core import EmotionReader
+from emotion_core.audio import N_MELS, load_audio
+from emotion_core.labels import EMOTIONS
+from emotion_core.weights import WEIGHTS_DIR
+from tests.conftest import FIXTURES
 from training.voice_export import calibration_windows
 
 
@@ -26,3 +30,34 @@ def test_calibration_draws_every_training_clip_when_nothing_is_excluded():
 def test_calibration_without_crema_d_holds_none_of_its_clips():
     windows = calibration_windows(tiny_cache(), count=4, exclude_corpus="crema-d")
     assert windows.shape == (4, 301, N_MELS, 1) and np.isfinite(windows).all()
+
+
+
+def test_evaluation_scores_clips_by_the_served_call_on_a_reader_of_the_model():
+    from training.voice_evaluate import predict_files
+
+    reader = EmotionReader.with_models(voice_model=WEIGHTS_DIR / "voice_emotion_float.tflite")
+    paths = [str(FIXTURES / "speech.wav"), str(FIXTURES / "silence.wav")]
+    served = predict_files(reader, paths)
+    expected = reader.analyze_speech(*load_audio(paths[0])).scores
+    np.testing.assert_array_equal(served[0], [expected[name] for name in EMOTIONS])
+    assert np.isnan(served[1]).all()  # no speech: the app gives no answer
+    forced = predict_files(reader, paths, check_speech=False)[1]
+    assert forced.tolist() == [reader.classify_speech(*load_audio(paths[1]))[name] for name in EMOTIONS]
+
+
+def test_export_scores_validation_clips_through_readers_of_the_exported_files():
+    from training.voice_export import validation_paths, validation_uar, window_agreement
+
+    int8, float32 = (EmotionReader.with_models(voice_model=WEIGHTS_DIR / name)
+                     for name in ("voice_emotion.tflite", "voice_emotion_float.tflite"))
+    speech = str(FIXTURES / "speech.wav")
+    result = int8.analyze_speech(*load_audio(speech))
+    label = EMOTIONS.index(result.label)
+    cache = {"path": np.array([speech, speech]), "split": np.array(["val", "train"]),
+             "corpus": np.array(["ravdess", "ravdess"]), "label": np.array([label, (label + 1) % len(EMOTIONS)])}
+    assert validation_paths(cache) == [speech]  # validation clips only
+    assert validation_uar(int8, cache)["ravdess"] == 1.0  # scored by the served call: its own top label
+    agreement, windows = window_agreement(int8, float32, [speech])
+    assert windows == result.windows and 0.0 <= agreement <= 1.0
+    assert window_agreement(int8, int8, [speech]) == (1.0, windows)

@@ -2,9 +2,10 @@
 
 Each PublicTest face is enlarged (48 -> 192 px) and edge-padded into a 640x480 frame; the runtime
 detector finds it, ``crop_face`` cuts it with each candidate framing, and the served model classifies
-the crop. The framing whose predictions agree most with the model's predictions on the original
-48x48 image wins (PublicTest only). The overlap (IoU) of the crop with the true face square is
-reported too. Writes ``reports/face/calibration.json``; edit the constants in ``emotion_core/face.py``.
+the crop (on a reader built with ``--model``, as the app classifies its crops). The framing whose
+predictions agree most with the model's predictions on the original 48x48 image wins (PublicTest only).
+The overlap (IoU) of the crop with the true face square is reported too. Writes
+``reports/face/calibration.json``; edit the constants in ``emotion_core/face.py``.
 
     python -m training.face_calibrate [--model weights/face_emotion.tflite] [--limit 0]
 """
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core.classifier import LiteClassifier
-from emotion_core.face import FaceDetector, crop_face, crop_square, face_model_input
+from emotion_core import EmotionReader
+from emotion_core.face import FaceDetector, crop_face, crop_square
 from emotion_core.weights import file_sha256
 from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
-from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, blur_sigma_of
+from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, reader_of
 
 DETECTOR = PROJECT_ROOT / "weights" / "face_detection_short_range.tflite"
 FRAME_HW = (480, 640)
@@ -61,9 +62,8 @@ def square_iou(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return inter / float(a[2] ** 2 + b[2] ** 2 - inter)
 
 
-def detect_all(images: np.ndarray) -> list[tuple[np.ndarray, tuple, tuple] | None]:
+def detect_all(detector: FaceDetector, images: np.ndarray) -> list[tuple[np.ndarray, tuple, tuple] | None]:
     """Per face: ``(frame, detector box, true square)``, or ``None`` where nothing was detected."""
-    detector = FaceDetector(str(DETECTOR))
     found = []
     for image in images:
         frame, square = embed_face(image)
@@ -72,28 +72,28 @@ def detect_all(images: np.ndarray) -> list[tuple[np.ndarray, tuple, tuple] | Non
     return found
 
 
-def score_framing(classifier: LiteClassifier, found: list, reference: np.ndarray, scale: float, shift: float,
-                  blur_sigma: float = 0.0) -> dict:
+def score_framing(reader: EmotionReader, found: list, reference: np.ndarray, scale: float, shift: float) -> dict:
     """Agreement with the 48x48 predictions and mean IoU with the true square for one framing."""
-    agree, ious = [], []
+    crops, expected, ious = [], [], []
     for item, ref in zip(found, reference, strict=False):
         if item is None:
             continue
         frame, box, square = item
-        crop = crop_face(frame, box, scale, shift)
-        agree.append(classifier.predict(face_model_input(crop, blur_sigma)).argmax() == ref)
+        crops.append(crop_face(frame, box, scale, shift))
+        expected.append(ref)
         ious.append(square_iou(crop_square(box, scale, shift), square))
+    agree = reader.face_probabilities(crops).argmax(axis=1) == np.array(expected)
     return {"scale": scale, "shift_y": shift, "agreement": float(np.mean(agree)), "iou": float(np.mean(ious))}
 
 
-def calibrate(model_path: Path, images: np.ndarray, blur_sigma: float = 0.0) -> dict:
+def calibrate(reader: EmotionReader, images: np.ndarray) -> dict:
     """Score every framing in SCALES x SHIFTS; returns the grid, the best framing and the detection rate."""
-    classifier = LiteClassifier(model_path)
-    reference = np.array([classifier.predict(face_model_input(np.squeeze(x), blur_sigma)).argmax() for x in images])
-    found = detect_all(images)
-    grid = [score_framing(classifier, found, reference, s, t, blur_sigma) for s in SCALES for t in SHIFTS]
+    reference = reader.face_probabilities(images).argmax(axis=1)
+    found = detect_all(reader.detector, images)
+    grid = [score_framing(reader, found, reference, s, t) for s in SCALES for t in SHIFTS]
     best = max(grid, key=lambda row: (row["agreement"], row["iou"]))
     geometric = max(grid, key=lambda row: row["iou"])
+    model_path = reader.face_model.path
     return {"model": model_path.name, "model_sha256": file_sha256(model_path), "images": int(len(images)),
             "detected": float(np.mean([f is not None for f in found])),
             "best": best, "best_iou_framing": geometric, "grid": grid}
@@ -109,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     images = split(load_arrays(data_dir(args.data_dir)), "PublicTest")["x"]
-    result = calibrate(Path(args.model), images[: args.limit] if args.limit else images, blur_sigma_of(args))
+    result = calibrate(reader_of(args, detector=DETECTOR), images[: args.limit] if args.limit else images)
     result["seconds"] = round(time.perf_counter() - start, 1)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")

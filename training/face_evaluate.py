@@ -1,7 +1,8 @@
-"""Evaluate the served face model (int8 ``.tflite`` through the runtime's LiteClassifier) on FER2013.
+"""Evaluate the served face model (int8 ``.tflite``) on FER2013, through the runtime's own calls.
 
-Each test image takes the served path: ``face_model_input`` (with the model's input blur) ->
-``LiteClassifier.predict``.
+Each test image takes the served path, on a reader built with the model under test
+(``EmotionReader.with_models(face_model=...)``): ``face_model_input`` with the model's input blur,
+then the model; the same method serves ``classify_face``.
 Writes ``reports/face/metrics.json``, confusion-matrix and class-share PNGs and ``REPORT.md``.
 
     python -m training.face_evaluate [--model weights/face_emotion.tflite] [--blur-sigma S] [--out reports/face]
@@ -17,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import cpu_summary
-from emotion_core.analysis import face_blur_sigma
-from emotion_core.classifier import LiteClassifier
+from emotion_core import EmotionReader
 from emotion_core.face import face_model_input
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
@@ -35,19 +35,22 @@ def add_blur_argument(parser: argparse.ArgumentParser) -> None:
                         help="input blur of --model (default: the manifest's, right for the bundled model)")
 
 
-def blur_sigma_of(args: argparse.Namespace) -> float:
-    return face_blur_sigma() if args.blur_sigma is None else args.blur_sigma
+def reader_of(args: argparse.Namespace, detector: str | Path | None = None) -> EmotionReader:
+    """A reader on ``--model`` with its ``--blur-sigma`` (the served face model's blur when not given)."""
+    return EmotionReader.with_models(face_model=args.model, detector=detector, face_blur_sigma=args.blur_sigma)
 
 
 def served_inputs(images: np.ndarray, blur_sigma: float) -> np.ndarray:
-    """``(n, 48, 48, 1)`` float faces as the runtime feeds uint8 ``(n, 48, 48[, 1])`` faces to the model."""
+    """``(n, 48, 48, 1)`` float faces as the runtime feeds uint8 ``(n, 48, 48[, 1])`` faces to the model.
+
+    For Keras graphs during export; a ``.tflite`` file is scored by :func:`predict_images` on a reader.
+    """
     return np.stack([face_model_input(np.squeeze(image), blur_sigma) for image in images])
 
 
-def predict_images(model_path: Path, images: np.ndarray, blur_sigma: float = 0.0) -> np.ndarray:
-    """``(n, 7)`` probabilities for uint8 ``(n, 48, 48[, 1])`` faces, one served call per face."""
-    classifier = LiteClassifier(model_path)
-    return np.stack([classifier.predict(face) for face in served_inputs(images, blur_sigma)])
+def predict_images(reader: EmotionReader, images: np.ndarray) -> np.ndarray:
+    """``(n, 7)`` probabilities of the reader's face model for uint8 ``(n, 48, 48[, 1])`` faces, as served."""
+    return reader.face_probabilities(images)
 
 
 def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -74,10 +77,10 @@ def split_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
     }
 
 
-def evaluate(model_path: Path, arrays: dict[str, np.ndarray], blur_sigma: float = 0.0) -> dict:
-    """``{split name: split_metrics}`` for PublicTest, PrivateTest and the whole test folder."""
+def evaluate(reader: EmotionReader, arrays: dict[str, np.ndarray]) -> dict:
+    """``{split name: split_metrics}`` of the reader's face model: PublicTest, PrivateTest, the whole test folder."""
     test = split(arrays, *SPLITS["test"])
-    probs = predict_images(model_path, test["x"], blur_sigma)
+    probs = predict_images(reader, test["x"])
     results = {}
     for name, usages in SPLITS.items():
         keep = np.isin(test["usage"], usages)
@@ -214,8 +217,8 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
     bench, cal = optional_json(out / "benchmark.json"), optional_json(out / "calibration.json")
     lines = [
         "# Face emotion model (FER2013): evaluation of the served int8 model", "",
-        f"Model `{model_path.name}` run through `emotion_core.classifier.LiteClassifier` on "
-        "`face_model_input` crops with the model's input blur (the served path). Checkpoint, blur and "
+        f"Model `{model_path.name}` run through `emotion_core.EmotionReader` (the served path: "
+        "`face_model_input` crops with the model's input blur, then the model). Checkpoint, blur and "
         "class-bias choices used PublicTest "
         "only; PrivateTest and the whole test folder are reported, never used for a choice.", "",
         "## Targets (issue 4, whole test folder)", "",
@@ -248,7 +251,7 @@ def main() -> None:
     start = time.perf_counter()
     out, model_path = Path(args.out), Path(args.model)
     out.mkdir(parents=True, exist_ok=True)
-    results = evaluate(model_path, load_arrays(data_dir(args.data_dir)), blur_sigma_of(args))
+    results = evaluate(reader_of(args), load_arrays(data_dir(args.data_dir)))
     (out / "metrics.json").write_text(json.dumps({"model": model_path.name, **results}, indent=2) + "\n")
     for name in SPLITS:
         title = f"{model_path.name}: {name}"

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion_core import EmotionReader
 from emotion_core.face import CROP_SCALE, CROP_SHIFT_Y, FACE_INPUT_SIZE
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
@@ -289,9 +290,11 @@ def run(args: argparse.Namespace) -> dict:
     int8_path.write_bytes(to_tflite(model, served_inputs(split(arrays, "Training")["x"], sigma)))
     float_path.write_bytes(float_bytes)
     test = split(arrays, *SPLITS["test"])
-    agreement = float(np.mean(predict_images(int8_path, test["x"], sigma).argmax(1)
-                              == predict_images(float_path, test["x"], sigma).argmax(1)))
-    results = evaluate(int8_path, arrays, sigma)
+    int8_reader, float_reader = (EmotionReader.with_models(face_model=path, face_blur_sigma=sigma)
+                                 for path in (int8_path, float_path))
+    agreement = float(np.mean(predict_images(int8_reader, test["x"]).argmax(1)
+                              == predict_images(float_reader, test["x"]).argmax(1)))
+    results = evaluate(int8_reader, arrays)
     averaged = combination(args, len(args.checkpoint))
     if sigma > 0:
         averaged += ("; " if averaged else ", ") + f"input blurred by a Gaussian of sigma {sigma:g} px"
@@ -302,7 +305,7 @@ def run(args: argparse.Namespace) -> dict:
     if len(float_bytes) >= MAX_FLOAT_BYTES:
         float_path.unlink()
     elif served:
-        register(FLOAT_NAME, float_path, evaluate(float_path, arrays, sigma), agreement,
+        register(FLOAT_NAME, float_path, evaluate(float_reader, arrays), agreement,
                  f"face emotion classifier (float32 reference of face_emotion{averaged})", sigma)
     return {"checkpoint": [str(c) for c in args.checkpoint], "combination": averaged.lstrip(", "),
             "mirror_average": args.mirror or args.split_views, "input_blur": blur,

@@ -2,10 +2,11 @@
 
 ``python -m training.voice_evaluate [--model weights/voice_emotion.tflite] [--cross-corpus artifacts/...tflite]``
 
-Each test clip goes through the runtime path: decode, resample, no-speech check, VAD trimming,
-3 s windows every 1.5 s (``window_starts`` / ``model_input``), ``LiteClassifier`` on each window,
-mean of the window probabilities. Writes ``reports/voice/metrics.json``, confusion-matrix PNGs and
-``REPORT.md`` (ours vs the prototype baseline, human listeners and fairness by sex and age).
+Each test clip goes through the app's own call on a reader built with the model under test
+(``EmotionReader.with_models(voice_model=...).analyze_speech``): decode, resample, no-speech check,
+VAD trimming, 3 s windows every 1.5 s, mean of the windows with speech. Writes
+``reports/voice/metrics.json``, confusion-matrix PNGs and ``REPORT.md`` (ours vs the prototype
+baseline, human listeners and fairness by sex and age).
 """
 
 from __future__ import annotations
@@ -18,17 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core.audio import (
-    MIN_SPEECH_SECONDS,
-    WINDOW_SAMPLES,
-    load_audio,
-    model_input,
-    resample,
-    speech_seconds,
-    trim_silence,
-    window_starts,
-)
-from emotion_core.classifier import LiteClassifier
+from emotion_core import EmotionReader
+from emotion_core.audio import load_audio
 from emotion_core.labels import EMOTIONS
 from training.metrics import accuracy, confusion, per_class_recall, uar
 from training.voice_data import DEFAULT_OUT as FEATURES
@@ -41,41 +33,18 @@ AGE_GROUPS = ((20, 29, "20-29"), (30, 44, "30-44"), (45, 120, "45+"))
 BASELINE_ROW = "baseline (prototype, float)"
 
 
-def classify_samples(runner: LiteClassifier, samples: np.ndarray, sample_rate: int,
-                     check_speech: bool = True) -> np.ndarray | None:
-    """Runtime-equivalent clip prediction: mean window probabilities ``(7,)``, or None for no speech.
+def predict_files(reader: EmotionReader, paths: list[str], check_speech: bool = True) -> np.ndarray:
+    """``(n, 7)`` clip scores from the reader's own calls, the app's path.
 
-    Mirrors what ``emotion_core`` serves: no-speech check, VAD trimming, windows, mean probabilities.
+    ``analyze_speech`` as served (a row of NaN where it finds no speech), or with ``check_speech``
+    off ``classify_speech``, which classifies a clip whatever the voice activity.
     """
-    samples = resample(samples, sample_rate)
-    if check_speech and speech_seconds(samples) < MIN_SPEECH_SECONDS:
-        return None
-    speech = trim_silence(samples)
-    windows = [model_input(speech[s : s + WINDOW_SAMPLES]) for s in window_starts(speech.size)]
-    return runner.predict_batch(np.stack(windows)[..., None]).mean(axis=0)
-
-
-def predict_files(runner: LiteClassifier, paths: list[str], check_speech: bool = True) -> np.ndarray:
-    """``(n, 7)`` clip probabilities; rows of NaN for clips the runtime finds no speech in."""
     rows = []
     for path in paths:
-        probs = classify_samples(runner, *load_audio(path), check_speech=check_speech)
-        rows.append(np.full(len(EMOTIONS), np.nan) if probs is None else probs)
+        samples, rate = load_audio(path)
+        scores = reader.analyze_speech(samples, rate).scores if check_speech else reader.classify_speech(samples, rate)
+        rows.append([scores[name] for name in EMOTIONS] if scores else np.full(len(EMOTIONS), np.nan))
     return np.array(rows)
-
-
-def served_metrics(cache: dict, test: dict[str, np.ndarray]) -> dict:
-    """Metrics of ``emotion_core.analysis.analyze_speech`` itself (the app's own call, with its silence trimming)."""
-    from emotion_core.analysis import analyze_speech
-
-    metrics = {}
-    for corpus, index in test.items():
-        predicted = []
-        for path in cache["path"][index]:
-            scores = analyze_speech(*load_audio(path)).scores
-            predicted.append(EMOTIONS.index(max(scores, key=scores.get)) if scores else -1)
-        metrics[corpus] = summarise(cache["label"][index], np.array(predicted))
-    return metrics
 
 
 def summarise(labels: np.ndarray, predicted: np.ndarray) -> dict:
@@ -85,12 +54,12 @@ def summarise(labels: np.ndarray, predicted: np.ndarray) -> dict:
             "confusion": confusion(labels, predicted).tolist()}
 
 
-def evaluate_runner(runner: LiteClassifier, cache: dict, test: dict[str, np.ndarray]) -> tuple[dict, dict, dict]:
+def evaluate_reader(reader: EmotionReader, cache: dict, test: dict[str, np.ndarray]) -> tuple[dict, dict, dict]:
     """Metrics per test corpus as served (no speech = no answer = an error), the same with the
     no-speech check switched off (the rejected clips classified anyway), and the served predictions."""
     served, unchecked, predictions = {}, {}, {}
     for corpus, index in test.items():
-        probs = predict_files(runner, list(cache["path"][index]))
+        probs = predict_files(reader, list(cache["path"][index]))
         speech = ~np.isnan(probs).any(axis=1)
         rejected = np.flatnonzero(~speech)
         labels, predicted = cache["label"][index], np.where(speech, np.nan_to_num(probs).argmax(axis=1), -1)
@@ -99,7 +68,7 @@ def evaluate_runner(runner: LiteClassifier, cache: dict, test: dict[str, np.ndar
                                                  zip(*np.unique(labels[rejected], return_counts=True), strict=True)}}
         forced = predicted.copy()
         if rejected.size:
-            forced[rejected] = predict_files(runner, list(cache["path"][index][rejected]), False).argmax(axis=1)
+            forced[rejected] = predict_files(reader, list(cache["path"][index][rejected]), False).argmax(axis=1)
         unchecked[corpus] = summarise(labels, forced)
         predictions[corpus] = predicted
     return served, unchecked, predictions
@@ -247,8 +216,9 @@ def write_report(report: dict, path: Path) -> None:
         f"({info.get('agreement_examples', '')}).", "",
         "Test speakers were never used for training or checkpoint choice: RAVDESS actors 19-24 (7 classes), "
         "CREMA-D actors 1076-1091 (6 classes, no surprise; a *surprise* prediction counts as an error). "
-        "Ours is measured through the runtime path (`LiteClassifier`, VAD trimming, 3 s windows every 1.5 s, "
-        "mean of window probabilities). The baseline is the prototype recipe (40 MFCCs of the first 2.5 s, "
+        "Ours is measured through the app's own call, `EmotionReader.analyze_speech` on a reader built with "
+        "the model (no-speech check, VAD trimming, 3 s windows every 1.5 s, mean of the windows with speech). "
+        "The baseline is the prototype recipe (40 MFCCs of the first 2.5 s, "
         "Conv2D 256 4x4 ... Dense 32), float Keras, trained on the same training speakers and "
         "chosen on the same validation speakers. Figures in %; UAR = mean per-class recall.", "",
         "## Accuracy and UAR", "", *results_table(report["results"]), "",
@@ -310,12 +280,11 @@ def main() -> None:
         results[BASELINE_ROW] = previous["results"][BASELINE_ROW]
         carry("baseline", args.baseline)
     if args.float_model.exists():
-        results["ours float32"], _, _ = evaluate_runner(LiteClassifier(args.float_model), cache, test)
-    ours, unchecked, predictions = evaluate_runner(LiteClassifier(args.model), cache, test)
+        results["ours float32"], _, _ = evaluate_reader(EmotionReader.with_models(voice_model=args.float_model),
+                                                        cache, test)
+    ours, unchecked, predictions = evaluate_reader(EmotionReader.with_models(voice_model=args.model), cache, test)
     results["ours int8 (served)"] = ours
     results["ours int8, no-speech check off"] = unchecked
-    if args.model.resolve() == (PROJECT_ROOT / "weights" / "voice_emotion.tflite").resolve():
-        results["ours int8 via emotion_core.analyze_speech (the app's call)"] = served_metrics(cache, test)
     crema = test["crema-d"]
     results["human raters, voice only (CREMA-D majority vote)"] = {
         "crema-d": human_votes(args.data_dir, cache["path"][crema], cache["label"][crema])}
@@ -323,7 +292,8 @@ def main() -> None:
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "results": results,
               "fairness": fairness(cache["label"][crema], predictions["crema-d"], groups)}
     if args.cross_corpus.exists():
-        report["cross_corpus"], _, _ = evaluate_runner(LiteClassifier(args.cross_corpus), cache, {"crema-d": crema})
+        cross = EmotionReader.with_models(voice_model=args.cross_corpus)
+        report["cross_corpus"], _, _ = evaluate_reader(cross, cache, {"crema-d": crema})
     elif previous.get("cross_corpus"):
         report["cross_corpus"] = previous["cross_corpus"]
         carry("cross-corpus", args.cross_corpus)

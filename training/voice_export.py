@@ -7,8 +7,9 @@ exported graph runs each on the same window and averages their probabilities (an
 
 The int8 model is calibrated on windows of TRAINING clips only, made by the runtime's own
 ``normalize_features`` / ``fit_to_window``. Both files are written to ``weights/`` and registered
-in ``weights/manifest.json`` with their feature parameters, data, licence and the float-vs-int8
-top-1 agreement on the validation speakers.
+in ``weights/manifest.json`` with their feature parameters, data, licence, and the float-vs-int8
+top-1 agreement and validation UAR on the validation speakers, both measured through the app's own
+calls on a reader built with each exported file (``EmotionReader.with_models``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core import audio
-from emotion_core.classifier import LiteClassifier
+from emotion_core import EmotionReader, audio
+from emotion_core.audio import load_audio
 from emotion_core.labels import EMOTIONS
+from emotion_core.reader import prepare_speech
 from training.manifest import WEIGHTS_DIR, update_entry
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_mel, load_cache
@@ -91,11 +93,14 @@ def _convert(converter, calibration: np.ndarray | None) -> bytes:
     return converter.convert()
 
 
-def top1_agreement(first: LiteClassifier, second: LiteClassifier, examples: np.ndarray) -> float:
-    """Fraction of ``examples`` on which the two runners pick the same class."""
-    a = first.predict_batch(examples).argmax(axis=1)
-    b = second.predict_batch(examples).argmax(axis=1)
-    return float(np.mean(a == b))
+def window_agreement(first: EmotionReader, second: EmotionReader, paths: list[str]) -> tuple[float, int]:
+    """Top-1 agreement of two readers over the served windows of the clips at ``paths``, and the window count."""
+    same = []
+    for path in paths:
+        speech = prepare_speech(*load_audio(path))
+        same.extend(first.window_probabilities(speech)[0].argmax(axis=1)
+                    == second.window_probabilities(speech)[0].argmax(axis=1))
+    return float(np.mean(same)), len(same)
 
 
 def register(name: str, path: Path, members: int, extra: dict) -> dict:
@@ -106,16 +111,16 @@ def register(name: str, path: Path, members: int, extra: dict) -> dict:
                         licence=LICENCE, **extra)
 
 
-def validation_windows(cache: dict, exclude_corpus: str = "") -> list[np.ndarray]:
-    """The runtime windows of each validation clip, ``[(k, 301, 64), ...]``."""
-    return [clip_windows(clip_mel(cache, i)) for i in split_indices(cache, "val", exclude_corpus)]
+def validation_paths(cache: dict, exclude_corpus: str = "") -> list[str]:
+    """The audio files of the validation speakers' clips."""
+    return [str(path) for path in cache["path"][split_indices(cache, "val", exclude_corpus)]]
 
 
-def validation_uar(runner: LiteClassifier, cache: dict, windows: list[np.ndarray],
-                   exclude_corpus: str = "") -> dict[str, float]:
-    """Per-corpus validation UAR of an exported model (clip = mean of its windows), as in checkpoint choice."""
+def validation_uar(reader: EmotionReader, cache: dict, exclude_corpus: str = "") -> dict[str, float]:
+    """Per-corpus validation UAR of an exported model, each clip scored by the reader's ``classify_speech``."""
     val = split_indices(cache, "val", exclude_corpus)
-    probs = np.stack([runner.predict_batch(clip).mean(axis=0) for clip in windows])
+    scores = [reader.classify_speech(*load_audio(path)) for path in cache["path"][val]]
+    probs = np.array([[clip[name] for name in EMOTIONS] for clip in scores])
     return validation_score(probs, cache["label"][val], cache["corpus"][val])
 
 
@@ -153,14 +158,14 @@ def main() -> None:
     int8_path.write_bytes(convert(model, calibration))
     float_bytes = convert(model, None)
     (ARTIFACTS / f"{args.name}_float.tflite").write_bytes(float_bytes)
-    windows = validation_windows(cache, args.exclude_corpus)
-    float_runner, int8_runner = LiteClassifier(ARTIFACTS / f"{args.name}_float.tflite"), LiteClassifier(int8_path)
-    agreement = top1_agreement(float_runner, int8_runner, np.concatenate(windows))
+    readers = {"int8": EmotionReader.with_models(voice_model=int8_path),
+               "float": EmotionReader.with_models(voice_model=ARTIFACTS / f"{args.name}_float.tflite")}
+    agreement, windows = window_agreement(readers["float"], readers["int8"],
+                                          validation_paths(cache, args.exclude_corpus))
     common = {"training_run": "+".join(c.stem for c in args.checkpoint), "parameters": model.count_params(),
               "float_int8_top1_agreement": agreement,
-              "agreement_examples": f"{sum(map(len, windows))} windows of the validation speakers' clips"}
-    scores = {kind: validation_uar(runner, cache, windows, args.exclude_corpus)
-              for kind, runner in (("int8", int8_runner), ("float", float_runner))}
+              "agreement_examples": f"{windows} served windows of the validation speakers' clips"}
+    scores = {kind: validation_uar(reader, cache, args.exclude_corpus) for kind, reader in readers.items()}
     if args.out_dir.resolve() == WEIGHTS_DIR.resolve():
         members = len(args.checkpoint)
         register(args.name, int8_path, members, {"quantization": "full integer int8 (input and output int8)",

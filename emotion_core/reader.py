@@ -1,0 +1,289 @@
+"""The model object: a face model, a voice model and a face detector, with the calls that use them.
+
+An :class:`EmotionReader` is built from a weights manifest (:meth:`EmotionReader.from_manifest`) or
+from candidate model files (:meth:`EmotionReader.with_models`, what training scores its exports
+with). Either way each classifier is checked when it loads: its labels, input shape and, for voice,
+the feature parameters it was trained on must match the runtime, so a mismatched file fails at
+once. The module-level calls in :mod:`emotion_core.analysis` use one cached default reader.
+
+A reader holds no per-call state: one reader serves any number of threads at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import audio, face
+from .classifier import LiteClassifier
+from .fusion import FACE_PRIOR, VOICE_PRIOR, Fused, fuse
+from .labels import EMOTIONS, NUM_EMOTIONS, check_labels, scores_to_dict
+from .results import Face, SpeechResult, VoiceActivity
+from .weights import WEIGHTS_DIR, load_manifest, resolve_weight, verify
+
+FACE_MODEL = "face_emotion"  # manifest names of the served models
+VOICE_MODEL = "voice_emotion"
+DETECTOR_MODEL = "face_detector"
+# The feature parameters a voice model's manifest entry must state, as the runtime computes them.
+VOICE_FEATURES = {"sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "hop_length": audio.HOP_LENGTH,
+                  "win_length": audio.WIN_LENGTH, "n_mels": audio.N_MELS}
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """Prior trust in each channel for :meth:`EmotionReader.fuse` (a manifest's optional ``fusion`` object)."""
+
+    face_prior: float = FACE_PRIOR
+    voice_prior: float = VOICE_PRIOR
+
+    @classmethod
+    def from_manifest(cls, manifest: dict) -> FusionSettings:
+        """The manifest's ``fusion`` settings; absent ones keep today's defaults, unknown ones fail."""
+        given = manifest.get("fusion", {})
+        unknown = set(given) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown fusion settings in the manifest: {sorted(unknown)}")
+        return cls(**{name: float(value) for name, value in given.items()})
+
+
+def check_voice_features(features: dict) -> None:
+    """Raise unless a voice model's manifest ``features`` match the runtime's (:data:`VOICE_FEATURES`)."""
+    wrong = {k: (features.get(k), v) for k, v in VOICE_FEATURES.items() if features.get(k) != v}
+    if wrong:  # the model is only valid for the features it was trained on
+        raise ValueError(f"voice model was trained with other features (manifest, runtime): {wrong}")
+
+
+def checked_classifier(path: str | Path, entry: dict, voice: bool = False) -> LiteClassifier:
+    """The LiteRT runner of ``path``, checked against its manifest ``entry``: labels, input shape, features."""
+    check_labels(entry["labels"])
+    runner = LiteClassifier(path)
+    if list(runner.input_shape) != list(entry["input_shape"][1:]):
+        raise ValueError(f"{Path(path).name}: model input {runner.input_shape} does not match "
+                         f"the manifest {entry['input_shape']}")
+    if voice:
+        check_voice_features(entry.get("features", {}))
+    return runner
+
+
+def blur_sigma_of(entry: dict) -> float:
+    """A face model's input blur from its manifest entry (``preprocessing.blur_sigma``; 0 = none)."""
+    return float(entry.get("preprocessing", {}).get("blur_sigma", 0.0))
+
+
+def prepare_speech(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Any mono/stereo int or float PCM at 8-96 kHz -> 16 kHz mono float32 in [-1, 1]."""
+    try:
+        rate = int(sample_rate)
+    except (TypeError, ValueError, OverflowError):  # NaN, infinity, None
+        raise ValueError(f"the sample rate must be a whole number of Hz, got {sample_rate!r}") from None
+    return audio.resample(audio.to_mono_float(samples), rate)
+
+
+def pooled(probabilities: np.ndarray, voiced: np.ndarray) -> dict[str, float]:
+    """Mean of the windows with speech (of all windows when none has speech), as ``{emotion: p}``."""
+    chosen = probabilities[voiced] if voiced.any() else probabilities
+    return scores_to_dict(chosen.mean(axis=0))
+
+
+def _activity(mono: np.ndarray) -> VoiceActivity:
+    return VoiceActivity(audio.speech_seconds(mono), mono.size / audio.SAMPLE_RATE)
+
+
+def _entry(manifest: dict, name: str) -> dict:
+    models = manifest["models"]
+    if name not in models:
+        raise KeyError(f"no model named {name!r} in the weights manifest; known: {', '.join(sorted(models))}")
+    return models[name]
+
+
+def _detector_from(path: Path) -> Callable[[], face.FaceDetector]:
+    return lambda: face.FaceDetector(str(path))
+
+
+class EmotionReader:
+    """Face and voice emotion models with the calls of :mod:`emotion_core` (``analyze_frame``, ...).
+
+    Build one with :meth:`from_manifest` or :meth:`with_models`; either may leave a channel out
+    (its calls then raise). The face detector loads on first use (MediaPipe takes seconds to start).
+    """
+
+    def __init__(self, face_model: LiteClassifier | None, voice_model: LiteClassifier | None,
+                 detector: Callable[[], face.FaceDetector] | None = face.default_detector, *,
+                 face_blur_sigma: float = 0.0, fusion: FusionSettings = FusionSettings()) -> None:
+        """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once."""
+        self.face_model = face_model
+        self.voice_model = voice_model
+        self.face_blur_sigma = float(face_blur_sigma)
+        self.fusion = fusion
+        self._make_detector = detector
+        self._detector: face.FaceDetector | None = None
+        self._detector_lock = threading.Lock()
+
+    @classmethod
+    def from_manifest(cls, manifest: str | Path | dict | None = None, weights_dir: str | Path | None = None, *,
+                      face_name: str = FACE_MODEL, voice_name: str = VOICE_MODEL,
+                      detector_name: str = DETECTOR_MODEL) -> EmotionReader:
+        """The reader of a manifest's models (a ``manifest.json`` path or its parsed dict; default: bundled).
+
+        Files come from ``weights_dir`` (default: the manifest file's folder, the bundled folder for a
+        dict) and must match their sha256; the bundled manifest without ``weights_dir`` resolves its
+        files like the app does (the Hub when configured, else bundled). ``*_name`` pick other entries,
+        e.g. ``face_name="face_emotion_float"``; an empty name leaves that model out.
+        """
+        bundled = manifest is None and weights_dir is None
+        if isinstance(manifest, str | Path):
+            weights_dir = Path(manifest).parent if weights_dir is None else weights_dir
+            manifest = json.loads(Path(manifest).read_text())
+        manifest = load_manifest() if manifest is None else manifest
+        folder = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+
+        def path_of(name: str) -> Path:
+            entry = _entry(manifest, name)
+            return resolve_weight(name) if bundled else verify(folder / entry["file"], entry["sha256"])
+
+        face_entry = _entry(manifest, face_name) if face_name else {}
+        face_model = checked_classifier(path_of(face_name), face_entry) if face_name else None
+        voice_model = (checked_classifier(path_of(voice_name), _entry(manifest, voice_name), voice=True)
+                       if voice_name else None)
+        if not detector_name:
+            detector = None
+        elif bundled and detector_name == DETECTOR_MODEL:
+            detector = face.default_detector  # shared with every other user of the bundled detector
+        else:
+            detector = _detector_from(path_of(detector_name))
+        return cls(face_model, voice_model, detector, face_blur_sigma=blur_sigma_of(face_entry),
+                   fusion=FusionSettings.from_manifest(manifest))
+
+    @classmethod
+    def with_models(cls, face_model: str | Path | None = None, voice_model: str | Path | None = None,
+                    detector: str | Path | None = None, *, face_blur_sigma: float | None = None) -> EmotionReader:
+        """A reader on candidate model files (e.g. a training export), served exactly as the app serves its own.
+
+        Each file is checked against the bundled manifest's entry for its channel (labels, input shape,
+        voice features); no checksum, as a candidate is not in the manifest yet. ``face_blur_sigma``
+        defaults to the served face model's. A channel without a file is left out; the detector is the
+        bundled one unless ``detector`` names a file.
+        """
+        manifest = load_manifest()
+        face_entry = _entry(manifest, FACE_MODEL)
+        return cls(
+            checked_classifier(face_model, face_entry) if face_model is not None else None,
+            checked_classifier(voice_model, _entry(manifest, VOICE_MODEL), voice=True)
+            if voice_model is not None else None,
+            face.default_detector if detector is None else _detector_from(Path(detector)),
+            face_blur_sigma=blur_sigma_of(face_entry) if face_blur_sigma is None else face_blur_sigma,
+            fusion=FusionSettings.from_manifest(manifest))
+
+    def __repr__(self) -> str:
+        name = lambda runner: runner.path.name if runner is not None else None  # noqa: E731
+        return (f"EmotionReader(face={name(self.face_model)}, voice={name(self.voice_model)}, "
+                f"face_blur_sigma={self.face_blur_sigma:g}, fusion={self.fusion})")
+
+    @property
+    def detector(self) -> face.FaceDetector:
+        """The face detector, created on first use (once, whichever thread gets here first)."""
+        if self._detector is None:
+            if self._make_detector is None:
+                raise RuntimeError("this reader has no face detector: build it with one to analyse frames")
+            with self._detector_lock:
+                if self._detector is None:
+                    self._detector = self._make_detector()
+        return self._detector
+
+    def load(self) -> None:
+        """Start the face detector now (e.g. at app start-up) instead of on the first frame."""
+        if self._make_detector is not None:
+            _ = self.detector
+
+    def _face(self) -> LiteClassifier:
+        if self.face_model is None:
+            raise RuntimeError("this reader has no face model: build it with one to classify faces")
+        return self.face_model
+
+    def _voice(self) -> LiteClassifier:
+        if self.voice_model is None:
+            raise RuntimeError("this reader has no voice model: build it with one to classify speech")
+        return self.voice_model
+
+    def face_probabilities(self, crops: Iterable[np.ndarray]) -> np.ndarray:
+        """The face model's ``(n, 7)`` probabilities (EMOTIONS order) for already-cropped faces.
+
+        Each crop is grey ``HxW`` (or ``HxWx1``) or RGB ``HxWx3`` uint8, fed to the model as the app
+        feeds it (:func:`emotion_core.face.face_model_input` with this reader's input blur).
+        """
+        inputs = []
+        for crop in crops:
+            crop = np.asarray(crop)
+            if crop.dtype != np.uint8:
+                raise ValueError(f"a face crop must be uint8, got {crop.dtype}")
+            inputs.append(face.face_model_input(crop, self.face_blur_sigma))
+        if not inputs:
+            return np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
+        return self._face().predict_batch(np.stack(inputs))
+
+    def classify_face(self, crop: np.ndarray) -> dict[str, float]:
+        """Scores over EMOTIONS (summing to 1) for an already-cropped face: grey ``HxW`` or RGB ``HxWx3`` uint8."""
+        return scores_to_dict(self.face_probabilities([crop])[0])
+
+    def analyze_frame(self, frame: np.ndarray) -> list[Face]:
+        """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``."""
+        frame = face.check_frame(frame)
+        faces = []
+        for box, detection_score in self.detector.detect(frame):
+            scores = self.classify_face(face.crop_face(frame, box))
+            faces.append(Face(box=box, scores=scores, detection_score=detection_score))
+        return faces
+
+    def voice_activity(self, samples: np.ndarray, sample_rate: int) -> VoiceActivity:
+        """How many seconds of the input are speech (WebRTC VAD); ``.has_speech`` says whether to classify."""
+        return _activity(prepare_speech(samples, sample_rate))
+
+    def window_probabilities(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-window probabilities ``(windows, 7)`` of 16 kHz mono audio, whether each window holds
+        speech, and each window's ``(start, end)`` in seconds ``(windows, 2)``.
+
+        Leading and trailing silence is cut first, as it was for every training clip; the rest is cut
+        into 3 s windows 1.5 s apart (:func:`emotion_core.audio.window_starts`). The times still count
+        from the start of ``mono``, not of the speech left after the cut.
+        """
+        runner = self._voice()
+        first, stop = audio.speech_span(mono)
+        starts = [first + s for s in audio.window_starts(stop - first)]
+        chunks = [mono[s : min(s + audio.WINDOW_SAMPLES, stop)] for s in starts]
+        probabilities = runner.predict_batch(np.stack([audio.model_input(chunk) for chunk in chunks]))
+        voiced = np.array([audio.has_speech(chunk) for chunk in chunks])
+        times = np.array([(s, s + chunk.size) for s, chunk in zip(starts, chunks, strict=True)]) / audio.SAMPLE_RATE
+        return probabilities, voiced, times
+
+    def classify_speech(self, samples: np.ndarray, sample_rate: int) -> dict[str, float]:
+        """Scores over EMOTIONS (summing to 1) for mono float32 audio of any length at 8-96 kHz.
+
+        Long input is cut into 3 s windows 1.5 s apart; the windows with speech are averaged (all of
+        them if none has speech). Empty input gives uniform scores: use :meth:`voice_activity` first.
+        """
+        self._voice()
+        mono = prepare_speech(samples, sample_rate)
+        if mono.size == 0:
+            return {name: 1.0 / len(EMOTIONS) for name in EMOTIONS}
+        return pooled(*self.window_probabilities(mono)[:2])
+
+    def analyze_speech(self, samples: np.ndarray, sample_rate: int) -> SpeechResult:
+        """Voice activity plus, when there is speech, the pooled scores; no speech gives empty scores."""
+        self._voice()
+        mono = prepare_speech(samples, sample_rate)
+        activity = _activity(mono)
+        if not activity.has_speech:
+            return SpeechResult(scores={}, activity=activity)
+        probabilities, voiced, times = self.window_probabilities(mono)
+        window_scores = tuple(scores_to_dict(p) for p in probabilities)
+        window_times = tuple((float(start), float(end)) for start, end in times)
+        return SpeechResult(pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times)
+
+    def fuse(self, face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None) -> Fused:
+        """:func:`emotion_core.fuse` with this reader's channel priors (:class:`FusionSettings`)."""
+        return fuse(face_scores, voice_scores, self.fusion.face_prior, self.fusion.voice_prior)
