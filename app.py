@@ -22,10 +22,10 @@ import pandas as pd
 
 import emotion_core
 from emotion_core.audio import load_audio
-from emotion_core.fusion import UNCERTAIN_BELOW
 from emotion_core.images import load_image
-from emotion_core.live import UNCERTAIN, LiveSession, TimelinePoint, reading
+from emotion_core.live import LiveSession, TimelinePoint
 from emotion_core.overlay import draw_faces
+from emotion_core.reading import UNCERTAIN, reading
 from emotion_core.timeline import EMOTION_COLOURS, plot_timeline, summarize, write_csv, write_json
 from emotion_core.video import DEFAULT_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND, MAX_VIDEO_SECONDS, VIDEO_SUFFIXES
 
@@ -134,7 +134,7 @@ def analyze_image(image: dict | str | None) -> tuple[str, dict]:
 
 
 def analyze_audio(path: str | None) -> tuple[dict, dict]:
-    """Audio file -> (scores for the bars, full result)."""
+    """Audio file -> (bars headed by the reading, full result); raw payloads: postprocess is off."""
     if not path:
         raise gr.Error("No audio was given: upload a file or record from the microphone.")
     try:
@@ -144,7 +144,7 @@ def analyze_audio(path: str | None) -> tuple[dict, dict]:
         raise gr.Error(str(error)) from None
     if not result.activity.has_speech:
         gr.Warning("No speech found in this recording.")
-    return result.scores, result.to_dict()
+    return bars(result.scores, "no speech"), result.to_dict()
 
 
 def video_output_dir() -> Path:
@@ -247,7 +247,7 @@ def live_frame(frame: np.ndarray | None, session: LiveSession, request: gr.Reque
     state = session.add_frame(frame)
     if state.paused:
         return gr.skip(), gr.skip(), gr.skip(), state.status()
-    return (jpeg_image(draw_faces(frame, state.faces, uncertain_below=UNCERTAIN_BELOW)),
+    return (jpeg_image(draw_faces(frame, state.faces)),
             bars(state.face_scores, "no face"), bars(state.fused_scores, "nothing to read"), state.status())
 
 
@@ -398,7 +398,7 @@ def build_demo() -> gr.Blocks:
             audio_bars = gr.Label(num_top_classes=7, label="Voice")
             audio_json = gr.JSON(label="Result")
             gr.Button("Analyse audio", variant="primary").click(
-                analyze_audio, audio_in, [audio_bars, audio_json], api_name="analyze_audio",
+                analyze_audio, audio_in, [audio_bars, audio_json], api_name="analyze_audio", postprocess=False,
                 concurrency_limit=AUDIO_CONCURRENCY)
         with gr.Tab("Video"):
             with gr.Row():

@@ -9,6 +9,7 @@ Public surface (stable)::
     voice_activity(samples, sr)   VoiceActivity (has_speech, speech_seconds)
     analyze_speech(samples, sr)   SpeechResult (activity + scores, empty when no speech)
     fuse(face_scores, voice_scores), smooth(previous, current)
+    is_uncertain(scores)          True when the top score is under the one threshold (emotion_core.reading)
     analyze_video(path, fps)      video file -> VideoAnalysis (per-segment face, voice, fused scores)
     summarize(analysis)           VideoSummary (dominant emotion, share of time per emotion, per channel)
     write_annotated_video(path, analysis, out)   an .mp4 with boxes and labels drawn, sound kept
@@ -30,9 +31,10 @@ from .analysis import (
     voice_activity,
 )
 from .annotate import write_annotated_video
-from .fusion import Fused, fuse, is_uncertain, smooth
+from .fusion import Fused, fuse, smooth
 from .labels import EMOTIONS
 from .reader import EmotionReader
+from .reading import is_uncertain
 from .results import Face, SpeechResult, VoiceActivity
 from .timeline import VideoSummary, summarize
 from .video import VideoAnalysis, VideoError, VideoSegment, analyze_video

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 from .labels import EMOTIONS
+from .reading import caption
+from .results import SpeechResult
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 PROGRESS_LINE_STEP = 0.1  # without a terminal, one progress line per tenth of the work
@@ -101,8 +103,12 @@ def _cell(value: object) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def _label_score(scores: dict[str, float], label: str | None) -> str | None:
-    return f"{label} {scores[label]:.0%}" if label else None
+def speech_table(result: SpeechResult) -> str:
+    """A recording's reading on a line ("voice: sad 62%", "voice: uncertain"), then each emotion's score."""
+    if not result.activity.has_speech:
+        return "no speech found"
+    scores = format_table(["emotion", "score"], [[name, result.scores[name]] for name in EMOTIONS])
+    return f"voice: {caption(result.scores)}\n{scores}"
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:
@@ -119,7 +125,7 @@ def run_image(args: argparse.Namespace) -> None:
 
     frame = load_image(args.file)
     faces = analyze_frame(frame)
-    rows = [[i, *face.box, _label_score(face.scores, face.label), face.detection_score] for i, face in enumerate(faces)]
+    rows = [[i, *face.box, caption(face.scores), face.detection_score] for i, face in enumerate(faces)]
     print(format_table(["face", "x", "y", "w", "h", "emotion", "detection"], rows) if faces else "no face found")
     if args.json:
         args.json.write_text(json.dumps({"faces": [f.to_dict() for f in faces], "width": frame.shape[1],
@@ -142,10 +148,7 @@ def run_audio(args: argparse.Namespace) -> None:
     result = analyze_speech(samples, rate)
     activity = result.activity
     print(f"{activity.total_seconds:.1f} s of sound, {activity.speech_seconds:.1f} s of speech")
-    if not activity.has_speech:
-        print("no speech found")
-    else:
-        print(format_table(["emotion", "score"], [[name, result.scores[name]] for name in EMOTIONS]))
+    print(speech_table(result))
     if args.json:
         args.json.write_text(json.dumps(result.to_dict(), indent=1))
     if args.csv:
@@ -162,8 +165,7 @@ def run_video(args: argparse.Namespace, progress) -> None:
     analysis = analyze_video(args.file, args.fps, progress=progress)
     elapsed = time.perf_counter() - started
     if not args.summary_only:
-        rows = [[s.start, s.end, len(s.faces), _label_score(s.face_scores, s.face_label),
-                 _label_score(s.voice_scores, s.voice_label), _label_score(s.fused.scores, s.fused_label)]
+        rows = [[s.start, s.end, len(s.faces), caption(s.face_scores), caption(s.voice_scores), caption(s.fused.scores)]
                 for s in analysis.segments]
         print(format_table(["start", "end", "faces", "face", "voice", "fused"], rows))
         print()

@@ -11,10 +11,9 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from .fusion import UNCERTAIN_BELOW, is_uncertain
-from .labels import top_label
 from .media import Progress, ProgressReporter, check_file, open_media, stream_origin, upright_rgb, video_stream
 from .overlay import draw_caption, draw_faces
+from .reading import caption as reading_caption
 from .video import VideoAnalysis, VideoSegment, analysis_size, scale_faces
 
 ANNOTATED_MAX_SIDE = 1280  # larger videos are scaled down to this (720p stays as it is)
@@ -28,18 +27,13 @@ COPY_AUDIO_CODECS = ("aac", "mp3")  # copied into MP4 as they are; anything else
 def caption(segment: VideoSegment | None) -> str:
     """One line for the bottom of a frame: ``"face happy 81% | voice - | fused uncertain"``.
 
-    "-": no reading; "uncertain": the top score is under fusion.UNCERTAIN_BELOW, as in the live view.
+    "-": no reading; each channel's caption comes from :func:`emotion_core.reading.caption`.
     """
     parts = []
     for channel in ("face", "voice", "fused"):
         scores = {} if segment is None else {"face": segment.face_scores, "voice": segment.voice_scores,
                                              "fused": segment.fused.scores}[channel]
-        if not scores:
-            parts.append(f"{channel} -")
-        elif is_uncertain(scores):
-            parts.append(f"{channel} uncertain")
-        else:
-            parts.append(f"{channel} {top_label(scores)} {max(scores.values()):.0%}")
+        parts.append(f"{channel} {reading_caption(scores) or '-'}")
     return " | ".join(parts)
 
 
@@ -125,7 +119,7 @@ def _drawn(frame, analysis: VideoAnalysis, size: tuple[int, int], seconds: float
     canvas = upright_rgb(frame, *size)
     if segment is not None and segment.faces:
         scale_x, scale_y = size[0] / analysis.info.width, size[1] / analysis.info.height
-        canvas = draw_faces(canvas, scale_faces(list(segment.faces), scale_x, scale_y), uncertain_below=UNCERTAIN_BELOW)
+        canvas = draw_faces(canvas, scale_faces(list(segment.faces), scale_x, scale_y))
     canvas = draw_caption(canvas, f"{seconds:6.1f} s  {caption(segment)}")
     out = av.VideoFrame.from_ndarray(canvas, format="rgb24")
     out.pts, out.time_base = pts, stream.codec_context.time_base

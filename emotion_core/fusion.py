@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .labels import EMOTIONS, NUM_EMOTIONS, scores_to_dict
+from .reading import UNCERTAIN_BELOW, is_uncertain  # noqa: F401 (kept importable from here; owned by reading)
 
 FACE_PRIOR = 1.0  # relative trust in each channel when both are equally confident
 VOICE_PRIOR = 1.0
 MIN_WEIGHT = 1e-3  # a present channel never drops to exactly zero weight
-UNCERTAIN_BELOW = 0.40  # a top score under this is shown as "uncertain"
 SMOOTHING = 0.35  # EMA step: share of the newest estimate in the smoothed one
 
 
@@ -90,8 +90,3 @@ def ema_step(seconds: float, time_constant: float) -> float:
     if time_constant <= 0:
         return 1.0
     return 1.0 - math.exp(-max(seconds, 0.0) / time_constant)
-
-
-def is_uncertain(scores: dict[str, float], threshold: float = UNCERTAIN_BELOW) -> bool:
-    """True when there are no scores or the top score is below ``threshold``."""
-    return not scores or max(scores.values()) < threshold

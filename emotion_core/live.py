@@ -14,8 +14,8 @@ detector looks at the last second; when it holds speech, the last 3 s window is 
 smoothed like the faces.
 
 A channel with nothing fresh (no face in the last frame, no speech in the last second, or no data
-for STALE_SECONDS) is unavailable and drops out of the fusion; a top score under
-:data:`~emotion_core.fusion.UNCERTAIN_BELOW` is reported as "uncertain".
+for STALE_SECONDS) is unavailable and drops out of the fusion. What each channel reads as (an emotion,
+"uncertain" or nothing) and which face leads come from :mod:`emotion_core.reading`, as everywhere else.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import numpy as np
 
 from . import audio
 from .analysis import analyze_frame, classify_speech
-from .fusion import Fused, ema_step, fuse, is_uncertain, smooth
-from .labels import top_label
+from .fusion import Fused, ema_step, fuse, smooth
+from .reading import main_face, reading
 from .results import Face
 
 BUFFER_SECONDS = 4.0  # the ring buffer; the voice model sees its last audio.WINDOW_SECONDS
@@ -46,7 +46,6 @@ TRACK_MIN_OVERLAP = 0.3  # intersection over union for a face to continue a face
 TIMELINE_SECONDS = 60.0  # the rolling timeline keeps the last minute
 TIMELINE_STEP_SECONDS = 0.25  # at most one timeline point per this much time
 TIME_LIMIT_SECONDS = 300.0  # a session stops analysing after this long; start() goes on
-UNCERTAIN = "uncertain"
 
 BUFFER_SAMPLES = int(BUFFER_SECONDS * audio.SAMPLE_RATE)
 RECENT_SPEECH_SAMPLES = int(RECENT_SPEECH_SECONDS * audio.SAMPLE_RATE)
@@ -175,13 +174,6 @@ class LiveState:
         return f"{verdict} · {faces} · {voice}"
 
 
-def reading(scores: dict[str, float]) -> str | None:
-    """The label to show for some scores: the top emotion, "uncertain", or ``None`` for no scores."""
-    if not scores:
-        return None
-    return UNCERTAIN if is_uncertain(scores) else top_label(scores)
-
-
 @dataclass
 class _Track:
     """One face followed over frames: its last box, smoothed scores and when it was last seen."""
@@ -222,11 +214,6 @@ def follow_faces(tracks: list[_Track], faces: list[Face], now: float,
         kept.append(_Track(smoothed[-1], now))
     kept += [t for i, t in enumerate(tracks) if i not in matched.values() and now - t.seen <= STALE_SECONDS]
     return kept, smoothed
-
-
-def main_face(faces: list[Face]) -> Face | None:
-    """The largest face: the one the face channel follows."""
-    return max(faces, key=lambda face: face.box[2] * face.box[3]) if faces else None
 
 
 class LiveSession:

@@ -4,31 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from .reading import caption
 from .results import Face
 
 BOX_COLOUR = (0, 220, 90)  # RGB
 TEXT_COLOUR = (0, 0, 0)
 
 
-def face_caption(face: Face, uncertain_below: float | None = None) -> str:
-    """A face's caption: its top emotion and score ("happy 87%"), or "uncertain" under ``uncertain_below``."""
-    top = face.scores[face.label]
-    if uncertain_below is not None and top < uncertain_below:
-        return "uncertain"
-    return f"{face.label} {top:.0%}"
+def face_caption(face: Face) -> str:
+    """A face's caption: its top emotion and score ("happy 87%"), or "uncertain" (emotion_core.reading)."""
+    return caption(face.scores) or ""
 
 
-def draw_faces(frame: np.ndarray, faces: list[Face], uncertain_below: float | None = None) -> np.ndarray:
+def draw_faces(frame: np.ndarray, faces: list[Face]) -> np.ndarray:
     """A copy of an RGB uint8 frame with each face's box and caption (:func:`face_caption`) drawn on it."""
+    return draw_boxes(frame, [(face.box, face_caption(face)) for face in faces])
+
+
+def draw_boxes(frame: np.ndarray, boxes: list[tuple[tuple[int, int, int, int], str]]) -> np.ndarray:
+    """A copy of an RGB uint8 frame with each ``(x, y, w, h)`` box drawn, its text on a strip above it."""
     import cv2
 
     canvas = np.ascontiguousarray(frame[:, :, :3]).copy()
     thickness = max(1, round(min(canvas.shape[:2]) / 240))
     font_scale = max(0.4, min(canvas.shape[:2]) / 800)
-    for face in faces:
-        x, y, w, h = face.box
+    for (x, y, w, h), text in boxes:
         cv2.rectangle(canvas, (x, y), (x + w, y + h), BOX_COLOUR, thickness)
-        text = face_caption(face, uncertain_below)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = y - th - base - 2 if y - th - base - 2 >= 0 else y + h
         cv2.rectangle(canvas, (x, top), (x + tw + 4, top + th + base + 2), BOX_COLOUR, -1)

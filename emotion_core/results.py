@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .labels import top_label
+from .reading import reading as reading_of
 
 
 @dataclass(frozen=True)
@@ -17,13 +18,20 @@ class Face:
 
     @property
     def label(self) -> str:
+        """The top emotion, whatever its score."""
         return top_label(self.scores)
+
+    @property
+    def reading(self) -> str | None:
+        """What to show: the top emotion or "uncertain" (:func:`emotion_core.reading.reading`)."""
+        return reading_of(self.scores)
 
     def to_dict(self) -> dict:
         x, y, w, h = self.box
         return {
             "box": {"x": x, "y": y, "w": w, "h": h},
             "label": self.label,
+            "reading": self.reading,
             "scores": dict(self.scores),
             "detection_score": self.detection_score,
         }
@@ -68,11 +76,18 @@ class SpeechResult:
 
     @property
     def label(self) -> str | None:
+        """The top emotion whatever its score; ``None`` without speech."""
         return top_label(self.scores) if self.scores else None
+
+    @property
+    def reading(self) -> str | None:
+        """What to show: the top emotion, "uncertain", or ``None`` without speech."""
+        return reading_of(self.scores)
 
     def to_dict(self) -> dict:
         return {
             "label": self.label,
+            "reading": self.reading,
             "scores": dict(self.scores),
             "has_speech": self.activity.has_speech,
             "speech_seconds": self.activity.speech_seconds,

@@ -1,7 +1,9 @@
 """A video's results over time: the summary, CSV and JSON exports, and the timeline picture.
 
 Everything here reads a :class:`~emotion_core.video.VideoAnalysis`; nothing decodes or predicts.
-Shares of time are measured in seconds of video (segments can differ in length).
+Shares of time are measured in seconds of video (segments can differ in length). Each channel's
+``label`` in the exports is the raw top emotion and its ``reading`` what the app shows
+(:mod:`emotion_core.reading`: the emotion, "uncertain" or nothing).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from .fusion import as_vector
 from .labels import EMOTIONS, scores_to_dict
+from .reading import reading
 from .video import VideoAnalysis, VideoSegment
 
 CHANNELS = ("face", "voice", "fused")
@@ -113,6 +116,7 @@ def segment_rows(analysis: VideoAnalysis) -> list[dict[str, object]]:
         row: dict[str, object] = {"start": segment.start, "end": segment.end, "faces": len(segment.faces)}
         for channel in CHANNELS:
             row[f"{channel}_label"] = getattr(segment, f"{channel}_label") or ""
+            row[f"{channel}_reading"] = reading(channel_scores(segment, channel)) or ""
         row["face_weight"], row["voice_weight"] = segment.fused.face_weight, segment.fused.voice_weight
         for channel in CHANNELS:
             scores = channel_scores(segment, channel)
@@ -123,7 +127,8 @@ def segment_rows(analysis: VideoAnalysis) -> list[dict[str, object]]:
 
 def csv_columns() -> list[str]:
     """The CSV header, in order."""
-    columns = ["start", "end", "faces", *(f"{c}_label" for c in CHANNELS), "face_weight", "voice_weight"]
+    readings = [column for c in CHANNELS for column in (f"{c}_label", f"{c}_reading")]
+    columns = ["start", "end", "faces", *readings, "face_weight", "voice_weight"]
     return columns + [f"{c}_{name}" for c in CHANNELS for name in EMOTIONS]
 
 
@@ -144,9 +149,17 @@ def to_dict(analysis: VideoAnalysis) -> dict:
         "duration_seconds": analysis.duration,
         "summary": summarize(analysis).to_dict(),
         "speech": [{"start": a, "end": b} for a, b in analysis.speech],
-        "voice_windows": [window.to_dict() for window in analysis.voice_windows],
-        "segments": [segment.to_dict() for segment in analysis.segments],
+        "voice_windows": [{**window.to_dict(), "reading": reading(window.scores)} for window in analysis.voice_windows],
+        "segments": [segment_dict(segment) for segment in analysis.segments],
     }
+
+
+def segment_dict(segment: VideoSegment) -> dict:
+    """A segment as JSON-able data (:meth:`VideoSegment.to_dict`), each channel with its ``reading`` too."""
+    data = segment.to_dict()
+    for channel in CHANNELS:
+        data[channel]["reading"] = reading(channel_scores(segment, channel))
+    return data
 
 
 def write_csv(analysis: VideoAnalysis, path: str | Path) -> Path:

@@ -43,6 +43,7 @@ from .media import (
     upright_rgb,
     video_stream,
 )
+from .reading import main_face
 from .results import Face
 
 MAX_VIDEO_SECONDS = 600.0  # 10 minutes; longer files are refused
@@ -199,11 +200,6 @@ def scale_faces(faces: list[Face], scale_x: float, scale_y: float) -> list[Face]
     return [replace(face, box=(int(round(face.box[0] * scale_x)), int(round(face.box[1] * scale_y)),
                                int(round(face.box[2] * scale_x)), int(round(face.box[3] * scale_y))))
             for face in faces]
-
-
-def main_face(faces: tuple[Face, ...] | list[Face]) -> Face | None:
-    """The largest face (the one the face channel follows, as in the live view), or ``None``."""
-    return max(faces, key=lambda face: face.box[2] * face.box[3]) if faces else None
 
 
 def build_segments(samples: list[tuple[float, list[Face]]], duration: float, windows: tuple[VoiceWindow, ...],

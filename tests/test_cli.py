@@ -62,7 +62,9 @@ def test_audio_prints_the_voice_scores(tmp_path, capsys):
     json_path, csv_path = tmp_path / "s.json", tmp_path / "s.csv"
     assert main([str(FIXTURES / "speech.wav"), "--json", str(json_path), "--csv", str(csv_path)]) == 0
     out = capsys.readouterr().out
-    assert "s of speech" in out and {line.split()[0] for line in out.splitlines()[2:]} == set(EMOTIONS)
+    lines = out.splitlines()  # sound and speech, the voice's reading, then a table of scores
+    assert "s of speech" in lines[0] and lines[1].startswith("voice: ")
+    assert lines[2].split() == ["emotion", "score"] and {line.split()[0] for line in lines[3:]} == set(EMOTIONS)
     result = json.loads((tmp_path / "s.json").read_text())
     assert result["has_speech"] and len(result["window_scores"]) == result["windows"] == 3
     assert set(result["window_scores"][0]["scores"]) == set(EMOTIONS)
