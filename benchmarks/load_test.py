@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
-REPORT = ROOT / "reports" / "load_test.json"
+from harness.server import FIXTURES, PROJECT_ROOT, start_app
+
+REPORT = PROJECT_ROOT / "reports" / "load_test.json"
 STREAM_FPS = 10.0  # webcam frames a second per live session (the Live tab's FRAME_EVERY = 0.1 s)
 STREAM_AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk (AUDIO_EVERY)
 MIC_RATE = 48000  # what browsers record at
@@ -111,7 +111,7 @@ def client_loop(url: str, index: int, deadline: float, budget: list[int], lock: 
 def start_streams(sessions: int, seconds: float) -> subprocess.Popen:
     command = [sys.executable, "-m", "benchmarks.load_test", "--stream-worker", str(sessions),
                "--seconds", str(seconds)]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def stream_worker(sessions: int, seconds: float) -> dict:
@@ -179,9 +179,6 @@ def stream_worker(sessions: int, seconds: float) -> dict:
 
 
 def run(clients: int, seconds: float, streams: int, max_requests: int) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import start_app
-
     process, url, log = start_app()
     assert url.startswith("http://127.0.0.1:"), "the load test runs on loopback only"
     memory = MemorySampler(process.pid)

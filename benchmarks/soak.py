@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.load_test import FIXTURES, MIC_RATE, rss_mb
+from benchmarks.load_test import MIC_RATE, rss_mb
+from harness.server import FIXTURES, PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "reports" / "soak.json"
+REPORT = PROJECT_ROOT / "reports" / "soak.json"
 FRAME_SECONDS = 0.1  # the Live tab's FRAME_EVERY
 CHUNK_SECONDS = 0.25  # the Live tab's AUDIO_EVERY
 GROWTH_LIMIT = 0.05  # issue 8: under 5 % after warm-up

@@ -10,16 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import cpu_summary, describe_cpu
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
+from harness.machine import cpu_summary, describe_cpu
+from harness.server import FIXTURES, PROJECT_ROOT, start_app
 
 
 def timings_ms(call, repeats: int, warmup: int = 5) -> dict[str, float]:
@@ -49,10 +45,7 @@ def frame_640x480() -> np.ndarray:
 
 def cold_start_seconds() -> dict[str, float]:
     """Seconds from `python app.py` to the server answering, and to the first analysed image."""
-    sys.path.insert(0, str(ROOT))
     from gradio_client import Client, handle_file
-
-    from tests.conftest import start_app
 
     start = time.perf_counter()
     process, url, _ = start_app()
@@ -93,7 +86,7 @@ def main() -> None:
     for name, figures in results.items():
         cells = (f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
         print(f"{name:24s} " + "  ".join(cells))
-    out = ROOT / "reports" / "speed.json"
+    out = PROJECT_ROOT / "reports" / "speed.json"
     out.parent.mkdir(exist_ok=True)
     results["cpu"] = describe_cpu()
     print(f"cpu: {cpu_summary(results['cpu'])}")

@@ -1,7 +1,7 @@
 """The Live tab in a real browser: Debian's Chromium against the real app on 127.0.0.1.
 
 Chromium's fake webcam plays a moving face (the scikit-image astronaut) and its fake microphone
-plays espeak-ng speech, both made at test time (tests/live_media.py). One page streams; a second
+plays espeak-ng speech, both made at test time (harness/browser.py). One page streams; a second
 page, open at the same time, must see nothing of it. Saves reports/live_view.png for the README.
 """
 
@@ -16,8 +16,8 @@ import pytest
 
 from emotion_core import EMOTIONS
 from emotion_core.overlay import BOX_COLOUR
-from tests.conftest import PROJECT_ROOT, start_app
-from tests.live_media import launch_chromium, write_speech_wav, write_y4m
+from harness.browser import launch_chromium, write_speech_wav, write_y4m
+from harness.server import PROJECT_ROOT, start_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ import emotion_core.live as live
 from emotion_core import EMOTIONS, Face
 from emotion_core.audio import SAMPLE_RATE, load_audio
 from emotion_core.live import AudioRing, LiveSession, StreamResampler, follow_faces
-from tests.conftest import FIXTURES
+from harness.server import FIXTURES
 
 
 def peaked(label, strength=0.9):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, PROJECT_ROOT, start_app
+from harness.server import FIXTURES, PROJECT_ROOT, start_app
 from tests.make_bad_inputs import CORPUS_DIR
 
 CACHE_MAX_AGE = 4  # seconds, for this test server

@@ -1,4 +1,4 @@
-"""Fake webcam and microphone for browser tests: media files made at test time, and Chromium set to use them.
+"""Fake webcam and microphone for the browser tests and the live benchmark, and Chromium set to use them.
 
 The video shows two faces (the scikit-image astronaut photo and its mirror image) moving about a
 grey 640x480 frame, written as raw YUV4MPEG2 (C420). Each frame carries its number as a row of

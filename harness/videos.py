@@ -1,4 +1,4 @@
-"""Small synthetic videos for the tests and the benchmark, written with PyAV.
+"""Small synthetic videos for the tests and the benchmarks, written with PyAV.
 
 Frames show the scikit-image astronaut (one face) drifting over a grey gradient; the sound is the
 committed speech fixture looped, a 440 Hz tone, digital silence, or nothing. Everything is deterministic.
@@ -11,6 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from harness.server import FIXTURES
 
 AUDIO_RATE = 48000
 CODECS = {  # container suffix -> (video codec, audio codec)
@@ -37,7 +39,6 @@ def _speech_48k() -> np.ndarray:
     from scipy.signal import resample_poly
 
     from emotion_core.audio import load_audio
-    from tests.conftest import FIXTURES
 
     samples, rate = load_audio(FIXTURES / "speech.wav")
     return resample_poly(samples, AUDIO_RATE, rate).astype(np.float32)
