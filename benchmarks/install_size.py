@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.server import FIXTURES, PROJECT_ROOT, start_app
+from harness import FIXTURES, PROJECT_ROOT
+from harness.server import start_app, stop_app
 
 REPORT = PROJECT_ROOT / "reports" / "install_size.json"
 SETS = {"runtime": "requirements.txt", "train": "requirements-train.txt", "dev": "requirements-dev.txt"}
@@ -93,21 +94,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cold_start(python: Path) -> dict[str, float]:
+def cold_start(python: Path, extra_env: dict[str, str] | None = None) -> dict[str, float]:
     """Seconds from `python app.py` to the server answering and to the first analysed image, and the
-    CPU seconds the app used up to then (which, unlike wall time, hardly depends on the machine's load)."""
+    CPU seconds the app used up to then (which, unlike wall time, hardly depends on the machine's load).
+
+    ``extra_env`` defaults to an app that sees only its own venv and serves the bundled weights.
+    """
     from gradio_client import Client, handle_file
 
     start = time.perf_counter()
-    process, url, _ = start_app({"PYTHONPATH": "", "EMOTION_WEIGHTS_REPO": ""}, python=str(python))
+    env = {"PYTHONPATH": "", "EMOTION_WEIGHTS_REPO": ""} if extra_env is None else extra_env
+    process, url, _ = start_app(env, python=str(python))
     serving = time.perf_counter() - start
     try:
         Client(url, verbose=False).predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
         first = time.perf_counter() - start
         cpu = cpu_seconds(process.pid)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_app(process)
     return {"serving_s": serving, "first_result_s": first, "cpu_s": cpu}
 
 

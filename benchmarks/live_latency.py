@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import PROJECT_ROOT
 from harness.browser import CODE_BITS, CODE_BLOCK, launch_chromium, write_speech_wav, write_y4m
-from harness.server import PROJECT_ROOT, start_app, stop_app
+from harness.server import start_app, stop_app
 
 REPORT = PROJECT_ROOT / "reports" / "live_benchmark.json"
 TICKS = os.sysconf("SC_CLK_TCK")

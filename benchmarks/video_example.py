@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.server import PROJECT_ROOT
+from harness import PROJECT_ROOT
 
 DATA = Path(os.environ.get("EMOTION_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
 PICTURE = PROJECT_ROOT / "reports" / "video_timeline_example.png"

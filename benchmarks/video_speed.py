@@ -29,7 +29,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from harness.server import PROJECT_ROOT
+from harness import PROJECT_ROOT
 
 REPORT = PROJECT_ROOT / "reports" / "video_benchmark.json"
 SIZE, FPS = (1280, 720), 30

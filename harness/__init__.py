@@ -4,3 +4,8 @@
 ``browser`` makes the fake webcam and microphone files and launches Chromium with them, ``machine``
 describes the CPU a timing ran on. Nothing here imports ``tests``, ``benchmarks`` or ``training``.
 """
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"  # the committed face, no-face, speech and silence files

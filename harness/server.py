@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = PROJECT_ROOT / "tests" / "fixtures"  # the committed face, no-face, speech and silence files
+from harness import PROJECT_ROOT
+
 START_TIMEOUT = 120.0  # seconds; a cold start on a busy machine loads both models and Gradio
 
 

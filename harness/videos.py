@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.server import FIXTURES
+from harness.media import fixture_speech
 
 AUDIO_RATE = 48000
 CODECS = {  # container suffix -> (video codec, audio codec)
@@ -34,16 +34,6 @@ def _face_picture(side: int) -> np.ndarray:
     return cv2.resize(data.astronaut()[HEAD], (side, side), interpolation=cv2.INTER_AREA)
 
 
-@lru_cache(maxsize=2)
-def _speech_48k() -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    from emotion_core.audio import load_audio
-
-    samples, rate = load_audio(FIXTURES / "speech.wav")
-    return resample_poly(samples, AUDIO_RATE, rate).astype(np.float32)
-
-
 def sound(kind: str, start: int, count: int) -> np.ndarray:
     """``count`` mono float32 samples at AUDIO_RATE from sample ``start`` of the looped ``kind``."""
     index = np.arange(start, start + count)
@@ -52,7 +42,7 @@ def sound(kind: str, start: int, count: int) -> np.ndarray:
     if kind == "tone":
         return (0.3 * np.sin(2 * np.pi * 440.0 * index / AUDIO_RATE)).astype(np.float32)
     if kind == "speech":
-        speech = _speech_48k()
+        speech = fixture_speech(AUDIO_RATE)
         return speech[index % speech.size]
     raise ValueError(f"unknown sound {kind!r}")
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.server import FIXTURES, PROJECT_ROOT, start_app, stop_app
+from harness import FIXTURES, PROJECT_ROOT
+from harness.server import start_app, stop_app
 
 DATA_DIR = Path(os.environ.get("EMOTION_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
 

@@ -5,7 +5,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from emotion_core import EMOTIONS
-from harness.server import FIXTURES
+from harness import FIXTURES
 
 
 def test_analyze_image_finds_the_face(client):

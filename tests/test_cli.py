@@ -12,7 +12,7 @@ import pytest
 
 from emotion_core import EMOTIONS
 from emotion_core.__main__ import StderrProgress, format_table, main
-from harness.server import FIXTURES, PROJECT_ROOT
+from harness import FIXTURES, PROJECT_ROOT
 from harness.videos import write_video
 
 

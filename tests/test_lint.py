@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.server import PROJECT_ROOT
+from harness import PROJECT_ROOT
 
 # Which top-level project packages each folder may not import (the runtime needs none of the others;
 # tests and benchmarks share helpers through harness/, never through tests/).

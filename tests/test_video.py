@@ -16,7 +16,7 @@ from emotion_core import EMOTIONS, Face, analyze_video, audio, fuse, summarize, 
 from emotion_core.results import SpeechResult, VoiceActivity
 from emotion_core.timeline import csv_columns, plot_timeline, to_csv, to_dict
 from emotion_core.video import VideoAnalysis, VideoError, VideoInfo, VideoSegment, VoiceTrack, VoiceWindow
-from harness.server import FIXTURES
+from harness import FIXTURES
 from harness.videos import write_video
 
 

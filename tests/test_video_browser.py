@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from emotion_core import EMOTIONS
+from harness import PROJECT_ROOT
 from harness.browser import CHROMIUM
-from harness.server import PROJECT_ROOT
 from harness.videos import write_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
