@@ -37,11 +37,15 @@ def wait_for_server(url: str, process: subprocess.Popen, timeout: float = START_
     raise TimeoutError(f"app did not answer at {url} within {timeout:.0f} s")
 
 
-def start_app(extra_env: dict[str, str] | None = None, python: str = sys.executable):
-    """Start ``python app.py`` on a free loopback port; returns (process, url, log path)."""
+def start_app(extra_env: dict[str, str | None] | None = None, python: str = sys.executable):
+    """Start ``python app.py`` on a free loopback port; returns (process, url, log path).
+
+    ``extra_env`` adds to this process's environment; a ``None`` value removes that variable.
+    """
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
+    env = {name: value for name, value in env.items() if value is not None}
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"emotion-app-{port}.log"
     log = open(log_path, "w")
     process = subprocess.Popen([python, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
