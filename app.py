@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 import weakref
-from functools import partial
 from pathlib import Path
 
 import cv2
@@ -330,6 +329,11 @@ def live_reset(session: LiveSession):
     return None, None, None, None, "reset", timeline_frame([]), 0
 
 
+def new_live_session() -> LiveSession:
+    """A fresh live session for a page that just loaded."""
+    return LiveSession(time_limit=LIVE_TIME_LIMIT)
+
+
 def forget_live_session(request: gr.Request) -> None:
     """The tab was closed: wipe its live session now (Gradio keeps a closed tab's state for an hour)."""
     session = _live_sessions.pop(request.session_hash, None) if request.session_hash else None
@@ -342,7 +346,7 @@ def build_live_tab(demo: gr.Blocks) -> None:
     limit = f"{LIVE_TIME_LIMIT / 60:g} minutes" if LIVE_TIME_LIMIT % 60 == 0 else f"{LIVE_TIME_LIMIT:g} seconds"
     gr.Markdown("Press **Start** and allow the camera and microphone (or use their own record buttons). "
                 f"Streams stop after {limit}; press Start to go on. Nothing you stream is stored.")
-    session = gr.State(partial(LiveSession, time_limit=LIVE_TIME_LIMIT))
+    session = gr.State()  # a LiveSession per page, made by the private load event below
     drawn = gr.State(0)
     with gr.Row():
         webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam", elem_id="live-webcam",
@@ -376,6 +380,9 @@ def build_live_tab(demo: gr.Blocks) -> None:
     stop.click(live_stop, session, status, js=STOP_JS, api_visibility="private")
     reset.click(live_reset, session, [annotated, face_bars, voice_bars, fused_bars, status, timeline, drawn],
                 api_visibility="private")
+    # Not gr.State(callable): that adds a public load endpoint to the API.
+    demo.load(new_live_session, None, session, show_progress="hidden", concurrency_limit=None,
+              api_visibility="private")
     demo.unload(forget_live_session)
 
 
@@ -430,7 +437,7 @@ demo = build_demo()
 if __name__ == "__main__":
     emotion_core.load_models()
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # loopback unless asked (Spaces asks)
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
     )

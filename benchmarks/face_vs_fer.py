@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import cpu_summary, describe_cpu
 from emotion_core import EmotionReader
 from emotion_core.classifier import LiteClassifier
 from emotion_core.face import crop_face
+from harness.machine import cpu_summary, describe_cpu
 from training.face_calibrate import DETECTOR, best_box, embed_face
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, reader_of

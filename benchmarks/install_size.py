@@ -26,9 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
-REPORT = ROOT / "reports" / "install_size.json"
+from harness import FIXTURES, PROJECT_ROOT
+from harness.server import start_app, stop_app
+
+REPORT = PROJECT_ROOT / "reports" / "install_size.json"
 SETS = {"runtime": "requirements.txt", "train": "requirements-train.txt", "dev": "requirements-dev.txt"}
 MB = 1e6
 INSTALL_RECORD = "install_seconds.txt"
@@ -82,7 +83,7 @@ def package_count(python: Path) -> int:
 
 def heavy_imports(python: Path) -> list[str]:
     """Which of HEAVY get imported when the app module is imported and its models loaded."""
-    done = subprocess.run([str(python), "-c", LOAD_APP], cwd=ROOT, capture_output=True, text=True, check=True,
+    done = subprocess.run([str(python), "-c", LOAD_APP], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": "", "EMOTION_WEIGHTS_REPO": ""})
     return sorted(set(done.stdout.split()) & set(HEAVY))
 
@@ -93,29 +94,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cold_start(python: Path) -> dict[str, float]:
+def cold_start(python: Path, extra_env: dict[str, str] | None = None) -> dict[str, float]:
     """Seconds from `python app.py` to the server answering and to the first analysed image, and the
-    CPU seconds the app used up to then (which, unlike wall time, hardly depends on the machine's load)."""
+    CPU seconds the app used up to then (which, unlike wall time, hardly depends on the machine's load).
+
+    ``extra_env`` defaults to an app that sees only its own venv and serves the bundled weights.
+    """
     from gradio_client import Client, handle_file
 
-    from tests.conftest import start_app
-
     start = time.perf_counter()
-    process, url, _ = start_app({"PYTHONPATH": "", "EMOTION_WEIGHTS_REPO": ""}, python=str(python))
+    env = {"PYTHONPATH": "", "EMOTION_WEIGHTS_REPO": ""} if extra_env is None else extra_env
+    process, url, _ = start_app(env, python=str(python))
     serving = time.perf_counter() - start
     try:
         Client(url, verbose=False).predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
         first = time.perf_counter() - start
         cpu = cpu_seconds(process.pid)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_app(process)
     return {"serving_s": serving, "first_result_s": first, "cpu_s": cpu}
 
 
 def measure(names: list[str], venv_root: Path, starts: int, reuse: bool) -> dict[str, dict]:
     """Build every set's venv, then start the app from each in turn (so load changes hit all sets alike)."""
-    installs = {name: build_venv(venv_root / name, ROOT / SETS[name], reuse) for name in names}
+    installs = {name: build_venv(venv_root / name, PROJECT_ROOT / SETS[name], reuse) for name in names}
     runs = {name: [] for name in names}
     for _ in range(starts):
         for name in names:
@@ -157,7 +159,6 @@ def main() -> None:
     parser.add_argument("--venv-root", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "emotion-venvs")
     parser.add_argument("--reuse", action="store_true", help="keep venvs that already exist (and their install time)")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     results = measure(args.sets, args.venv_root, args.starts, args.reuse)
     print_table(results)
     report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
@@ -165,7 +166,7 @@ def main() -> None:
               "note": "pip cache warm for install_s; starts are process-cold, page-cache-warm"}
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {REPORT.relative_to(ROOT)}")
+    print(f"wrote {REPORT.relative_to(PROJECT_ROOT)}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The live view's speed, measured in the browser: latency from a frame sent to its label shown.
 
 Starts the real app on 127.0.0.1 and Debian's Chromium with a fake webcam and microphone (the moving
-face video and espeak-ng speech of tests/live_media.py), opens one page per session and presses
+face video and espeak-ng speech of harness/browser.py), opens one page per session and presses
 Start on each. Every video frame carries its number in the blocks along its top edge; a script in
 the page reads that number from each frame the webcam component sends (as it is encoded) and from
 each annotated frame that comes back (when it is painted), so each label is matched to its frame.
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import PROJECT_ROOT, start_app, stop_app
-from tests.live_media import CODE_BITS, CODE_BLOCK, launch_chromium, write_speech_wav, write_y4m
+from harness import PROJECT_ROOT
+from harness.browser import CODE_BITS, CODE_BLOCK, launch_chromium, write_speech_wav, write_y4m
+from harness.server import start_app, stop_app
 
 REPORT = PROJECT_ROOT / "reports" / "live_benchmark.json"
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
-REPORT = ROOT / "reports" / "load_test.json"
+from harness import FIXTURES, PROJECT_ROOT
+from harness.media import MIC_RATE, face_frame, microphone_speech
+from harness.server import start_app, stop_app
+
+REPORT = PROJECT_ROOT / "reports" / "load_test.json"
 STREAM_FPS = 10.0  # webcam frames a second per live session (the Live tab's FRAME_EVERY = 0.1 s)
 STREAM_AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk (AUDIO_EVERY)
-MIC_RATE = 48000  # what browsers record at
 HTTP_TIMEOUT = 60.0  # seconds; gradio_client's default (5 s) is shorter than a queued request may wait here
 
 
@@ -111,25 +112,16 @@ def client_loop(url: str, index: int, deadline: float, budget: list[int], lock: 
 def start_streams(sessions: int, seconds: float) -> subprocess.Popen:
     command = [sys.executable, "-m", "benchmarks.load_test", "--stream-worker", str(sessions),
                "--seconds", str(seconds)]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def stream_worker(sessions: int, seconds: float) -> dict:
     """Run ``sessions`` live sessions in real time for ``seconds``; per-frame and per-chunk latencies."""
-    import cv2
-
     from emotion_core import load_models
-    from emotion_core.audio import load_audio
-    from emotion_core.images import load_image
     from emotion_core.live import LiveSession
 
     load_models()
-    frame = np.full((240, 320, 3), 100, np.uint8)
-    frame[20:220, 60:260] = cv2.resize(load_image(FIXTURES / "face.jpg"), (200, 200))
-    speech, rate = load_audio(FIXTURES / "speech.wav")
-    from scipy.signal import resample_poly
-
-    mic = (resample_poly(speech, MIC_RATE, rate) * 32767).astype(np.int16)
+    frame, mic = face_frame(), microphone_speech(MIC_RATE)
     chunk = int(STREAM_AUDIO_EVERY * MIC_RATE)
     results = {"frames": [], "chunks": [], "errors": []}
     deadline = time.monotonic() + seconds
@@ -179,9 +171,6 @@ def stream_worker(sessions: int, seconds: float) -> dict:
 
 
 def run(clients: int, seconds: float, streams: int, max_requests: int) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import start_app
-
     process, url, log = start_app()
     assert url.startswith("http://127.0.0.1:"), "the load test runs on loopback only"
     memory = MemorySampler(process.pid)
@@ -209,8 +198,7 @@ def run(clients: int, seconds: float, streams: int, max_requests: int) -> dict:
         still_serving = len(after["faces"]) == 1
     finally:
         server_memory = memory.stop()
-        process.terminate()
-        process.wait(timeout=30)
+        stop_app(process, timeout=30)
     endpoints = {}
     for endpoint in ("/analyze_image", "/analyze_audio"):
         mine = [r for r in records if r[0] == endpoint]

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.load_test import FIXTURES, MIC_RATE, rss_mb
+from benchmarks.load_test import rss_mb
+from harness import PROJECT_ROOT
+from harness.media import MIC_RATE, face_frame, microphone_speech
 
-ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "reports" / "soak.json"
+REPORT = PROJECT_ROOT / "reports" / "soak.json"
 FRAME_SECONDS = 0.1  # the Live tab's FRAME_EVERY
 CHUNK_SECONDS = 0.25  # the Live tab's AUDIO_EVERY
 GROWTH_LIMIT = 0.05  # issue 8: under 5 % after warm-up
@@ -40,26 +41,12 @@ class SimulatedClock:
         return self.now
 
 
-def inputs() -> tuple[np.ndarray, np.ndarray]:
-    """A 320x240 RGB frame with the face photo, and the speech recording as 48 kHz int16."""
-    import cv2
-    from scipy.signal import resample_poly
-
-    from emotion_core.audio import load_audio
-    from emotion_core.images import load_image
-
-    frame = np.full((240, 320, 3), 100, np.uint8)
-    frame[20:220, 60:260] = cv2.resize(load_image(FIXTURES / "face.jpg"), (200, 200))
-    speech, rate = load_audio(FIXTURES / "speech.wav")
-    return frame, (resample_poly(speech, MIC_RATE, rate) * 32767).astype(np.int16)
-
-
 def soak(frames: int, warmup: int, every: int) -> dict:
     from emotion_core import load_models
     from emotion_core.live import LiveSession
 
     load_models()
-    frame, mic = inputs()
+    frame, mic = face_frame(), microphone_speech(MIC_RATE)
     chunk = int(CHUNK_SECONDS * MIC_RATE)
     clock = SimulatedClock()
     session = LiveSession(clock=clock, time_limit=math.inf)

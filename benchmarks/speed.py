@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import cpu_summary, describe_cpu
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
+from benchmarks.install_size import cold_start
+from harness import FIXTURES, PROJECT_ROOT
+from harness.machine import cpu_summary, describe_cpu
 
 
 def timings_ms(call, repeats: int, warmup: int = 5) -> dict[str, float]:
@@ -47,25 +46,6 @@ def frame_640x480() -> np.ndarray:
     return frame
 
 
-def cold_start_seconds() -> dict[str, float]:
-    """Seconds from `python app.py` to the server answering, and to the first analysed image."""
-    sys.path.insert(0, str(ROOT))
-    from gradio_client import Client, handle_file
-
-    from tests.conftest import start_app
-
-    start = time.perf_counter()
-    process, url, _ = start_app()
-    serving = time.perf_counter() - start
-    try:
-        Client(url, verbose=False).predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
-        first = time.perf_counter() - start
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-    return {"serving_s": serving, "first_result_s": first}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
@@ -89,11 +69,11 @@ def main() -> None:
         results["classify_speech_3s"] = timings_ms(lambda: emotion_core.classify_speech(window, rate), args.repeats)
         results["voice_activity_3s"] = timings_ms(lambda: emotion_core.voice_activity(window, rate), args.repeats)
     if not args.no_cold_start:
-        results["cold_start"] = cold_start_seconds()
+        results["cold_start"] = cold_start(Path(sys.executable), extra_env={})
     for name, figures in results.items():
         cells = (f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
         print(f"{name:24s} " + "  ".join(cells))
-    out = ROOT / "reports" / "speed.json"
+    out = PROJECT_ROOT / "reports" / "speed.json"
     out.parent.mkdir(exist_ok=True)
     results["cpu"] = describe_cpu()
     print(f"cpu: {cpu_summary(results['cpu'])}")

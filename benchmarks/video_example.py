@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("EMOTION_DATA_DIR", ROOT.parent / "shared" / "data"))
-PICTURE = ROOT / "reports" / "video_timeline_example.png"
+from harness import PROJECT_ROOT
+
+DATA = Path(os.environ.get("EMOTION_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
+PICTURE = PROJECT_ROOT / "reports" / "video_timeline_example.png"
 SCRIPT = (("happy", "03"), ("surprise", "08"), ("sad", "04"), ("angry", "05"), ("neutral", "01"))  # RAVDESS codes
 STRONG, NORMAL = "02", "01"  # RAVDESS intensity (neutral exists at normal intensity only)
 SECONDS_EACH, FPS, SIZE, FACE_SIDE, RATE = 4.0, 15, (320, 240), 200, 48000
@@ -98,7 +99,7 @@ def main() -> None:
     PICTURE.parent.mkdir(exist_ok=True)
     plot_timeline(analysis, PICTURE, title=title)
     summary = emotion_core.summarize(analysis)
-    print(f"wrote {PICTURE.relative_to(ROOT)}; dominant {summary.dominant}; "
+    print(f"wrote {PICTURE.relative_to(PROJECT_ROOT)}; dominant {summary.dominant}; "
           + "; ".join(f"{c.channel} {c.coverage:.0%} covered, mostly {c.dominant}" for c in summary.channels()))
 
 

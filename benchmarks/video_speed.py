@@ -29,15 +29,15 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "reports" / "video_benchmark.json"
+from harness import PROJECT_ROOT
+
+REPORT = PROJECT_ROOT / "reports" / "video_benchmark.json"
 SIZE, FPS = (1280, 720), 30
 GRAIN = 5.0  # noise std (grey levels): brings the bit rate near a webcam's (1-3 Mbit/s)
 
 
 def make_clip(path: Path, seconds: float) -> Path:
-    sys.path.insert(0, str(ROOT))
-    from tests.videos import write_video
+    from harness.videos import write_video
 
     return write_video(path, seconds=seconds, size=SIZE, fps=FPS, sound_kind="speech", grain=GRAIN, preset="veryfast")
 
@@ -143,7 +143,7 @@ def child_peak_memory(clip: Path) -> dict:
 
 
 def peak_memory(clip: Path) -> dict:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.video_speed", "--child", str(clip)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "benchmarks.video_speed", "--child", str(clip)], cwd=PROJECT_ROOT,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the memory run failed:\n{done.stderr[-3000:]}")

@@ -201,14 +201,6 @@ def model_input(samples: np.ndarray) -> np.ndarray:
     return fit_to_window(normalize_features(log_mel(samples)))
 
 
-def rms_dbfs(samples: np.ndarray) -> float:
-    """Root-mean-square level in dB relative to full scale (-inf dB gives -200)."""
-    if samples.size == 0:
-        return -200.0
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-    return 20.0 * np.log10(max(rms, 1e-10))
-
-
 def frame_levels_dbfs(samples: np.ndarray) -> np.ndarray:
     """RMS level in dBFS of each whole VAD_FRAME_MS frame of 16 kHz audio, ``(n,) -> (n // frame,)``."""
     frame = SAMPLE_RATE * VAD_FRAME_MS // 1000

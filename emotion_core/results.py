@@ -50,10 +50,6 @@ class VoiceActivity:
 
         return self.speech_seconds >= MIN_SPEECH_SECONDS
 
-    @property
-    def speech_fraction(self) -> float:
-        return self.speech_seconds / self.total_seconds if self.total_seconds > 0 else 0.0
-
 
 @dataclass(frozen=True)
 class SpeechResult:

@@ -1,12 +1,19 @@
 """The real app, started as `python app.py`, called through gradio_client like a user would."""
 
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from emotion_core import EMOTIONS
 from emotion_core.reading import reading
-from tests.conftest import FIXTURES
+from harness import FIXTURES
+from harness.server import start_app, stop_app
+
+TCP_LISTEN = "0A"  # the LISTEN state in /proc/net/tcp
 
 
 def test_analyze_image_finds_the_face(client):
@@ -50,3 +57,34 @@ def test_bad_files_get_a_clear_error_and_the_server_keeps_serving(client, tmp_pa
         client.predict(handle_file(noise), api_name="/analyze_audio")
     _, result = client.predict(handle_file(FIXTURES / "face.jpg"), api_name="/analyze_image")
     assert len(result["faces"]) == 1
+
+
+def test_the_api_lists_only_the_three_analyse_endpoints(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    assert sorted(api["named_endpoints"]) == ["/analyze_audio", "/analyze_image", "/analyze_video"]
+    assert not api["unnamed_endpoints"]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a TCP socket listening on ``port`` (Linux /proc/net, IPv4 and IPv6)."""
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        lines = Path(table).read_text().splitlines()[1:] if Path(table).exists() else []
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.split(":")
+            if state == TCP_LISTEN and int(port_hex, 16) == port:
+                raw = bytes.fromhex(address)  # stored as 32-bit words in host (little-endian) order
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                found.add(socket.inet_ntop(family, words))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
+def test_the_app_listens_on_loopback_unless_told_otherwise():
+    process, url, _ = start_app({"GRADIO_SERVER_NAME": None})
+    try:
+        addresses = listening_addresses(urlsplit(url).port)
+    finally:
+        stop_app(process)
+    assert addresses == {"127.0.0.1"}

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from emotion_core import audio
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 
 def test_log_mel_matches_librosa(speech):

@@ -21,7 +21,7 @@ import pytest
 import emotion_core
 from emotion_core.audio import load_audio
 from emotion_core.images import load_image
-from tests.conftest import FIXTURES, PROJECT_ROOT
+from harness import FIXTURES, PROJECT_ROOT
 from tests.make_bad_inputs import CORPUS_DIR, Case, cases, load_manifest, make_case
 
 MANIFEST_CASES = load_manifest()

@@ -1,14 +1,13 @@
 """The Live tab in a real browser: Debian's Chromium against the real app on 127.0.0.1.
 
 Chromium's fake webcam plays a moving face (the scikit-image astronaut) and its fake microphone
-plays espeak-ng speech, both made at test time (tests/live_media.py). One page streams; a second
+plays espeak-ng speech, both made at test time (harness/browser.py). One page streams; a second
 page, open at the same time, must see nothing of it. Saves reports/live_view.png for the README.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,8 +15,9 @@ import pytest
 
 from emotion_core import EMOTIONS
 from emotion_core.overlay import BOX_COLOUR
-from tests.conftest import PROJECT_ROOT, start_app
-from tests.live_media import launch_chromium, write_speech_wav, write_y4m
+from harness import PROJECT_ROOT
+from harness.browser import launch_chromium, write_speech_wav, write_y4m
+from harness.server import start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -48,21 +48,10 @@ def media(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory):
-    from emotion_core.weights import model_entry
-
-    for name in ("face_emotion", "voice_emotion"):
-        try:
-            model_entry(name)
-        except KeyError:
-            pytest.skip(f"{name} is not in weights/manifest.json yet")
     cache = tmp_path_factory.mktemp("gradio-cache")
     process, url, log = start_app({"GRADIO_TEMP_DIR": str(cache), "EMOTION_LIVE_TIME_LIMIT": str(TIME_LIMIT)})
     yield url, cache
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 def status(page) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import FIXTURES, PROJECT_ROOT, start_app, stop_app
+from harness import FIXTURES, PROJECT_ROOT
+from harness.server import start_app, stop_app
 
 REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.+\-]+)$")

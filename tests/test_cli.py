@@ -12,8 +12,8 @@ import pytest
 
 from emotion_core import EMOTIONS
 from emotion_core.__main__ import StderrProgress, format_table, main
-from tests.conftest import FIXTURES, PROJECT_ROOT
-from tests.videos import write_video
+from harness import FIXTURES, PROJECT_ROOT
+from harness.videos import write_video
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import emotion_core
 from emotion_core import EMOTIONS, face
 from emotion_core.images import load_image
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 
 def test_the_astronaut_has_one_face_inside_the_frame(face_photo):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from emotion_core.weights import WEIGHTS_DIR, HubSource, file_sha256, hub_source_from_env, load_manifest, model_entry
-from tests.conftest import FIXTURES, PROJECT_ROOT, start_app, stop_app
+from harness import FIXTURES, PROJECT_ROOT
+from harness.server import start_app, stop_app
 from tests.hub_server import HubServer
 
 REPO_ID = "emotion-test/weights"

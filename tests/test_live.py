@@ -16,7 +16,8 @@ import emotion_core.live as live
 from emotion_core import EMOTIONS, Face
 from emotion_core.audio import SAMPLE_RATE, load_audio
 from emotion_core.live import AudioRing, LiveSession, StreamResampler, follow_faces
-from tests.conftest import FIXTURES
+from harness import FIXTURES
+from harness.media import microphone_speech
 
 
 def peaked(label, strength=0.9):
@@ -56,8 +57,7 @@ def fake_models(monkeypatch):
 
 @pytest.fixture(scope="module")
 def speech_48k():
-    samples, rate = load_audio(FIXTURES / "speech.wav")
-    return (resample_poly(samples, 48000, rate) * 32767).astype(np.int16)
+    return microphone_speech(48000)
 
 
 FRAME = np.zeros((480, 640, 3), dtype=np.uint8)
@@ -272,13 +272,6 @@ def test_a_new_sample_rate_starts_a_new_buffer(fake_models):
 
 def test_real_models_read_a_face_and_speech(face_photo, speech):
     pytest.importorskip("ai_edge_litert")
-    from emotion_core.weights import model_entry
-
-    for name in ("face_emotion", "voice_emotion"):
-        try:
-            model_entry(name)
-        except KeyError:
-            pytest.skip(f"{name} is not in the weights manifest yet")
     clock = FakeClock()
     session = LiveSession(clock)
     state = session.add_frame(face_photo)

@@ -1,6 +1,6 @@
 """The CPU description that benchmarks record beside their timings."""
 
-from benchmarks.machine import cpu_model, cpu_summary, describe_cpu, vector_flags
+from harness.machine import cpu_model, cpu_summary, describe_cpu, vector_flags
 
 CPUINFO = """processor\t: 0
 model name\t: AMD EPYC 9B14

@@ -11,14 +11,14 @@ import http.client
 import json
 import re
 import shutil
-import subprocess
 import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, PROJECT_ROOT, start_app
+from harness import FIXTURES, PROJECT_ROOT
+from harness.server import start_app, stop_app
 from tests.make_bad_inputs import CORPUS_DIR
 
 CACHE_MAX_AGE = 4  # seconds, for this test server
@@ -35,11 +35,7 @@ def private_server(tmp_path_factory):
     process, url, log = start_app({"GRADIO_TEMP_DIR": str(cache), "TMPDIR": str(temp),
                                    "EMOTION_CACHE_MAX_AGE": str(CACHE_MAX_AGE)})
     yield url, cache, temp, log
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 def files_in(*folders: Path) -> set[Path]:

@@ -31,8 +31,8 @@ from emotion_core.overlay import draw_boxes, draw_caption, face_caption
 from emotion_core.reading import UNCERTAIN, UNCERTAIN_BELOW, caption, main_face
 from emotion_core.results import SpeechResult, VoiceActivity
 from emotion_core.video import VideoAnalysis, VideoSegment
-from tests.conftest import FIXTURES, PROJECT_ROOT
-from tests.videos import write_video
+from harness import FIXTURES, PROJECT_ROOT
+from harness.videos import write_video
 
 FLAT = {name: 1 / len(EMOTIONS) for name in EMOTIONS}
 SOURCES = sorted((PROJECT_ROOT / "emotion_core").glob("*.py")) + [PROJECT_ROOT / "app.py"]

@@ -17,8 +17,8 @@ from emotion_core.media import VideoInfo
 from emotion_core.results import SpeechResult, VoiceActivity
 from emotion_core.timeline import csv_columns, plot_timeline, to_csv, to_dict
 from emotion_core.video import VideoAnalysis, VideoError, VideoSegment, VoiceTrack, VoiceWindow
-from tests.conftest import FIXTURES
-from tests.videos import write_video
+from harness import FIXTURES
+from harness.videos import write_video
 
 
 def one_hot(label: str, strength: float = 0.94) -> dict[str, float]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from emotion_core import EMOTIONS
-from tests.conftest import PROJECT_ROOT
-from tests.live_media import CHROMIUM
-from tests.videos import write_video
+from harness import PROJECT_ROOT
+from harness.browser import CHROMIUM
+from harness.videos import write_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ from emotion_core import EmotionReader
 from emotion_core.audio import N_MELS, load_audio
 from emotion_core.labels import EMOTIONS
 from emotion_core.weights import WEIGHTS_DIR
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 from training.voice_export import calibration_windows
 
 

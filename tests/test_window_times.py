@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from emotion_core import EMOTIONS, analyze_speech, audio
-from tests.conftest import FIXTURES, PROJECT_ROOT
+from harness import FIXTURES, PROJECT_ROOT
 
 PADDING_SECONDS = (0.0, 0.3, 0.8, 2.0)
 NOISE_RMS = 1e-3  # -60 dBFS: a quiet room, far below the speech

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import cpu_summary
 from emotion_core import EmotionReader
 from emotion_core.face import face_model_input
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
+from harness.machine import cpu_summary
 from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
 
 REPORT_DIR = PROJECT_ROOT / "reports" / "face"

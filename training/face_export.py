@@ -35,6 +35,7 @@ import numpy as np
 from emotion_core import EmotionReader
 from emotion_core.face import CROP_SCALE, CROP_SHIFT_Y, FACE_INPUT_SIZE
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
+from training import quantize
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import REPORT_DIR, SPLITS, evaluate, predict_images, served_inputs, split_metrics
 from training.face_train import build_model
@@ -42,6 +43,7 @@ from training.manifest import WEIGHTS_DIR, update_entry
 from training.warm_start import tflite_layer_weights, warm_start
 
 INT8_NAME, FLOAT_NAME = "face_emotion", "face_emotion_float"
+INPUT_SHAPE = (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1)
 MAX_FLOAT_BYTES = 3_000_000  # the float model (the tests' reference) is shipped only below this size
 MIN_RECALL = 0.40
 REPRESENTATIVE_IMAGES = 1000
@@ -172,35 +174,16 @@ def served_model(members: list, mirror: bool, split_views: bool):
     return keras.Model(inputs, keras.layers.Average()(outputs), name="face_ensemble")
 
 
-def representative(images: np.ndarray, count: int, seed: int = 0):
-    """A generator factory of ``[(1, 48, 48, 1) float32]`` Training faces for int8 calibration."""
+def representative(images: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` Training faces drawn at random (fixed seed) for int8 calibration."""
     rng = np.random.default_rng(seed)
-    chosen = images[rng.choice(len(images), size=min(count, len(images)), replace=False)]
-
-    def generate():
-        for image in chosen:
-            yield [image[None].astype(np.float32)]
-
-    return generate
+    return images[rng.choice(len(images), size=min(count, len(images)), replace=False)]
 
 
 def to_tflite(model, calibration_images: np.ndarray | None = None) -> bytes:
     """The model as ``.tflite`` bytes for one ``(1, 48, 48, 1)`` input: float, or full int8 with calibration images."""
-    import tempfile
-
-    import tensorflow as tf
-
-    spec = tf.TensorSpec([1, FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1], tf.float32, name="face")
-    with tempfile.TemporaryDirectory() as saved:
-        model.export(saved, format="tf_saved_model", input_signature=[spec], verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        if calibration_images is not None:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = representative(calibration_images, REPRESENTATIVE_IMAGES)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-        return converter.convert()
+    calibration = None if calibration_images is None else representative(calibration_images, REPRESENTATIVE_IMAGES)
+    return quantize.to_tflite(model, INPUT_SHAPE, calibration, input_name="face")
 
 
 def compact_metrics(results: dict) -> dict:

@@ -25,6 +25,7 @@ from emotion_core import EmotionReader, audio
 from emotion_core.audio import load_audio
 from emotion_core.labels import EMOTIONS
 from emotion_core.reader import prepare_speech
+from training import quantize
 from training.manifest import WEIGHTS_DIR, update_entry
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_mel, load_cache
@@ -70,27 +71,7 @@ def calibration_windows(cache: dict, count: int = 400, seed: int = 0, exclude_co
 
 def convert(model, calibration: np.ndarray | None) -> bytes:
     """The Keras model as a ``.tflite`` flatbuffer: float32, or full-integer int8 when calibrated."""
-    import tempfile
-
-    import tensorflow as tf
-
-    with tempfile.TemporaryDirectory() as saved:
-        model.export(saved, format="tf_saved_model", input_signature=[tf.TensorSpec(INPUT_SHAPE, tf.float32)],
-                     verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        return _convert(converter, calibration)
-
-
-def _convert(converter, calibration: np.ndarray | None) -> bytes:
-    import tensorflow as tf
-
-    if calibration is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([example[None]] for example in calibration)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter.convert()
+    return quantize.to_tflite(model, INPUT_SHAPE, calibration)
 
 
 def window_agreement(first: EmotionReader, second: EmotionReader, paths: list[str]) -> tuple[float, int]:

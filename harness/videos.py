@@ -1,4 +1,4 @@
-"""Small synthetic videos for the tests and the benchmark, written with PyAV.
+"""Small synthetic videos for the tests and the benchmarks, written with PyAV.
 
 Frames show the scikit-image astronaut (one face) drifting over a grey gradient; the sound is the
 committed speech fixture looped, a 440 Hz tone, digital silence, or nothing. Everything is deterministic.
@@ -11,6 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from harness.media import fixture_speech
 
 AUDIO_RATE = 48000
 CODECS = {  # container suffix -> (video codec, audio codec)
@@ -32,17 +34,6 @@ def _face_picture(side: int) -> np.ndarray:
     return cv2.resize(data.astronaut()[HEAD], (side, side), interpolation=cv2.INTER_AREA)
 
 
-@lru_cache(maxsize=2)
-def _speech_48k() -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    from emotion_core.audio import load_audio
-    from tests.conftest import FIXTURES
-
-    samples, rate = load_audio(FIXTURES / "speech.wav")
-    return resample_poly(samples, AUDIO_RATE, rate).astype(np.float32)
-
-
 def sound(kind: str, start: int, count: int) -> np.ndarray:
     """``count`` mono float32 samples at AUDIO_RATE from sample ``start`` of the looped ``kind``."""
     index = np.arange(start, start + count)
@@ -51,7 +42,7 @@ def sound(kind: str, start: int, count: int) -> np.ndarray:
     if kind == "tone":
         return (0.3 * np.sin(2 * np.pi * 440.0 * index / AUDIO_RATE)).astype(np.float32)
     if kind == "speech":
-        speech = _speech_48k()
+        speech = fixture_speech(AUDIO_RATE)
         return speech[index % speech.size]
     raise ValueError(f"unknown sound {kind!r}")
 

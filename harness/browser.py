@@ -1,4 +1,4 @@
-"""Fake webcam and microphone for browser tests: media files made at test time, and Chromium set to use them.
+"""Fake webcam and microphone for the browser tests and the live benchmark, and Chromium set to use them.
 
 The video shows two faces (the scikit-image astronaut photo and its mirror image) moving about a
 grey 640x480 frame, written as raw YUV4MPEG2 (C420). Each frame carries its number as a row of
@@ -28,7 +28,7 @@ SPEECH_TEXT = ("I cannot believe you did that again. [[_::_]] This is wonderful 
 assert FPS * VIDEO_SECONDS < 2**CODE_BITS, "frame numbers must fit in the code"
 
 
-def code_columns(width: int = WIDTH) -> list[tuple[int, int]]:
+def code_columns() -> list[tuple[int, int]]:
     """Pixel column ranges of the code blocks, left half only (the right half mirrors it)."""
     return [(i * CODE_BLOCK, (i + 1) * CODE_BLOCK) for i in range(CODE_BITS)]
 
@@ -36,20 +36,10 @@ def code_columns(width: int = WIDTH) -> list[tuple[int, int]]:
 def draw_code(frame: np.ndarray, number: int) -> None:
     """Write ``number`` into the top ``CODE_BLOCK`` rows of an RGB frame, mirrored left-right."""
     frame[:CODE_BLOCK] = 128
-    for bit, (x0, x1) in enumerate(code_columns(frame.shape[1])):
+    for bit, (x0, x1) in enumerate(code_columns()):
         value = 255 if number >> bit & 1 else 0
         frame[:CODE_BLOCK, x0:x1] = value
         frame[:CODE_BLOCK, frame.shape[1] - x1 : frame.shape[1] - x0] = value
-
-
-def read_code(frame: np.ndarray) -> int:
-    """The frame number written by :func:`draw_code` (reads block centres; survives JPEG and mirroring)."""
-    half = CODE_BLOCK // 2
-    number = 0
-    for bit, (x0, _) in enumerate(code_columns(frame.shape[1])):
-        if frame[half - 2 : half + 2, x0 + half - 2 : x0 + half + 2, :3].mean() > 128:
-            number |= 1 << bit
-    return number
 
 
 def face_sprite(side: int = FACE_SIDE) -> np.ndarray:
