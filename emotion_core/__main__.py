@@ -152,8 +152,9 @@ def run_audio(args: argparse.Namespace) -> None:
     if args.json:
         args.json.write_text(json.dumps(result.to_dict(), indent=1))
     if args.csv:
-        windows = zip(result.window_times, result.window_scores, strict=True)
-        _write_rows(args.csv, [{"start": start, "end": end, **scores} for (start, end), scores in windows])
+        rows = [{"start": w["start"], "end": w["end"], "speech": w["speech"], **w["scores"]}
+                for w in result.to_dict()["window_scores"]]
+        _write_rows(args.csv, rows)
 
 
 def run_video(args: argparse.Namespace, progress) -> None:

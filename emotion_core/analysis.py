@@ -64,8 +64,9 @@ def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:
 def classify_speech(samples: np.ndarray, sample_rate: int) -> dict[str, float]:
     """Scores over EMOTIONS (summing to 1) for mono float32 audio of any length at 8-96 kHz.
 
-    Long input is cut into 3 s windows 1.5 s apart; the windows with speech are averaged (all of
-    them if none has speech). Empty input gives uniform scores: use :func:`voice_activity` first.
+    Input is cut into 3 s windows 0.5 s apart (:mod:`emotion_core.windows`); the windows with speech
+    are averaged (all of them if none has speech). Empty input gives uniform scores: use
+    :func:`voice_activity` first.
     """
     return default_reader().classify_speech(samples, sample_rate)
 

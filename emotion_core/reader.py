@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, face
+from . import audio, face, speech, windows
 from .classifier import LiteClassifier
 from .fusion import FACE_PRIOR, VOICE_PRIOR, Fused, fuse
 from .labels import EMOTIONS, NUM_EMOTIONS, check_labels, scores_to_dict
@@ -91,7 +91,7 @@ def pooled(probabilities: np.ndarray, voiced: np.ndarray) -> dict[str, float]:
 
 
 def _activity(mono: np.ndarray) -> VoiceActivity:
-    return VoiceActivity(audio.speech_seconds(mono), mono.size / audio.SAMPLE_RATE)
+    return VoiceActivity(speech.speech_seconds(mono), mono.size / audio.SAMPLE_RATE)
 
 
 def _entry(manifest: dict, name: str) -> dict:
@@ -243,28 +243,33 @@ class EmotionReader:
         """How many seconds of the input are speech (WebRTC VAD); ``.has_speech`` says whether to classify."""
         return _activity(prepare_speech(samples, sample_rate))
 
+    def voice_probabilities(self, pieces: Iterable[np.ndarray]) -> np.ndarray:
+        """The voice model's ``(n, 7)`` probabilities (EMOTIONS order) for voice windows.
+
+        Each piece is 16 kHz mono float32 audio of at most one window, fed to the model as every
+        path feeds it (:func:`emotion_core.windows.window_input`: trimmed, log-mel, normalised, tiled).
+        """
+        runner = self._voice()
+        rows = [runner.predict(windows.window_input(piece)) for piece in pieces]
+        return np.stack(rows) if rows else np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
+
     def window_probabilities(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-window probabilities ``(windows, 7)`` of 16 kHz mono audio, whether each window holds
         speech, and each window's ``(start, end)`` in seconds ``(windows, 2)``.
 
-        Leading and trailing silence is cut first, as it was for every training clip; the rest is cut
-        into 3 s windows 1.5 s apart (:func:`emotion_core.audio.window_starts`). The times still count
-        from the start of ``mono``, not of the speech left after the cut.
+        The windows are :func:`emotion_core.windows.window_bounds` of the whole recording, on its
+        own timeline (each window's silence is cut when its input is made, not the recording's).
         """
-        runner = self._voice()
-        first, stop = audio.speech_span(mono)
-        starts = [first + s for s in audio.window_starts(stop - first)]
-        chunks = [mono[s : min(s + audio.WINDOW_SAMPLES, stop)] for s in starts]
-        probabilities = runner.predict_batch(np.stack([audio.model_input(chunk) for chunk in chunks]))
-        voiced = np.array([audio.has_speech(chunk) for chunk in chunks])
-        times = np.array([(s, s + chunk.size) for s, chunk in zip(starts, chunks, strict=True)]) / audio.SAMPLE_RATE
-        return probabilities, voiced, times
+        bounds, pieces, voiced = windows.cut(mono)
+        times = np.array(bounds, dtype=np.float64).reshape(-1, 2) / audio.SAMPLE_RATE
+        return self.voice_probabilities(pieces), voiced, times
 
     def classify_speech(self, samples: np.ndarray, sample_rate: int) -> dict[str, float]:
         """Scores over EMOTIONS (summing to 1) for mono float32 audio of any length at 8-96 kHz.
 
-        Long input is cut into 3 s windows 1.5 s apart; the windows with speech are averaged (all of
-        them if none has speech). Empty input gives uniform scores: use :meth:`voice_activity` first.
+        Input is cut into 3 s windows 0.5 s apart (:mod:`emotion_core.windows`); the windows with speech
+        are averaged (all of them if none has speech). Empty input gives uniform scores: use
+        :meth:`voice_activity` first.
         """
         self._voice()
         mono = prepare_speech(samples, sample_rate)
@@ -282,7 +287,8 @@ class EmotionReader:
         probabilities, voiced, times = self.window_probabilities(mono)
         window_scores = tuple(scores_to_dict(p) for p in probabilities)
         window_times = tuple((float(start), float(end)) for start, end in times)
-        return SpeechResult(pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times)
+        return SpeechResult(pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times,
+                            tuple(bool(v) for v in voiced))
 
     def fuse(self, face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None) -> Fused:
         """:func:`emotion_core.fuse` with this reader's channel priors (:class:`FusionSettings`)."""
