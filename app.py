@@ -6,6 +6,7 @@ This file only adapts Gradio's types to emotion_core calls and lays out the page
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import tempfile
@@ -15,7 +16,6 @@ import weakref
 from pathlib import Path
 
 import cv2
-import gradio as gr
 import numpy as np
 import pandas as pd
 
@@ -26,7 +26,14 @@ from emotion_core.live import LiveSession, TimelinePoint
 from emotion_core.overlay import draw_faces
 from emotion_core.reading import UNCERTAIN, reading
 from emotion_core.timeline import EMOTION_COLOURS, plot_timeline, summarize, write_csv, write_json
+from emotion_core.upload_cache import FOLDER_ENV, CacheLimits, UploadCache, cache_folder, claim_folder
+from emotion_core.upload_guard import UploadGuard
 from emotion_core.video import DEFAULT_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND, MAX_VIDEO_SECONDS, VIDEO_SUFFIXES
+
+# The app's own cache folder, unless GRADIO_TEMP_DIR names one: set before Gradio is imported, which reads it then.
+os.environ.setdefault(FOLDER_ENV, str(cache_folder()))
+import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 FRAME_EVERY = 0.1  # seconds between webcam frames sent by the browser (fewer while one is being analysed)
 AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk
@@ -39,7 +46,7 @@ QUEUE_MAX_SIZE = 64  # requests waiting at once, all endpoints together; more ar
 IMAGE_CONCURRENCY = 2  # /analyze_image requests run at once (the detector and models are shared)
 AUDIO_CONCURRENCY = 2  # /analyze_audio requests run at once
 VIDEO_CONCURRENCY = 1  # /analyze_video requests run at once: each decodes a whole file
-CACHE_MAX_AGE = int(os.environ.get("EMOTION_CACHE_MAX_AGE", "600"))  # seconds uploads and results are kept
+CACHE_LIMITS = CacheLimits.from_env()  # retention, bytes in all and per client (EMOTION_CACHE_*)
 DROPPED_CHUNK_SECONDS = 30  # a live microphone chunk still unread after this was dropped by Gradio
 DROPPED_CHUNK_MAX_BYTES = 200_000  # live chunks are a fraction of a second; longer recordings are not chunks
 CHUNK_SWEEP_EVERY = 10.0  # seconds between sweeps of the upload cache for dropped chunks
@@ -47,7 +54,9 @@ WEBCAM_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480
 TIMELINE_LANES = {"face": "face", "fused": "face + voice", "voice": "voice"}  # channel -> row of the plot
 TIMELINE_COLUMNS = ["seconds", "channel", "emotion"]
 TIMELINE_COLOURS = {**EMOTION_COLOURS, UNCERTAIN: "#555555"}  # uncertain: dark grey (neutral is mid grey)
-DELETE_CACHE = (max(1, CACHE_MAX_AGE // 10), CACHE_MAX_AGE)  # (sweep every, delete older than); all at exit
+# Gradio's own sweep is kept only for its wipe at exit (it knows every file it handed out); within a day the
+# cache's sweep has deleted all it would, and unlike Gradio's it spares files that running requests use.
+DELETE_CACHE = (86_400, 86_400)  # (sweep every, delete older than), seconds
 VIDEO_OUTPUT_PREFIX = "emotion-video-"
 VIDEO_ANALYSIS_SHARE = 0.6  # of the progress bar, when an annotated video is drawn afterwards
 
@@ -86,13 +95,28 @@ STOP_JS = """async (...inputs) => {
 }"""
 
 _live_sessions: weakref.WeakValueDictionary[str, LiveSession] = weakref.WeakValueDictionary()
+CACHE = UploadCache(cache_folder(), CACHE_LIMITS)  # uploads and results: swept, capped, held while in use
 
 
 def gradio_cache_dir() -> Path:
-    """Gradio's upload and result cache (GRADIO_TEMP_DIR), made if missing."""
-    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
-    cache.mkdir(parents=True, exist_ok=True)
-    return cache
+    """The upload and result cache Gradio and the app share (GRADIO_TEMP_DIR), made if missing."""
+    CACHE.folder.mkdir(parents=True, exist_ok=True)
+    return CACHE.folder
+
+
+@contextlib.asynccontextmanager
+async def sweep_cache(app):
+    """Server lifespan: sweep the cache at start-up (what earlier runs left, crashed ones too), then every
+    few seconds until the server stops."""
+    report = CACHE.start()
+    print(f"Cache {CACHE.folder}: {report.deleted_files} files older than {CACHE_LIMITS.max_age:g} s deleted "
+          f"at start-up; {report.kept_files} kept ({report.kept_bytes / 1e6:.1f} MB); swept every "
+          f"{CACHE_LIMITS.sweep_every:g} s; at most {CACHE_LIMITS.max_bytes / 1e6:g} MB, "
+          f"{CACHE_LIMITS.client_max_bytes / 1e6:g} MB per client.", flush=True)
+    try:
+        yield
+    finally:
+        CACHE.stop()
 
 
 def cached_jpeg(frame: np.ndarray, quality: int = 90) -> str:
@@ -100,7 +124,7 @@ def cached_jpeg(frame: np.ndarray, quality: int = 90) -> str:
 
     Given an array, Gradio names the file after its content and rewrites it in place: two users with
     the same result at once (the same photo) race, and one gets a truncated download. A file of our
-    own is served as it is, and deleted with the rest of the cache (DELETE_CACHE).
+    own is served as it is, and deleted with the rest of the cache.
     """
     cache = gradio_cache_dir()
     ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(frame[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -122,7 +146,8 @@ def analyze_image(image: dict | str | None) -> tuple[str, dict]:
     if not path:
         raise gr.Error("No image was given: upload one, take a webcam snapshot or paste one.")
     try:
-        frame = load_image(path)
+        with CACHE.hold(path):
+            frame = load_image(path)
         faces = emotion_core.analyze_frame(frame)
     except ValueError as error:
         raise gr.Error(str(error)) from None
@@ -137,7 +162,8 @@ def analyze_audio(path: str | None) -> tuple[dict, dict]:
     if not path:
         raise gr.Error("No audio was given: upload a file or record from the microphone.")
     try:
-        samples, rate = load_audio(path)
+        with CACHE.hold(path):
+            samples, rate = load_audio(path)
         result = emotion_core.analyze_speech(samples, rate)
     except ValueError as error:
         raise gr.Error(str(error)) from None
@@ -147,13 +173,9 @@ def analyze_audio(path: str | None) -> tuple[dict, dict]:
 
 
 def video_output_dir() -> Path:
-    """A fresh folder inside Gradio's cache: Gradio serves the results from there without copying them,
-    and deletes them with the uploads (DELETE_CACHE). Empty folders left by earlier runs are removed."""
-    cache = gradio_cache_dir()
-    for old in cache.glob(f"{VIDEO_OUTPUT_PREFIX}*"):
-        if old.is_dir() and not any(old.iterdir()):
-            old.rmdir()
-    return Path(tempfile.mkdtemp(prefix=VIDEO_OUTPUT_PREFIX, dir=cache))
+    """A fresh folder inside the cache: Gradio serves the results from there without copying them, and
+    the cache's sweep deletes them with the uploads (empty folders too)."""
+    return Path(tempfile.mkdtemp(prefix=VIDEO_OUTPUT_PREFIX, dir=gradio_cache_dir()))
 
 
 def video_shares(summary: emotion_core.VideoSummary) -> pd.DataFrame:
@@ -175,7 +197,14 @@ def analyze_video(path: str | None, frames_per_second: float = DEFAULT_FRAMES_PE
     """Video file -> (summary, shares table, timeline PNG, annotated video, [CSV, JSON, video], summary dict)."""
     if not path:
         raise gr.Error("No video was given: upload one or record a clip with the webcam.")
-    out_dir = video_output_dir()
+    with CACHE.hold(path):  # the video is read twice (analysis, then the annotated copy)
+        out_dir = video_output_dir()
+        with CACHE.hold(out_dir):
+            return analyze_video_file(path, out_dir, frames_per_second, annotate, progress)
+
+
+def analyze_video_file(path: str, out_dir: Path, frames_per_second: float, annotate: bool, progress):
+    """:func:`analyze_video` once the upload and the results' folder are held."""
     share = VIDEO_ANALYSIS_SHARE if annotate else 1.0
     try:
         analysis = emotion_core.analyze_video(path, frames_per_second,
@@ -255,18 +284,19 @@ _chunk_sweep_lock = threading.Lock()
 
 
 def remove_dropped_chunks(chunk: Path, now: float, older_than: float = DROPPED_CHUNK_SECONDS,
-                          max_bytes: int = DROPPED_CHUNK_MAX_BYTES) -> int:
+                          max_bytes: int = DROPPED_CHUNK_MAX_BYTES, in_use=CACHE.in_use) -> int:
     """Delete microphone chunks that Gradio replaced before they were read; returns how many.
 
     Gradio stores each upload as ``<cache>/<hash>/<name>``. A chunk that arrives while the previous
     one is still being analysed replaces it unread, so that file would wait for the cache sweep;
-    any small file with the chunk's name older than ``older_than`` seconds is such a one.
+    any small file with the chunk's name older than ``older_than`` seconds is such a one (unless a
+    running request holds it: an upload in the Audio tab may have the same name).
     """
     removed = 0
     for other in chunk.parent.parent.glob(f"*/{chunk.name}"):
         try:
             info = other.stat()
-            if now - info.st_mtime > older_than and info.st_size <= max_bytes:
+            if now - info.st_mtime > older_than and info.st_size <= max_bytes and not in_use(other):
                 other.unlink()
                 removed += 1
         except FileNotFoundError:  # another session's sweep got there first
@@ -435,9 +465,12 @@ def build_demo() -> gr.Blocks:
 demo = build_demo()
 
 if __name__ == "__main__":
+    claim_folder(CACHE.folder)  # fails at once, saying why, for a folder that holds someone else's files
     emotion_core.load_models()
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # loopback unless asked (Spaces asks)
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
+        # every upload is charged to its client and refused past a cap before it is stored
+        app_kwargs={"middleware": [Middleware(UploadGuard, cache=CACHE)], "lifespan": sweep_cache},
     )
