@@ -34,8 +34,8 @@ class FileOutcome:
     """What became of one input file.
 
     ``status``: "ok" (``analysis`` holds the result), "error" (``error`` says why) or "duplicate"
-    (the same content was analysed as ``duplicate_of``). ``seconds``: wall time of the analysis;
-    ``worker``: ``host:pid`` of the process that did it.
+    (the same content was analysed as ``duplicate_of``). ``seconds``: wall time of the analysis,
+    ``finished``: when it ended (seconds since the epoch); ``worker``: ``host:pid`` of the process that did it.
     """
 
     file: str
@@ -45,6 +45,7 @@ class FileOutcome:
     error: str | None = None
     duplicate_of: str | None = None
     seconds: float = 0.0
+    finished: float | None = None
     worker: str | None = None
 
     @property
@@ -122,16 +123,17 @@ def analyse_task(path: str, file_hash: str | None, frames_per_second: float) -> 
     command line's message; the models are the worker process's own, loaded on its first file."""
     started = time.perf_counter()
     try:
-        analysis = analyze_file(path, frames_per_second)
+        analysis, status, message = analyze_file(path, frames_per_second), "ok", None
     except (ValueError, KeyError, OSError) as error:  # the exceptions the command line reports as "error:"
-        return FileOutcome(path, file_hash, "error", error=str(error) or type(error).__name__,
-                           seconds=time.perf_counter() - started, worker=worker_name())
-    return FileOutcome(path, file_hash, "ok", analysis, seconds=time.perf_counter() - started, worker=worker_name())
+        analysis, status, message = None, "error", str(error) or type(error).__name__
+    return FileOutcome(path, file_hash, status, analysis, message, seconds=time.perf_counter() - started,
+                       finished=time.time(), worker=worker_name())
 
 
 def failed_outcome(path: str, file_hash: str | None, error: BaseException) -> FileOutcome:
     """The outcome of a task that did not return (its worker died, or it raised something unexpected)."""
-    return FileOutcome(path, file_hash, "error", error=f"the analysis failed ({type(error).__name__}: {error})")
+    return FileOutcome(path, file_hash, "error", error=f"the analysis failed ({type(error).__name__}: {error})",
+                       finished=time.time())
 
 
 # --- the plan ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,7 +44,8 @@ FILE_SCHEMA = pa.schema(
      ("duplicate_of", pa.string()), ("kind", pa.string()), ("duration", pa.float64()), ("segments", pa.int32()),
      ("dominant", _LABEL), *((f"share_{name}", pa.float64()) for name in EMOTIONS),
      ("face_coverage", pa.float64()), ("voice_coverage", pa.float64()), ("frames_per_second", pa.float64()),
-     ("analysis_seconds", pa.float64()), ("worker", pa.string()), ("run", pa.string())])
+     ("analysis_seconds", pa.float64()), ("finished", pa.timestamp("ms", tz="UTC")), ("worker", pa.string()),
+     ("run", pa.string())])
 SCHEMAS = {"segments": SEGMENT_SCHEMA, "files": FILE_SCHEMA}
 
 
@@ -69,6 +71,7 @@ def file_row(outcome: FileOutcome, frames_per_second: float, run: str) -> dict:
     row = {"file": outcome.file, "file_hash": outcome.file_hash, "status": outcome.status, "error": outcome.error,
            "duplicate_of": outcome.duplicate_of, "frames_per_second": frames_per_second,
            "analysis_seconds": outcome.seconds if outcome.status != "duplicate" else None,
+           "finished": datetime.fromtimestamp(outcome.finished, UTC) if outcome.finished else None,
            "worker": outcome.worker, "run": run}
     analysis = outcome.analysis if outcome.status == "ok" else None
     if analysis is not None:
