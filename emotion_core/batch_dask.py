@@ -9,6 +9,7 @@ the batch after writing what had finished.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import signal
 from collections.abc import Callable, Iterator
@@ -94,9 +95,10 @@ def _drive(client: Client, paths: list[str], store: ResultStore, plan: BatchPlan
            progress: Progress | None) -> None:
     jobs: dict[str, tuple[str, str, str | None]] = {}  # task key -> (what, path, hash)
     pending = as_completed()
+    numbers = itertools.count()
 
     def submit(task, what: str, path: str, *args) -> None:
-        future = client.submit(task, path, *args, pure=False, key=f"{what}-{len(jobs)}-{Path(path).name}")
+        future = client.submit(task, path, *args, pure=False, key=f"{what}-{next(numbers)}-{Path(path).name}")
         jobs[future.key] = (what, path, args[0] if args else None)
         pending.add(future)
 
@@ -104,7 +106,7 @@ def _drive(client: Client, paths: list[str], store: ResultStore, plan: BatchPlan
         submit(hash_task, "hash", path)
     try:
         for future in pending:
-            what, path, file_hash = jobs[future.key]
+            what, path, file_hash = jobs.pop(future.key)
             if what == "hash":
                 finished = _hashed(plan, path, _result_or_none(future), tally, submit, store.frames_per_second)
             else:
