@@ -174,6 +174,12 @@ def difference(after: dict, before: dict, design: str) -> dict:
     return {"readings": readings, "latencies": latencies, "up": up, "down": after["downloaded"] - before["downloaded"]}
 
 
+def quarter_medians(latencies: list[float]) -> list[float | None]:
+    """Median latency of each quarter of the window (in the order painted): flat means no backlog."""
+    quarters = np.array_split(np.asarray(latencies, dtype=float), 4)
+    return [round(float(np.median(q)), 1) if q.size else None for q in quarters]
+
+
 def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, float], app_cpu: float) -> dict:
     """One row of the report from each session's differences over ``wall`` seconds."""
     readings = sum(p["readings"] for p in parts)
@@ -188,6 +194,7 @@ def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, 
         "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
         "latency_ms_median_above_link": round(median - link[0], 1) if latencies else None,
         "latencies_measured": len(latencies),
+        "latency_ms_median_by_quarter": quarter_medians(parts[0]["latencies"]),
         "frames_sent_per_second_per_session": round(up["frame_count"] / wall / sessions, 2),
         "bytes_up_per_reading_frames": round(up["frames"] / per),
         "bytes_up_per_reading_all": round((up["frames"] + up["audio"] + up["other"]) / per),
