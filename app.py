@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -20,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 import emotion_core
-from emotion_core.audio import load_audio
-from emotion_core.images import load_image
+from emotion_core.audio import SAMPLE_RATE, load_audio
+from emotion_core.images import decode_data_url, load_image
 from emotion_core.live import LiveSession, TimelinePoint
-from emotion_core.overlay import draw_faces
+from emotion_core.live_view import FrameReading, frame_reading
+from emotion_core.overlay import BOX_COLOUR, TEXT_COLOUR, draw_faces
 from emotion_core.reading import UNCERTAIN, reading
 from emotion_core.timeline import EMOTION_COLOURS, plot_timeline, summarize, write_csv, write_json
 from emotion_core.upload_cache import FOLDER_ENV, CacheLimits, UploadCache, cache_folder, claim_folder
@@ -36,11 +38,20 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 FRAME_EVERY = 0.1  # seconds between webcam frames sent by the browser (fewer while one is being analysed)
+# What the page sends: the preview shrunk to SEND_WIDTH pixels wide, JPEG at SEND_QUALITY (chosen on
+# FER2013 PrivateTest faces in frames: benchmarks/live_downscale.py, reports/live/downscale.json).
+SEND_WIDTH = 224
+SEND_QUALITY = 0.75
+MAX_IN_FLIGHT = 2  # frames sent and not yet answered, per page: covers the round trip, never a backlog
+FRAME_STALE = 2.0  # seconds after which an unanswered frame no longer counts as in flight
+BARS_EVERY = 0.5  # seconds between bar and status updates (the overlay gets every reading)
+SNAPSHOT_QUALITY = 0.9
+LIVE_PAGE = Path(__file__).resolve().parent / "ui"  # the Live preview's HTML, CSS and script
 AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk
 LIVE_TIME_LIMIT = float(os.environ.get("EMOTION_LIVE_TIME_LIMIT", "300"))  # seconds; Start goes on
 STREAM_CONCURRENCY = 8  # live sessions analysed at once (each has a webcam and a microphone stream)
 TIMELINE_EVERY = 1.0  # seconds between timeline redraws
-LIVE_JPEG_QUALITY = 80
+LIVE_JPEG_QUALITY = 80  # the annotated snapshot, sent inline
 MAX_FILE_SIZE = "25mb"  # larger uploads are refused (HTTP 413) before any handler runs
 QUEUE_MAX_SIZE = 64  # requests waiting at once, all endpoints together; more are told the queue is full
 IMAGE_CONCURRENCY = 2  # /analyze_image requests run at once (the detector and models are shared)
@@ -60,15 +71,13 @@ DELETE_CACHE = (86_400, 86_400)  # (sweep every, delete older than), seconds
 VIDEO_OUTPUT_PREFIX = "emotion-video-"
 VIDEO_ANALYSIS_SHARE = 0.6  # of the progress bar, when an annotated video is drawn afterwards
 
-# Start and Stop press the webcam's and microphone's own record buttons, so one click drives both;
-# Start also presses Stop when the time limit is up.
+# Start and Stop start the preview's camera (ui/live_view.js) and press the microphone's own record
+# button, so one click drives both; Start also presses Stop when the time limit is up.
 START_JS = """async (...inputs) => {
   const q = (selector) => document.querySelector(selector);
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  q('#live-webcam [title="grant webcam access"] button')?.click();
-  for (let waited = 0; waited < 10000 && !q("#live-webcam button.capture-button"); waited += 100) await sleep(100);
-  const camera = q("#live-webcam button.capture-button");
-  if (camera && !camera.querySelector('[title="stop recording"]')) camera.click();
+  await window.liveView?.start();
+  window.liveView?.narrowMicrophone();  // microphones opened now record at the voice model's rate
   for (let attempt = 0; attempt < 5 && q("#live-microphone button.record-button"); attempt++) {
     // Just after the page loads, the microphone's recorder may not be loaded yet: that click fails.
     let failed = false;
@@ -87,12 +96,12 @@ START_JS = """async (...inputs) => {
 }"""
 STOP_JS = """async (...inputs) => {
   clearTimeout(window.liveStopTimer);
-  const camera = document.querySelector("#live-webcam button.capture-button");
-  if (camera?.querySelector('[title="stop recording"]')) camera.click();
+  window.liveView?.stop();
   document.querySelector("#live-microphone button.stop-button")?.click();
-  await new Promise((resolve) => setTimeout(resolve, 300));  // let frames in flight land first
+  await new Promise((resolve) => setTimeout(resolve, 300));  // let chunks in flight land first
   return inputs;
 }"""
+SNAPSHOT_JS = "() => [window.liveView?.snapshot() ?? null]"
 
 _live_sessions: weakref.WeakValueDictionary[str, LiveSession] = weakref.WeakValueDictionary()
 CACHE = UploadCache(cache_folder(), CACHE_LIMITS)  # uploads and results: swept, capped, held while in use
@@ -231,11 +240,15 @@ def analyze_video_file(path: str, out_dir: Path, frames_per_second: float, annot
             str(annotated) if annotated else None, [str(f) for f in files + ([annotated] if annotated else [])], result)
 
 
-def bars(scores: dict[str, float], missing: str) -> dict:
-    """Scores -> a gr.Label value headed by the reading ("uncertain" when unsure), or by ``missing``."""
+def bars(scores: dict[str, float], missing: str, digits: int | None = None) -> dict:
+    """Scores -> a gr.Label value headed by the reading ("uncertain" when unsure), or by ``missing``.
+
+    ``digits`` rounds the confidences (the live view's bars, sent several times a second).
+    """
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     return {"label": reading(scores) or missing,
-            "confidences": [{"label": name, "confidence": value} for name, value in ranked]}
+            "confidences": [{"label": name, "confidence": value if digits is None else round(value, digits)}
+                            for name, value in ranked]}
 
 
 def jpeg_image(frame: np.ndarray) -> dict:
@@ -267,16 +280,45 @@ def remember(session: LiveSession, request: gr.Request | None) -> None:
         _live_sessions[request.session_hash] = session
 
 
-def live_frame(frame: np.ndarray | None, session: LiveSession, request: gr.Request):
-    """A webcam frame -> annotated frame, face and fused bars, status (raw payloads: postprocess is off)."""
+def live_frame(sent: dict, session: LiveSession, request: gr.Request | None):
+    """A frame the page sent -> (reading for the overlay as JSON, face bars, fused bars, status).
+
+    ``sent`` is ``{"number", "image": JPEG data URL, "width", "height": the preview's size, "bars"}``;
+    the bars and status come only when ``bars`` asks for them (a few times a second). A frame that a
+    newer one overtook, or that arrives stopped, is answered as dropped so the page stops waiting for it.
+    """
     remember(session, request)
-    if frame is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    state = session.add_frame(frame)
-    if state.paused:
-        return gr.skip(), gr.skip(), gr.skip(), state.status()
-    return (jpeg_image(draw_faces(frame, state.faces)),
-            bars(state.face_scores, "no face"), bars(state.fused_scores, "nothing to read"), state.status())
+    number = int(sent.get("number", 0))
+    try:
+        frame = decode_data_url(sent.get("image"))
+    except ValueError:
+        return FrameReading(number, dropped=True).to_json(), gr.skip(), gr.skip(), gr.skip()
+    state = session.add_newest_frame(frame, number)
+    if state is None or state.paused:
+        status = state.status() if state is not None else gr.skip()
+        return FrameReading(number, dropped=True).to_json(), gr.skip(), gr.skip(), status
+    preview = (int(sent.get("width") or frame.shape[1]), int(sent.get("height") or frame.shape[0]))
+    shown = frame_reading(state, number, (frame.shape[1], frame.shape[0]), preview).to_json()
+    if not sent.get("bars"):
+        return shown, gr.skip(), gr.skip(), gr.skip()
+    return (shown, bars(state.face_scores, "no face", digits=3), bars(state.fused_scores, "nothing to read", digits=3),
+            state.status())
+
+
+def live_frame_event(session: LiveSession, event: gr.EventData, request: gr.Request):
+    """The preview's ``frame`` event: its data is what :func:`live_frame` takes."""
+    return live_frame(event._data or {}, session, request)
+
+
+def live_snapshot(image: str | None):
+    """A full-size frame from the preview (a data URL) -> the frame annotated, inline (never a cached file)."""
+    if not image:
+        raise gr.Error("The camera is off: press Start first.")
+    try:
+        frame = decode_data_url(image)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    return jpeg_image(draw_faces(frame, emotion_core.analyze_frame(frame)))
 
 
 _last_chunk_sweep = [0.0]
@@ -354,9 +396,9 @@ def live_stop(session: LiveSession) -> str:
 
 
 def live_reset(session: LiveSession):
-    """Reset: clear the bars, the frame and the timeline (streaming goes on if it was on)."""
+    """Reset: clear the overlay, readings, bars, snapshot and timeline (streaming goes on if it was on)."""
     session.reset()
-    return None, None, None, None, "reset", timeline_frame([]), 0
+    return json.dumps({"clear": True}), None, None, None, None, "reset", timeline_frame([]), 0
 
 
 def new_live_session() -> LiveSession:
@@ -371,21 +413,39 @@ def forget_live_session(request: gr.Request) -> None:
         session.reset()
 
 
+def live_page_config() -> dict:
+    """The settings ui/live_view.js reads (its CONFIG)."""
+    colour = "rgb({}, {}, {})"
+    return {"frame_every_ms": round(FRAME_EVERY * 1000), "tick_ms": 20, "max_in_flight": MAX_IN_FLIGHT,
+            "stale_ms": round(FRAME_STALE * 1000), "bars_every_ms": round(BARS_EVERY * 1000),
+            "send_width": SEND_WIDTH, "send_quality": SEND_QUALITY, "snapshot_quality": SNAPSHOT_QUALITY,
+            "constraints": WEBCAM_CONSTRAINTS["video"], "latencies_kept": 2000, "microphone_rate": SAMPLE_RATE,
+            "narrow_ms": 8000,
+            "box_colour": colour.format(*BOX_COLOUR), "text_colour": colour.format(*TEXT_COLOUR),
+            "missing": {"face": "no face", "voice": "no speech", "fused": "nothing to read"}}
+
+
+def live_preview() -> gr.HTML:
+    """The live preview: the page's own video, the overlay it draws readings on, the three readings."""
+    script = (LIVE_PAGE / "live_view.js").read_text().replace("LIVE_CONFIG", json.dumps(live_page_config()))
+    return gr.HTML("", html_template=(LIVE_PAGE / "live_view.html").read_text(),
+                   css_template=(LIVE_PAGE / "live_view.css").read_text(), js_on_load=script,
+                   elem_id="live-view", apply_default_css=False)
+
+
 def build_live_tab(demo: gr.Blocks) -> None:
-    """The Live tab: webcam and microphone streams, bars, status, timeline; Start, Stop, Reset."""
+    """The Live tab: preview with overlay, Start/Stop/Snapshot/Reset, microphone, bars, status, timeline."""
     limit = f"{LIVE_TIME_LIMIT / 60:g} minutes" if LIVE_TIME_LIMIT % 60 == 0 else f"{LIVE_TIME_LIMIT:g} seconds"
-    gr.Markdown("Press **Start** and allow the camera and microphone (or use their own record buttons). "
+    gr.Markdown("Press **Start** and allow the camera and microphone. "
                 f"Streams stop after {limit}; press Start to go on. Nothing you stream is stored.")
     session = gr.State()  # a LiveSession per page, made by the private load event below
     drawn = gr.State(0)
-    with gr.Row():
-        webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam", elem_id="live-webcam",
-                          webcam_options=gr.WebcamOptions(mirror=True, constraints=WEBCAM_CONSTRAINTS))
-        annotated = gr.Image(label="Faces", interactive=False, elem_id="live-faces")
-    with gr.Row():
-        start = gr.Button("Start", variant="primary", elem_id="live-start")
-        stop = gr.Button("Stop", elem_id="live-stop")
-        reset = gr.Button("Reset", elem_id="live-reset")
+    view = live_preview()
+    with gr.Row(equal_height=True):
+        start = gr.Button("Start", variant="primary", elem_id="live-start", min_width=70)
+        stop = gr.Button("Stop", elem_id="live-stop", min_width=70)
+        snap = gr.Button("Snapshot", elem_id="live-snap", min_width=70)
+        reset = gr.Button("Reset", elem_id="live-reset", min_width=70)
     microphone = gr.Audio(sources=["microphone"], streaming=True, type="filepath", label="Microphone",
                           elem_id="live-microphone")
     status = gr.Textbox(label="Reading", interactive=False, elem_id="live-status")
@@ -395,11 +455,13 @@ def build_live_tab(demo: gr.Blocks) -> None:
         fused_bars = gr.Label(label="Face + voice", elem_id="live-fused-scores")
     timeline = gr.ScatterPlot(timeline_frame([]), x="seconds", y="channel", color="emotion",
                               color_map=TIMELINE_COLOURS, label="Timeline (last minute)", elem_id="live-timeline")
+    snapshot = gr.Image(label="Snapshot (faces annotated)", interactive=False, elem_id="live-snapshot")
     timer = gr.Timer(TIMELINE_EVERY)
-    # postprocess=False: the functions return the browser's payloads themselves (inline JPEG, labels).
-    webcam.stream(live_frame, [webcam, session], [annotated, face_bars, fused_bars, status],
-                  stream_every=FRAME_EVERY, time_limit=LIVE_TIME_LIMIT, concurrency_limit=STREAM_CONCURRENCY,
-                  postprocess=False, show_progress="hidden", api_visibility="private")
+    # postprocess=False: the functions return the browser's payloads themselves (reading JSON, labels).
+    # trigger_mode="multiple": the page itself keeps at most MAX_IN_FLIGHT frames unanswered.
+    view.frame(live_frame_event, session, [view, face_bars, fused_bars, status], trigger_mode="multiple",
+               concurrency_limit=STREAM_CONCURRENCY, postprocess=False, show_progress="hidden",
+               api_visibility="private")
     microphone.stream(live_audio, [microphone, session], [voice_bars, fused_bars, status],
                       stream_every=AUDIO_EVERY, time_limit=LIVE_TIME_LIMIT, concurrency_limit=STREAM_CONCURRENCY,
                       postprocess=False, show_progress="hidden", api_visibility="private")
@@ -408,7 +470,9 @@ def build_live_tab(demo: gr.Blocks) -> None:
     start.click(live_start, session, status, js=START_JS.replace("LIMIT_MS", str(int(LIVE_TIME_LIMIT * 1000))),
                 api_visibility="private")
     stop.click(live_stop, session, status, js=STOP_JS, api_visibility="private")
-    reset.click(live_reset, session, [annotated, face_bars, voice_bars, fused_bars, status, timeline, drawn],
+    snap.click(live_snapshot, view, snapshot, js=SNAPSHOT_JS, postprocess=False, concurrency_limit=IMAGE_CONCURRENCY,
+               api_visibility="private")
+    reset.click(live_reset, session, [view, snapshot, face_bars, voice_bars, fused_bars, status, timeline, drawn],
                 api_visibility="private")
     # Not gr.State(callable): that adds a public load endpoint to the API.
     demo.load(new_live_session, None, session, show_progress="hidden", concurrency_limit=None,

@@ -189,6 +189,8 @@ class LiveSession:
         self._clock = clock
         self.time_limit = time_limit
         self._lock = threading.Lock()
+        self._frame_slot = threading.Lock()  # one frame of this session analysed at a time
+        self._newest_frame = -1  # the highest frame number add_newest_frame was given
         self.reset()
 
     def __deepcopy__(self, memo) -> LiveSession:
@@ -197,8 +199,8 @@ class LiveSession:
         twin = LiveSession.__new__(LiveSession)
         with self._lock:
             twin.__dict__ = {key: copy.deepcopy(value, memo) for key, value in self.__dict__.items()
-                             if key not in ("_lock", "_clock", "_resampler")}
-        twin._clock, twin._lock = self._clock, threading.Lock()
+                             if key not in ("_lock", "_clock", "_resampler", "_frame_slot")}
+        twin._clock, twin._lock, twin._frame_slot = self._clock, threading.Lock(), threading.Lock()
         twin._restart_stream_locked(twin._rate)  # soxr's state cannot be copied: the twin's microphone starts afresh
         return twin
 
@@ -280,6 +282,23 @@ class LiveSession:
             main = main_face(self._faces)
             self._face_scores = main.scores if main else {}
             return self._snapshot_locked(now)
+
+    def add_newest_frame(self, frame: np.ndarray, number: int) -> LiveState | None:
+        """Analyse frame ``number`` unless a newer one came first; ``None`` when it is dropped as stale.
+
+        Frames of one session are analysed one at a time; a frame that waited while another was
+        analysed is dropped if a newer one arrived meanwhile, so only the newest waits and a slow
+        link or a busy server never builds a backlog. Numbers grow with each frame a page sends.
+        """
+        with self._lock:
+            if number <= self._newest_frame:
+                return None
+            self._newest_frame = number
+        with self._frame_slot:
+            with self._lock:
+                if number != self._newest_frame:
+                    return None
+            return self.add_frame(frame)
 
     def add_audio(self, chunk: np.ndarray, sample_rate: int) -> LiveState:
         """Add a microphone chunk (any PCM, mono or ``(n, channels)``); read the voice windows it completes."""

@@ -331,3 +331,48 @@ def test_dropped_microphone_chunks_are_swept(tmp_path):
     assert remove_dropped_chunks(fresh, now=1000.0) == 1
     assert not dropped.exists()
     assert fresh.exists() and recording.exists() and other.exists()
+
+
+def test_the_newest_frame_wins_and_stale_frames_are_dropped(fake_models):
+    session = LiveSession(FakeClock())
+    assert session.add_newest_frame(FRAME, 5).has_face and fake_models.frames == 1
+    assert session.add_newest_frame(FRAME, 4) is None and session.add_newest_frame(FRAME, 5) is None
+    assert fake_models.frames == 1  # an older or repeated number is never analysed
+    assert session.add_newest_frame(FRAME, 9).has_face and fake_models.frames == 2
+
+
+def test_a_frame_that_waited_behind_a_newer_one_is_dropped(fake_models, monkeypatch):
+    import threading
+
+    session = LiveSession(FakeClock())
+    analysing, release, results = threading.Event(), threading.Event(), {}
+
+    def slow_analysis(frame):
+        analysing.set()
+        release.wait(5)
+        return list(fake_models.faces)
+
+    monkeypatch.setattr(live, "analyze_frame", slow_analysis)
+    first = threading.Thread(target=lambda: results.__setitem__(1, session.add_newest_frame(FRAME, 1)))
+    first.start()
+    assert analysing.wait(5)  # frame 1 is being analysed; frames 2 and 3 arrive meanwhile
+    waiting = threading.Thread(target=lambda: results.__setitem__(2, session.add_newest_frame(FRAME, 2)))
+    waiting.start()
+    newest = threading.Thread(target=lambda: results.__setitem__(3, session.add_newest_frame(FRAME, 3)))
+    newest.start()
+    for _ in range(50):  # until frame 3 has taken its number (it then waits for the slot too)
+        if session._newest_frame == 3:
+            break
+        threading.Event().wait(0.02)
+    release.set()
+    for thread in (first, waiting, newest):
+        thread.join(5)
+    assert results[1].has_face and results[2] is None and results[3].has_face
+
+
+def test_a_deep_copy_has_its_own_frame_slot(fake_models):
+    session = LiveSession(FakeClock())
+    session.add_newest_frame(FRAME, 3)
+    twin = copy.deepcopy(session)
+    assert twin._frame_slot is not session._frame_slot
+    assert twin.add_newest_frame(FRAME, 4).has_face
