@@ -28,7 +28,7 @@ from .weights import WEIGHTS_DIR, load_manifest, resolve_weight, verify
 
 FACE_MODEL = "face_emotion"  # manifest names of the served models
 VOICE_MODEL = "voice_emotion"
-DETECTOR_MODEL = "face_detector"
+DETECTOR_MODEL = face.DEFAULT_DETECTOR  # full range: faces from about 3 % of the frame width to a close webcam face
 # The feature parameters a voice model's manifest entry must state, as the runtime computes them.
 VOICE_FEATURES = {"sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "hop_length": audio.HOP_LENGTH,
                   "win_length": audio.WIN_LENGTH, "n_mels": audio.N_MELS}
@@ -101,15 +101,24 @@ def _entry(manifest: dict, name: str) -> dict:
     return models[name]
 
 
-def _detector_from(path: Path) -> Callable[[], face.FaceDetector]:
-    return lambda: face.FaceDetector(str(path))
+def _detector_from(path: Path, framing: face.Framing = face.DEFAULT_FRAMING) -> Callable[[], face.FaceDetector]:
+    return lambda: face.FaceDetector(str(path), framing=framing)
+
+
+def _detector_named_or_file(manifest: dict, detector: str | Path | None) -> Callable[[], face.FaceDetector]:
+    if detector is None:
+        return face.default_detector
+    if isinstance(detector, str) and detector in manifest["models"]:
+        return lambda: face.named_detector(detector)
+    return _detector_from(Path(detector))
 
 
 class EmotionReader:
     """Face and voice emotion models with the calls of :mod:`emotion_core` (``analyze_frame``, ...).
 
     Build one with :meth:`from_manifest` or :meth:`with_models`; either may leave a channel out
-    (its calls then raise). The face detector loads on first use (MediaPipe takes seconds to start).
+    (its calls then raise). The face detector loads on first use (MediaPipe takes seconds to start);
+    its faces are cropped with the framing calibrated for its boxes (manifest ``framing``).
     """
 
     def __init__(self, face_model: LiteClassifier | None, voice_model: LiteClassifier | None,
@@ -133,7 +142,8 @@ class EmotionReader:
         Files come from ``weights_dir`` (default: the manifest file's folder, the bundled folder for a
         dict) and must match their sha256; the bundled manifest without ``weights_dir`` resolves its
         files like the app does (the Hub when configured, else bundled). ``*_name`` pick other entries,
-        e.g. ``face_name="face_emotion_float"``; an empty name leaves that model out.
+        e.g. ``face_name="face_emotion_float"`` or ``detector_name="face_detector"`` (short range); an
+        empty name leaves that model out. A detector comes with its entry's crop ``framing``.
         """
         bundled = manifest is None and weights_dir is None
         if isinstance(manifest, str | Path):
@@ -152,10 +162,10 @@ class EmotionReader:
                        if voice_name else None)
         if not detector_name:
             detector = None
-        elif bundled and detector_name == DETECTOR_MODEL:
-            detector = face.default_detector  # shared with every other user of the bundled detector
+        elif bundled:
+            detector = lambda: face.named_detector(detector_name)  # noqa: E731 (shared with every bundled user)
         else:
-            detector = _detector_from(path_of(detector_name))
+            detector = _detector_from(path_of(detector_name), face.Framing.from_entry(_entry(manifest, detector_name)))
         return cls(face_model, voice_model, detector, face_blur_sigma=blur_sigma_of(face_entry),
                    fusion=FusionSettings.from_manifest(manifest))
 
@@ -167,7 +177,8 @@ class EmotionReader:
         Each file is checked against the bundled manifest's entry for its channel (labels, input shape,
         voice features); no checksum, as a candidate is not in the manifest yet. ``face_blur_sigma``
         defaults to the served face model's. A channel without a file is left out; the detector is the
-        bundled one unless ``detector`` names a file.
+        served one unless ``detector`` is a manifest name (a bundled detector with its framing) or a
+        file (cropped with the default framing).
         """
         manifest = load_manifest()
         face_entry = _entry(manifest, FACE_MODEL)
@@ -175,7 +186,7 @@ class EmotionReader:
             checked_classifier(face_model, face_entry) if face_model is not None else None,
             checked_classifier(voice_model, _entry(manifest, VOICE_MODEL), voice=True)
             if voice_model is not None else None,
-            face.default_detector if detector is None else _detector_from(Path(detector)),
+            _detector_named_or_file(manifest, detector),
             face_blur_sigma=blur_sigma_of(face_entry) if face_blur_sigma is None else face_blur_sigma,
             fusion=FusionSettings.from_manifest(manifest))
 
@@ -230,12 +241,16 @@ class EmotionReader:
         """Scores over EMOTIONS (summing to 1) for an already-cropped face: grey ``HxW`` or RGB ``HxWx3`` uint8."""
         return scores_to_dict(self.face_probabilities([crop])[0])
 
-    def analyze_frame(self, frame: np.ndarray) -> list[Face]:
-        """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``."""
+    def analyze_frame(self, frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
+        """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
+
+        ``small_faces`` also searches the frame in overlapping tiles (faces down to about 6 % of its
+        width, a few ms more per tile); ``False`` runs the detector once (the live view's choice).
+        """
         frame = face.check_frame(frame)
-        faces = []
-        for box, detection_score in self.detector.detect(frame):
-            scores = self.classify_face(face.crop_face(frame, box))
+        detector, faces = self.detector, []
+        for box, detection_score in detector.detect(frame, tiled=small_faces):
+            scores = self.classify_face(detector.crop(frame, box))
             faces.append(Face(box=box, scores=scores, detection_score=detection_score))
         return faces
 

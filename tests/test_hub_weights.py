@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from emotion_core.face import DEFAULT_DETECTOR
 from emotion_core.weights import WEIGHTS_DIR, HubSource, file_sha256, hub_source_from_env, load_manifest, model_entry
 from tests.conftest import FIXTURES, PROJECT_ROOT, start_app, stop_app
 from tests.hub_server import HubServer
@@ -178,5 +179,6 @@ def test_the_app_loads_its_models_from_the_hub(hub, tmp_path):
         stop_app(process)
     assert len(result["faces"]) == 1
     downloaded = {path.rsplit("/", 1)[1] for method, path in resolve_requests(hub) if method == "GET"}
-    assert downloaded == {model_entry(name)["file"] for name in ("face_detector", "face_emotion", "voice_emotion")}
+    served = (DEFAULT_DETECTOR, "face_emotion", "voice_emotion")  # the served detector is full range since issue 22
+    assert downloaded == {model_entry(name)["file"] for name in served}
     assert FALLBACK_LINE not in log_path.read_text()
