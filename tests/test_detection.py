@@ -88,3 +88,19 @@ def test_tiles_overlap_and_cover_the_frame(size, count):
 def test_merging_keeps_the_most_confident_box_of_each_face():
     found = [((10, 10, 50, 50), 0.7), ((12, 8, 48, 52), 0.9), ((20, 20, 20, 20), 0.6), ((200, 10, 50, 50), 0.8)]
     assert face.merge_faces(found) == [((12, 8, 48, 52), 0.9), ((200, 10, 50, 50), 0.8)]
+
+
+def test_a_face_filling_the_picture_is_left_to_short_range_with_its_own_framing():
+    from skimage.data import lfw_subset
+
+    reader = emotion_core.default_reader()
+    short_framing = face.Framing.from_entry(model_entry(face.SHORT_RANGE_DETECTOR))
+    rescued = 0
+    for crop in lfw_subset()[:20]:  # 25x25 grey faces, cropped tight: no head or shoulders around them
+        image = (np.kron(crop, np.ones((8, 8))) * 255).astype(np.uint8)
+        frame = np.pad(np.repeat(image[:, :, None], 3, axis=2), ((100, 100), (100, 100), (0, 0)), mode="edge")
+        if not reader.detector.detect(frame, tiled=True):
+            found = reader.detect_faces(frame)
+            rescued += len(found) == 1
+            assert all(detector.framing == short_framing for _, _, detector in found)
+    assert rescued >= 3
