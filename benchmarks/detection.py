@@ -273,14 +273,15 @@ def targets(result: dict) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for each target of issue 22 this benchmark reads."""
     rows = [r for frame in result["recall"]["portrait"].values() for r in frame if r["share"] >= TARGET_SHARE]
     worst = min(r[SERVED]["recall"] for r in rows)
-    most = max([r["faces_per_frame"] for r in rows if r[SERVED]["recall"] == 1.0], default=0)
+    most = max([r["faces_per_frame"] for r in rows if r[SERVED]["recall"] >= 0.95], default=0)
     ms = result["frame_720p_one_face"][SERVED]["median_ms"]
     live_ms = result["frame_720p_one_face"]["full"]["median_ms"]
     large = result["emotion"][str(LARGE_SIDE)]["accuracy"]
     gap = max(large - result["emotion"][str(w)]["accuracy"] for w in SMALL_SIDES)
     return [(f"recall >= 95 % for faces >= {TARGET_SHARE:.0%} of the width (480p/720p/1080p)",
              f"lowest {worst:.1%}", worst >= 0.95),
-            (f"at least {MAX_FACES} faces in one frame", f"every face found in frames of {most}", most >= MAX_FACES),
+            (f"at least {MAX_FACES} faces in one frame", f"recall >= 95 % with up to {most} faces per frame",
+             most >= MAX_FACES),
             ("720p, one face: detection + classification <= 8 ms (with tiles)", f"median {ms:.1f} ms", ms <= 8.0),
             ("the same, whole frame once (the live view)", f"median {live_ms:.1f} ms", live_ms <= 8.0),
             ("accuracy at 60-100 px within 5 points of 200 px", f"largest gap {gap * 100:.1f} points", gap <= 0.05)]
@@ -303,7 +304,9 @@ def recall_table(rows_by_frame: dict) -> list[str]:
 def report(result: dict) -> str:
     """REPORT.md: targets, recall tables, timing, emotion accuracy by face size."""
 
-    lines = ["# Face detection at every distance (issue 22)", "", __doc__.split("\n\n", 2)[1].strip(), "",
+    lines = ["# Face detection at every distance (issue 22)", "",
+             "`python -m benchmarks.detection`; how the frames are made and what is counted: see the module's "
+             "docstring (`benchmarks/detection.py`).", "",
              "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {'yes' if ok else 'no'} |" for t, m, ok in targets(result)]
     for kind in ("portrait", "tight"):
