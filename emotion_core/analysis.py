@@ -51,9 +51,12 @@ def classify_face(crop: np.ndarray) -> dict[str, float]:
     return default_reader().classify_face(crop)
 
 
-def analyze_frame(frame: np.ndarray) -> list[Face]:
-    """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``."""
-    return default_reader().analyze_frame(frame)
+def analyze_frame(frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
+    """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
+
+    ``small_faces=False`` skips the tiled search for small faces (faster; the live view uses it).
+    """
+    return default_reader().analyze_frame(frame, small_faces=small_faces)
 
 
 def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:

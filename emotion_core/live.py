@@ -272,7 +272,7 @@ class LiveSession:
             if not self._admit_locked(self._clock()):
                 return self._snapshot_locked(self._clock())
             epoch = self._epoch
-        faces = analyze_frame(frame)
+        faces = analyze_frame(frame, small_faces=False)  # webcam faces are large; one detector run keeps the rate
         with self._lock:
             now = self._clock()
             if epoch != self._epoch:  # stopped or reset meanwhile

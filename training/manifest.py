@@ -23,10 +23,24 @@ def update_entry(name: str, file: Path, **fields) -> dict:
     entry = {"file": file.name, "sha256": sha256_of(file), "size_bytes": file.stat().st_size, **fields}
     manifest["models"][name] = entry
     manifest["models"] = dict(sorted(manifest["models"].items()))
+    _write(manifest)
+    return entry
+
+
+def _write(manifest: dict) -> None:
     handle, tmp = tempfile.mkstemp(dir=WEIGHTS_DIR, suffix=".json")
     with os.fdopen(handle, "w") as out:
         json.dump(manifest, out, indent=2)
         out.write("\n")
     os.chmod(tmp, 0o644)  # mkstemp makes it private; the manifest is a public file
     os.replace(tmp, MANIFEST)
-    return entry
+
+
+def update_fields(name: str, **fields) -> dict:
+    """Set ``fields`` in the existing entry ``models[name]``, keeping its other fields; returns the entry."""
+    manifest = json.loads(MANIFEST.read_text())
+    if name not in manifest["models"]:
+        raise KeyError(f"no model named {name!r} in {MANIFEST}")
+    manifest["models"][name].update(fields)
+    _write(manifest)
+    return manifest["models"][name]
