@@ -28,10 +28,11 @@ import pytest
 pytest.importorskip("distributed", reason="the batch engine: pip install -r requirements-batch.txt")
 pytest.importorskip("pyarrow")
 
+import emotion_core  # noqa: E402
 from emotion_core import EMOTIONS, batch_cli  # noqa: E402
 from emotion_core.batch import BatchPlan, BatchTally, FileOutcome, content_hash, hash_task, list_inputs  # noqa: E402
 from emotion_core.batch_store import FILE_SCHEMA, ResultStore  # noqa: E402
-from emotion_core.file_analysis import analyze_file, image_analysis, speech_window_times  # noqa: E402
+from emotion_core.file_analysis import analyze_file, image_analysis  # noqa: E402
 from harness import FIXTURES, PROJECT_ROOT  # noqa: E402
 from harness.videos import write_video  # noqa: E402
 from tests.make_bad_inputs import CORPUS_DIR, load_manifest, make_case  # noqa: E402
@@ -123,13 +124,19 @@ def test_the_store_commits_whole_parts_and_forgets_failures_to_retry(tmp_path):
     assert set(read(out)[0]) == set(FILE_SCHEMA.names)
 
 
-def test_a_recording_windows_are_placed_after_its_leading_silence(speech):
+def test_a_recording_segments_are_its_voice_windows_on_the_recording_timeline(speech):
     samples, rate = speech
     padded = np.concatenate([np.zeros(2 * rate, np.float32), samples])
-    plain, shifted = speech_window_times(samples, rate), speech_window_times(padded, rate)
-    assert len(plain) == len(shifted) >= 2
-    assert shifted[0][0] == pytest.approx(plain[0][0] + 2.0, abs=0.15)  # trimmed silence is not the recording's start
-    assert all(end - start == pytest.approx(3.0) for start, end in shifted[:-1])
+    recording = analyze_file_samples(padded, rate)
+    times = [(s.start, s.end) for s in recording.segments]
+    assert times == [pytest.approx(t) for t in emotion_core.analyze_speech(padded, rate).window_times]
+    assert times[-1][1] == pytest.approx(padded.size / rate, abs=0.02)  # the windows cover the whole recording
+
+
+def analyze_file_samples(samples: np.ndarray, rate: int):
+    from emotion_core.file_analysis import recording_analysis
+
+    return recording_analysis(samples, rate, emotion_core.analyze_speech(samples, rate))
 
 
 def test_the_file_analysis_is_the_command_line_analysis(tmp_path):
@@ -148,7 +155,8 @@ def test_the_file_analysis_is_the_command_line_analysis(tmp_path):
     assert main([str(FIXTURES / "speech.wav"), "--json", str(tmp_path / "s.json"), "--quiet"]) == 0
     windows = json.loads((tmp_path / "s.json").read_text())["window_scores"]
     recording = analyze_file(FIXTURES / "speech.wav")
-    assert [s.voice_scores["neutral"] for s in recording.segments] == pytest.approx([w["neutral"] for w in windows])
+    expected = [w["scores"]["neutral"] for w in windows]
+    assert [s.voice_scores["neutral"] for s in recording.segments] == pytest.approx(expected)
     picture = analyze_file(FIXTURES / "face.jpg")
     assert (picture.kind, picture.duration, picture.face_coverage, picture.voice_coverage) == ("image", 0.0, 1.0, None)
     assert picture.fused.shares[picture.dominant] == 1.0
