@@ -134,8 +134,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from benchmarks.machine import describe_cpu
     from emotion_core.video import probe
+    from harness.machine import describe_cpu
 
     with tempfile.TemporaryDirectory(prefix="batch-benchmark-") as name:
         folder = Path(name)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import cpu_summary, describe_cpu
+from harness.machine import cpu_summary, describe_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("EMOTION_DATA_DIR", ROOT.parent / "shared" / "data"))

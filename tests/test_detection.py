@@ -7,7 +7,7 @@ import emotion_core
 from emotion_core import EmotionReader, face
 from emotion_core.images import load_image
 from emotion_core.weights import WEIGHTS_DIR, file_sha256, model_entry
-from tests.conftest import FIXTURES
+from harness import FIXTURES
 
 WHEEL = "mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
 WHEEL_SHA256 = "a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4"

@@ -40,7 +40,7 @@ def fake_models(monkeypatch):
     models.frames = 0
     models.voice_reads = 0
 
-    def analyze_frame(frame):
+    def analyze_frame(frame, small_faces=True):
         models.frames += 1
         return list(models.faces)
 
@@ -300,7 +300,7 @@ def test_a_frame_analysed_across_a_stop_is_dropped(fake_models, monkeypatch):
     clock = FakeClock()
     session = LiveSession(clock)
 
-    def stopped_while_analysing(frame):
+    def stopped_while_analysing(frame, small_faces=True):
         session.stop()  # the user pressed Stop while this frame was being analysed
         return list(fake_models.faces)
 
@@ -347,7 +347,7 @@ def test_a_frame_that_waited_behind_a_newer_one_is_dropped(fake_models, monkeypa
     session = LiveSession(FakeClock())
     analysing, release, results = threading.Event(), threading.Event(), {}
 
-    def slow_analysis(frame):
+    def slow_analysis(frame, small_faces=True):
         analysing.set()
         release.wait(5)
         return list(fake_models.faces)

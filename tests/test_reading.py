@@ -161,7 +161,7 @@ def test_live_view_says_uncertain_on_the_box_the_bars_and_the_status(monkeypatch
     import app
     from emotion_core import live
 
-    monkeypatch.setattr(live, "analyze_frame", lambda frame: list(flat_faces))
+    monkeypatch.setattr(live, "analyze_frame", lambda frame, small_faces=True: list(flat_faces))
     ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(photo[:, :, ::-1]))
     sent = {"number": 1, "image": "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode(), "bars": True}
     shown, face_bars, fused_bars, status = app.live_frame(sent, live.LiveSession(), None)

@@ -290,7 +290,7 @@ SERVER_LIMITS = CacheLimits(MAX_AGE, MAX_BYTES, CLIENT_MAX_BYTES)
 @pytest.fixture(scope="module")
 def guarded_server(tmp_path_factory):
     """(url, cache folder) of an app whose cache keeps files 6 s, holds 40 MB, 8 MB per client."""
-    from tests.conftest import start_app, stop_app
+    from harness.server import start_app, stop_app
 
     cache = tmp_path_factory.mktemp("guarded") / "cache"
     cache.mkdir()
@@ -360,7 +360,7 @@ def test_uploads_past_a_cap_are_refused_before_they_are_stored(guarded_server):
 def test_a_file_a_running_request_uses_outlives_the_retention(guarded_server, tmp_path):
     from gradio_client import Client, handle_file
 
-    from tests.videos import write_video
+    from harness.videos import write_video
 
     url, cache = guarded_server
     video = write_video(tmp_path / "in-use-video.mp4", seconds=90.0, size=(320, 240), fps=15)
@@ -438,7 +438,7 @@ def flood(url: str, seconds: float, threads: int, addresses: list[str | None]) -
 def test_one_client_cannot_fill_the_disk_and_others_are_still_served(guarded_server):
     from gradio_client import Client, handle_file
 
-    from tests.conftest import FIXTURES
+    from harness import FIXTURES
 
     url, cache = guarded_server
     wait_for_quiet(cache)
@@ -508,8 +508,8 @@ def test_many_clients_together_stay_under_the_cap_and_stored_files_stay_intact(g
 def test_after_a_crash_the_restarted_app_deletes_the_leftovers_within_one_sweep(tmp_path):
     from gradio_client import Client, handle_file
 
-    from tests.conftest import start_app, stop_app
-    from tests.videos import write_video
+    from harness.server import start_app, stop_app
+    from harness.videos import write_video
 
     max_age = 20  # as in issue 23
     limits = CacheLimits(max_age=max_age)
