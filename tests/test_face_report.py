@@ -33,7 +33,8 @@ def corruption_result(ours_mean: float, fer_mean: float, avx512: bool = False) -
                 "worst": {"corruption": "noise", "strength": 3, "accuracy": mean}}
 
     margin, drop = ours_mean - fer_mean, 0.70 - ours_mean
-    return {"faces": 3589, "seed": 20, "model": "face_emotion.tflite", "ours_blur_sigma": 0.6, "fer_version": "25.10.3",
+    return {"split": "PrivateTest", "faces": 3589, "seed": 20, "model": "face_emotion.tflite", "ours_blur_sigma": 0.6,
+            "fer_version": "25.10.3",
             "corruptions": ["noise", "jpeg"], "strengths": [1, 2, 3],
             "scores": {"ours": score(0.70, ours_mean), "fer": score(0.60, fer_mean)},
             "summary": {"ours": summary(0.70, ours_mean), "fer": summary(0.60, fer_mean)},

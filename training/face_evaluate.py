@@ -186,16 +186,17 @@ def benchmark_section(bench: dict) -> list[str]:
 
 
 def corruption_table(result: dict) -> str:
-    """Markdown: one row per corruption (accuracy at strengths 1/2/3 for ours and fer), then the summary."""
-    scores, means = result["scores"], {m: result["summary"][m]["per_corruption_mean"] for m in ("ours", "fer")}
-    rows = ["| corruption | ours 1 / 2 / 3 | fer 1 / 2 / 3 | ours - fer (mean) |", "|---|---|---|---|"]
+    """Markdown: one row per corruption (accuracy at strengths 1/2/3 per model), then the summary per model."""
+    scores, models = result["scores"], [m for m in ("ours", "candidate", "fer") if m in result["scores"]]
+    means = {m: result["summary"][m]["per_corruption_mean"] for m in models}
+    rows = ["| corruption | " + " | ".join(f"{m} 1 / 2 / 3" for m in models) + " | ours - fer (mean) |",
+            "|---" * (len(models) + 2) + "|"]
     for name in result["corruptions"]:
-        pair = [" / ".join(f"{scores[m]['corrupted'][name][str(k)]:.3f}" for k in result["strengths"])
-                for m in ("ours", "fer")]
+        cells = [" / ".join(f"{scores[m]['corrupted'][name][str(k)]:.3f}" for k in result["strengths"]) for m in models]
         gap = means["ours"][name] - means["fer"][name]
-        rows.append(f"| {name} | {pair[0]} | {pair[1]} | {100 * gap:+.1f} pts |")
+        rows.append(f"| {name} | {' | '.join(cells)} | {100 * gap:+.1f} pts |")
     rows += ["", "| model | clean | mean over corruptions | drop from clean | worst set |", "|---|---|---|---|---|"]
-    for name in ("ours", "fer"):
+    for name in models:
         s = result["summary"][name]
         worst = s["worst"]
         rows.append(f"| {name} | {s['clean']:.4f} | {s['mean_corrupted']:.4f} | {100 * s['drop_from_clean']:.1f} pts | "
@@ -213,8 +214,8 @@ def corruption_cost_line(result: dict) -> str:
 
 def corruption_section(corr: dict) -> list[str]:
     """The corruption benchmark: ours vs fer on PrivateTest under webcam-like corruptions, and the crop cost."""
-    return ["## Webcam corruptions against `fer` (`corruptions.json`, PrivateTest)", "",
-            f"{corr['faces']} PrivateTest faces, each under {len(corr['corruptions'])} corruptions "
+    return [f"## Webcam corruptions against `fer` (`corruptions.json`, {corr['split']})", "",
+            f"{corr['faces']} {corr['split']} faces, each under {len(corr['corruptions'])} corruptions "
             f"(`harness/corruptions.py`) at strengths 1 / 2 / 3, the same pixels for both models (seed "
             f"{corr['seed']}); ours is `{corr['model']}` on the served path (input blur sigma "
             f"{corr['ours_blur_sigma']:g}), fer is `fer` {corr['fer_version']}'s model with its own preprocessing. "
