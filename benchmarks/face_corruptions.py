@@ -85,6 +85,8 @@ def corruption_scores(models: dict[str, Classify], images: np.ndarray, labels: n
             faces = corrupted_faces(images, corruption, strength, seed + SEED_STRIDE * k)
             for name, classify in models.items():
                 scores[name]["corrupted"].setdefault(corruption, {})[str(strength)] = accuracy(classify, faces, labels)
+        means = {name: np.mean(list(scores[name]["corrupted"][corruption].values())) for name in models}
+        print(f"{corruption}: " + ", ".join(f"{name} {mean:.3f}" for name, mean in means.items()), flush=True)
     return scores
 
 
