@@ -20,3 +20,51 @@ def test_several_runs_are_each_described_with_their_seed():
     assert "seed 5" in text and "seed 6" in text
     assert "70 epochs" in text and "71 epochs" in text
     assert text.count("warm-started") == 1
+
+
+def corruption_result(ours_mean: float, fer_mean: float, avx512: bool = False) -> dict:
+    """A corruptions.json with two corruptions, every set of a model at the same accuracy."""
+    def score(clean: float, mean: float) -> dict:
+        return {"clean": clean, "corrupted": {n: {"1": mean, "2": mean, "3": mean} for n in ("noise", "jpeg")}}
+
+    def summary(clean: float, mean: float) -> dict:
+        return {"clean": clean, "mean_corrupted": mean, "drop_from_clean": clean - mean,
+                "per_corruption_mean": {"noise": mean, "jpeg": mean},
+                "worst": {"corruption": "noise", "strength": 3, "accuracy": mean}}
+
+    margin, drop = ours_mean - fer_mean, 0.70 - ours_mean
+    return {"split": "PrivateTest", "faces": 3589, "seed": 20, "model": "face_emotion.tflite", "ours_blur_sigma": 0.6,
+            "fer_version": "25.10.3",
+            "corruptions": ["noise", "jpeg"], "strengths": [1, 2, 3],
+            "scores": {"ours": score(0.70, ours_mean), "fer": score(0.60, fer_mean)},
+            "summary": {"ours": summary(0.70, ours_mean), "fer": summary(0.60, fer_mean)},
+            "targets": {"mean_over_fer": {"value": margin, "target": 0.08, "met": margin >= 0.08},
+                        "drop_from_clean": {"value": drop, "target": 0.08, "met": drop <= 0.08}},
+            "cost": {"ours_ms": 1.2, "fer_ms": 0.4, "ratio_ours_over_fer": 3.0, "crops": 1000,
+                     "load_average_1min": 1.5},
+            "cpu": {"model": "AMD EPYC", "arch": "x86_64", "cores": 2, "vector_flags": ["avx2", "fma"]},
+            "avx512": avx512, "avx512_note": "No run-time setting."}
+
+
+def test_the_corruption_table_has_a_row_per_corruption_and_per_model():
+    from training.face_evaluate import corruption_section
+
+    text = "\n".join(corruption_section(corruption_result(0.65, 0.50)))
+    assert "| noise | 0.650 / 0.650 / 0.650 | 0.500 / 0.500 / 0.500 | +15.0 pts |" in text
+    assert "| ours | 0.7000 | 0.6500 | 5.0 pts | noise 3: 0.650 |" in text
+    assert "ratio 3.00" in text and "avx2 fma" in text and "No run-time setting." in text
+
+
+def test_issue20_targets_judge_privatetest_and_the_corruptions():
+    from training.face_evaluate import issue20_targets
+
+    private = {"accuracy": 0.6996, "macro_recall": 0.697}
+    lines = issue20_targets(private, 635_144, corruption_result(0.65, 0.55), None)
+    assert lines[0].startswith("- NOT met: PrivateTest accuracy >= 0.72 (0.6996)")
+    assert lines[1].startswith("- NOT met: PrivateTest macro recall >= 0.70")
+    assert lines[2].startswith("- met: int8 model <= 1 MB")
+    assert lines[3] == "- met: mean over corruptions >= fer's + 8 points (+10.0 points)"
+    assert lines[4] == "- met: drop from clean <= 8 points (5.0 points)"
+    assert lines[5].startswith("- NOT met: per crop <= fer's on AVX2-only CPUs (ratio 3.00")
+    assert len(lines) == 6
+    assert len(issue20_targets(private, 635_144, None, None)) == 3

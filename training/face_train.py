@@ -18,6 +18,7 @@ import numpy as np
 
 from emotion_core.face import FACE_INPUT_SIZE
 from emotion_core.labels import NUM_EMOTIONS
+from harness.corruptions import CORRUPTIONS, STRENGTHS, corrupt
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.warm_start import warm_start
 
@@ -81,6 +82,32 @@ def augmenter():
     ], name="augment")
 
 
+def corrupt_some(images: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """A copy of uint8 ``(b, 48, 48, 1)`` faces where a random ``share`` got one webcam corruption each.
+
+    The corruption (``harness.corruptions``) and its strength are drawn uniformly per face.
+    """
+    out = images.copy()
+    names = tuple(CORRUPTIONS)
+    for index in np.flatnonzero(rng.random(len(images)) < share):
+        name, strength = names[rng.integers(len(names))], STRENGTHS[rng.integers(len(STRENGTHS))]
+        out[index] = corrupt(images[index], name, strength, seed=int(rng.integers(2**31)))
+    return out
+
+
+def corruption_step(share: float, seed: int):
+    """A tf.data-friendly function: uint8 image batch -> the batch through :func:`corrupt_some`."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def step(images):
+        out = tf.numpy_function(lambda batch: corrupt_some(batch, share, rng), [images], tf.uint8, stateful=True)
+        return tf.ensure_shape(out, images.shape)
+
+    return step
+
+
 def conv_block(x, filters: int, convs: int, pool: bool):
     """``convs`` x (3x3 conv -> batch norm -> ReLU), then an optional 2x2 max pool."""
     import keras
@@ -130,14 +157,18 @@ def keep_sharp(sharp, warped, share: float):
 
 
 def train_dataset(x: np.ndarray, targets: np.ndarray, weights: np.ndarray, batch: int, seed: int,
-                  sharp_share: float = 0.0):
-    """Shuffled, augmented ``(images, targets, sample weights)`` batches from uint8 ``(n, 48, 48, 1)``."""
+                  sharp_share: float = 0.0, corrupt_share: float = 0.0):
+    """Shuffled, augmented ``(images, targets, sample weights)`` batches from uint8 ``(n, 48, 48, 1)``.
+
+    ``corrupt_share`` of the faces first get one webcam corruption (:func:`corrupt_some`).
+    """
     import tensorflow as tf
 
     augment, light = augmenter(), light_augmenter()
+    corrupted = corruption_step(corrupt_share, seed) if corrupt_share > 0 else (lambda images: images)
 
     def transform(images, y, w):
-        images = tf.cast(images, tf.float32)
+        images = tf.cast(corrupted(images), tf.float32)
         warped = augment(images, training=True)
         images = keep_sharp(light(images, training=True), warped, sharp_share) if sharp_share > 0 else warped
         images = downscale_blur(images)
@@ -203,10 +234,11 @@ def run(args: argparse.Namespace) -> dict:
         train = {key: value[: args.limit] for key, value in train.items()}
     targets = train_targets(train["y"], train["ferplus"], args.ferplus_weight, args.smoothing)
     weights = class_weights(train["y"], args.class_weight_power)[train["y"]]
-    data = train_dataset(train["x"], targets, weights, args.batch, args.seed, args.sharp_share)
+    data = train_dataset(train["x"], targets, weights, args.batch, args.seed, args.sharp_share, args.corrupt_share)
     model = build_model(args.width, args.dropout)
     if args.init:  # continue an earlier run with a fresh learning-rate cycle (new optimizer state)
-        warm_start(model, args.init, train["x"][:1000].astype(np.float32))
+        member = None if args.init_member < 0 else args.init_member
+        warm_start(model, args.init, train["x"][:1000].astype(np.float32), member)
     compile_model(model, args.lr, args.weight_decay)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -248,6 +280,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="share of training faces left un-warped (no rotation, zoom or shift smoothing)")
     parser.add_argument("--init", default="",
                         help="warm start from this .keras checkpoint or exported float .tflite (same --width)")
+    parser.add_argument("--init-member", type=int, default=-1,
+                        help="which network of a --init .tflite holding several (served face model: 0 face, 1 mirror)")
+    parser.add_argument("--corrupt-share", type=float, default=0.0,
+                        help="share of training faces given one webcam corruption (harness.corruptions) first")
     return parser.parse_args(argv)
 
 

@@ -71,13 +71,27 @@ def conv_output_statistics(model, convs: list, inputs: np.ndarray) -> list[tuple
     return [(o.mean(axis=(0, 1, 2)), o.var(axis=(0, 1, 2))) for o in outputs]
 
 
-def restore_from_tflite(model, path: Path, sample_inputs: np.ndarray) -> None:
+def member_weights(found: list, count: int, member: int | None) -> list:
+    """The ``member``-th run of ``count`` conv/dense ops in a graph of several networks (all when ``None``).
+
+    An exported ensemble runs its networks one after the other, so each one's ops are contiguous.
+    """
+    if member is None:
+        return found
+    if count == 0 or len(found) % count or not 0 <= member < len(found) // count:
+        raise ValueError(f"no network {member} of {count} conv/dense ops among {len(found)} ops")
+    return found[member * count : (member + 1) * count]
+
+
+def restore_from_tflite(model, path: Path, sample_inputs: np.ndarray, member: int | None = None) -> None:
     """Load an exported float ``.tflite``'s weights into ``model`` (same architecture, conv + BN pairs).
 
     ``sample_inputs`` (a few hundred training inputs) set the batch-norm statistics; the restored
-    model's inference outputs equal the ``.tflite`` model's up to float rounding.
+    model's inference outputs equal the ``.tflite`` model's up to float rounding. ``member`` picks one
+    network of a file that holds several (e.g. 1 = the mirror-image network of the served face model).
     """
-    layers, found = weighted_layers(model), tflite_layer_weights(path)
+    layers = weighted_layers(model)
+    found = member_weights(tflite_layer_weights(path), len(layers), member)
     if len(layers) != len(found):
         raise ValueError(f"{path} has {len(found)} conv/dense ops, the model {len(layers)} conv/dense layers")
     convs = []
@@ -96,10 +110,13 @@ def restore_from_tflite(model, path: Path, sample_inputs: np.ndarray) -> None:
         norm.set_weights([np.sqrt(var + norm.epsilon), mean + bias, mean, var])
 
 
-def warm_start(model, path: Path, sample_inputs: np.ndarray) -> None:
-    """Initialise ``model`` from a ``.keras`` checkpoint or an exported float ``.tflite`` of the same architecture."""
+def warm_start(model, path: Path, sample_inputs: np.ndarray, member: int | None = None) -> None:
+    """Initialise ``model`` from a ``.keras`` checkpoint or an exported float ``.tflite`` of the same architecture.
+
+    ``member`` picks one network of a ``.tflite`` that holds several (see :func:`restore_from_tflite`).
+    """
     if Path(path).suffix == ".tflite":
-        restore_from_tflite(model, Path(path), sample_inputs)
+        restore_from_tflite(model, Path(path), sample_inputs, member)
         return
     import keras
 
