@@ -22,11 +22,16 @@ import numpy as np
 from emotion_core.audio import N_MELS, WINDOW_FRAMES, fit_to_window, log_mel, normalize_features
 from emotion_core.labels import NUM_EMOTIONS
 from training.metrics import uar
+from training.voice_augment import RoomMicSettings, room_and_microphone
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_mel, load_cache
 from training.warm_start import warm_start
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
+# Named augmentation recipes: "studio" is the recipe of the served model; "rooms" adds rooms and
+# microphones and the 0-20 dB noise of issue 17.
+AUGMENT_PRESETS = {"studio": {},
+                   "rooms": {"room_mic": RoomMicSettings(), "noise_probability": 0.4, "snr_db": (0.0, 20.0)}}
 WINDOW_HOP_FRAMES = 150  # WINDOW_HOP_SECONDS (1.5 s) in 10 ms frames, as the runtime cuts long audio
 
 
@@ -43,6 +48,8 @@ class TrainConfig:
     mixup_alpha: float = 0.2
     noise_probability: float = 0.3
     snr_db: tuple[float, float] = (10.0, 40.0)
+    room_mic: RoomMicSettings | None = None  # rooms and microphones (training.voice_augment); None = off
+    corpus_power: float = 0.0  # 1.0 = every corpus drawn equally often in total (after the class weights)
     exclude_corpus: str = ""
     init: str = ""  # warm start from a .keras checkpoint or exported float .tflite, e.g. for a new cycle
     seed: int = 0
@@ -100,6 +107,8 @@ def spec_augment(x: np.ndarray, rng: np.random.Generator, time_masks: int = 2, f
 def training_example(mel: np.ndarray, rng: np.random.Generator, profile: np.ndarray, config: TrainConfig) -> np.ndarray:
     """One augmented model input ``(WINDOW_FRAMES, N_MELS)`` from a clip's dB log-mel ``(frames, N_MELS)``."""
     mel = warp(mel, rng)
+    if config.room_mic is not None:  # before the crop: a reverberation tail crosses the crop's start
+        mel = room_and_microphone(mel, rng, config.room_mic)
     if len(mel) > WINDOW_FRAMES:
         start = int(rng.integers(0, len(mel) - WINDOW_FRAMES + 1))
         mel = mel[start : start + WINDOW_FRAMES]
@@ -114,6 +123,8 @@ def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfi
     counts = np.bincount(labels, minlength=NUM_EMOTIONS).astype(float)
     weights = counts[labels] ** -config.class_power
     weights *= np.where(corpora == "ravdess", config.ravdess_boost, 1.0)
+    for corpus in np.unique(corpora):  # corpus_power 1: each corpus gets the same total weight
+        weights[corpora == corpus] /= weights[corpora == corpus].sum() ** config.corpus_power
     return weights / weights.sum()
 
 
@@ -298,6 +309,8 @@ def main() -> None:
                         help="warm start from this .keras checkpoint or exported float .tflite")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path (.keras)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--augment", choices=tuple(AUGMENT_PRESETS), default="studio")
+    parser.add_argument("--corpus-power", type=float, default=0.0, help="1.0 = every corpus drawn equally often")
     args = parser.parse_args()
     limit_threads(args.threads)
     suffix = f"_no_{args.exclude_corpus}" if args.exclude_corpus else ""
@@ -309,7 +322,8 @@ def main() -> None:
         result = train_baseline(cache, out, log, epochs=args.epochs, minutes=args.minutes, init=args.init)
     else:
         config = TrainConfig(minutes=args.minutes, exclude_corpus=args.exclude_corpus, seed=args.seed,
-                             learning_rate=args.learning_rate, init=str(args.init or ""))
+                             learning_rate=args.learning_rate, init=str(args.init or ""),
+                             corpus_power=args.corpus_power, **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))

@@ -1,0 +1,95 @@
+"""Rooms and microphones for training: reverberation, microphone colouring and band limits on log-mels.
+
+Training draws crops from cached log-mels (dB, ``(frames, N_MELS)``), so these act in the mel power
+domain, where they are cheap and need no audio:
+
+- :func:`reverberate`: a diffuse late reverberation tail, an exponential energy decay per mel band
+  (60 dB in the band's T60; high bands decay faster), mixed at a random direct-to-reverberant ratio.
+  In the power domain a room's late tail is the clean power convolved with the decay, so a one-pole
+  recursion per band reproduces it.
+- :func:`microphone`: a smooth random EQ, optionally a band limit (telephone, laptop and headset
+  microphones, low-bitrate codecs that drop high bands), then the microphone's own noise floor.
+  A fixed EQ alone would be removed again by the runtime's per-band mean removal; it matters
+  because of the floor and the band edges, which the model must learn to ignore.
+
+Gain needs no augmentation: the features remove each band's mean, so a gain change is invisible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+from emotion_core.audio import FMAX, FMIN, HOP_LENGTH, N_MELS, SAMPLE_RATE, hz_to_mel, mel_to_hz
+
+FRAME_SECONDS = HOP_LENGTH / SAMPLE_RATE
+DECAY_DB = 60.0  # T60: the time the energy takes to fall by this much
+BAND_CENTRES_HZ = mel_to_hz(np.linspace(hz_to_mel(FMIN), hz_to_mel(FMAX), N_MELS + 2))[1:-1]
+HIGH_BAND_DECAY = 0.5  # the top band's T60 is this fraction of the bottom band's (air, soft furnishing)
+ROLL_OFF_DB_PER_OCTAVE = 24.0  # outside a band limit
+MAX_ATTENUATION_DB = 60.0
+
+
+@dataclass(frozen=True)
+class RoomMicSettings:
+    """Random ranges of :func:`room_and_microphone`; a probability of 0 switches that part off."""
+
+    reverb_probability: float = 0.5
+    t60_seconds: tuple[float, float] = (0.2, 1.0)
+    drr_db: tuple[float, float] = (-3.0, 12.0)  # direct-to-reverberant energy ratio
+    microphone_probability: float = 0.6
+    eq_db: float = 6.0  # largest boost or cut of the smooth random EQ
+    band_limit_probability: float = 0.4
+    low_cut_hz: tuple[float, float] = (80.0, 400.0)
+    high_cut_hz: tuple[float, float] = (2800.0, 7000.0)
+    floor_below_peak_db: tuple[float, float] = (30.0, 60.0)  # the microphone's noise floor
+
+
+def reverberate(mel_db: np.ndarray, t60_seconds: float, drr_db: float) -> np.ndarray:
+    """``(frames, N_MELS)`` dB log-mel plus a late reverberation tail of the given T60 and DRR, float32."""
+    power = 10.0 ** (mel_db.astype(np.float64) / 10.0)
+    t60 = t60_seconds * np.linspace(1.0, HIGH_BAND_DECAY, N_MELS)
+    decay = 10.0 ** (-DECAY_DB / 10.0 * FRAME_SECONDS / t60)  # energy kept per frame, per band
+    tail_energy = decay / (1.0 - decay)  # sum of decay ** k over k >= 1: the tail of a unit impulse
+    gain = 10.0 ** (-drr_db / 10.0) / tail_energy
+    tail = np.empty_like(power)
+    for band in range(N_MELS):  # a different one-pole decay per band
+        tail[:, band] = lfilter([0.0, decay[band]], [1.0, -decay[band]], power[:, band])
+    return (10.0 * np.log10(power + gain * tail)).astype(np.float32)
+
+
+def band_limit_db(low_hz: float, high_hz: float) -> np.ndarray:
+    """``(N_MELS,)`` dB response of a band-pass from ``low_hz`` to ``high_hz`` with 24 dB/octave slopes."""
+    below = np.log2(np.maximum(low_hz / BAND_CENTRES_HZ, 1.0))
+    above = np.log2(np.maximum(BAND_CENTRES_HZ / high_hz, 1.0))
+    return -np.minimum(ROLL_OFF_DB_PER_OCTAVE * (below + above), MAX_ATTENUATION_DB)
+
+
+def smooth_eq_db(rng: np.random.Generator, largest_db: float) -> np.ndarray:
+    """``(N_MELS,)`` random smooth EQ in dB: three cosines over the mel axis, peak magnitude ``largest_db``."""
+    position = np.linspace(0.0, 1.0, N_MELS)
+    curve = sum(rng.normal() * np.cos(np.pi * k * position + rng.uniform(0, 2 * np.pi)) for k in (1, 2, 3))
+    return largest_db * rng.uniform(0.0, 1.0) * curve / (np.abs(curve).max() + 1e-9)
+
+
+def microphone(mel_db: np.ndarray, rng: np.random.Generator, settings: RoomMicSettings) -> np.ndarray:
+    """A log-mel as a random microphone hears it: EQ, perhaps a band limit, then its noise floor."""
+    response = smooth_eq_db(rng, settings.eq_db)
+    if rng.random() < settings.band_limit_probability:
+        response = response + band_limit_db(rng.uniform(*settings.low_cut_hz), rng.uniform(*settings.high_cut_hz))
+    coloured = mel_db + response
+    floor_db = coloured.max() - rng.uniform(*settings.floor_below_peak_db)  # flat: white noise is flat in mel power
+    return (10.0 * np.log10(10.0 ** (coloured / 10.0) + 10.0 ** (floor_db / 10.0))).astype(np.float32)
+
+
+def room_and_microphone(mel_db: np.ndarray, rng: np.random.Generator, settings: RoomMicSettings) -> np.ndarray:
+    """A random room then a random microphone on a clip's ``(frames, N_MELS)`` dB log-mel (same shape, float32)."""
+    if len(mel_db) == 0:
+        return mel_db.astype(np.float32)
+    if rng.random() < settings.reverb_probability:
+        mel_db = reverberate(mel_db, rng.uniform(*settings.t60_seconds), rng.uniform(*settings.drr_db))
+    if rng.random() < settings.microphone_probability:
+        mel_db = microphone(mel_db, rng, settings)
+    return mel_db.astype(np.float32)
