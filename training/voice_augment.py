@@ -5,8 +5,7 @@ domain, where they are cheap and need no audio:
 
 - :func:`reverberate`: a diffuse late reverberation tail, an exponential energy decay per mel band
   (60 dB in the band's T60; high bands decay faster), mixed at a random direct-to-reverberant ratio.
-  In the power domain a room's late tail is the clean power convolved with the decay, so a one-pole
-  recursion per band reproduces it.
+  In the power domain a room's late tail is the clean power convolved with that decay.
 - :func:`microphone`: a smooth random EQ, optionally a band limit (telephone, laptop and headset
   microphones, low-bitrate codecs that drop high bands), then the microphone's own noise floor.
   A fixed EQ alone would be removed again by the runtime's per-band mean removal; it matters
@@ -20,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
+from scipy.signal import fftconvolve
 
 from emotion_core.audio import FMAX, FMIN, HOP_LENGTH, N_MELS, SAMPLE_RATE, hz_to_mel, mel_to_hz
 
@@ -30,6 +29,15 @@ BAND_CENTRES_HZ = mel_to_hz(np.linspace(hz_to_mel(FMIN), hz_to_mel(FMAX), N_MELS
 HIGH_BAND_DECAY = 0.5  # the top band's T60 is this fraction of the bottom band's (air, soft furnishing)
 ROLL_OFF_DB_PER_OCTAVE = 24.0  # outside a band limit
 MAX_ATTENUATION_DB = 60.0
+DB_TO_NEPER = np.float32(np.log(10.0) / 10.0)  # exp(dB * this) = power: faster than 10 ** (dB / 10)
+
+
+def to_power(db: np.ndarray) -> np.ndarray:
+    return np.exp(np.asarray(db, dtype=np.float32) * DB_TO_NEPER)
+
+
+def to_db(power: np.ndarray) -> np.ndarray:
+    return (np.log(np.maximum(power, 1e-30)) / DB_TO_NEPER).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -49,15 +57,14 @@ class RoomMicSettings:
 
 def reverberate(mel_db: np.ndarray, t60_seconds: float, drr_db: float) -> np.ndarray:
     """``(frames, N_MELS)`` dB log-mel plus a late reverberation tail of the given T60 and DRR, float32."""
-    power = 10.0 ** (mel_db.astype(np.float64) / 10.0)
+    power = to_power(mel_db)
     t60 = t60_seconds * np.linspace(1.0, HIGH_BAND_DECAY, N_MELS)
     decay = 10.0 ** (-DECAY_DB / 10.0 * FRAME_SECONDS / t60)  # energy kept per frame, per band
-    tail_energy = decay / (1.0 - decay)  # sum of decay ** k over k >= 1: the tail of a unit impulse
-    gain = 10.0 ** (-drr_db / 10.0) / tail_energy
-    tail = np.empty_like(power)
-    for band in range(N_MELS):  # a different one-pole decay per band
-        tail[:, band] = lfilter([0.0, decay[band]], [1.0, -decay[band]], power[:, band])
-    return (10.0 * np.log10(power + gain * tail)).astype(np.float32)
+    lags = np.arange(int(np.ceil(t60_seconds / FRAME_SECONDS)) + 1)[:, None]  # 60 dB down at the end
+    kernel = np.where(lags > 0, decay[None, :] ** lags, 0.0).astype(np.float32)  # (lags, N_MELS): a unit impulse's tail
+    gain = 10.0 ** (-drr_db / 10.0) / kernel.sum(axis=0)
+    tail = fftconvolve(power, kernel, axes=0)[: len(power)]  # each band with its own decay
+    return to_db(power + gain.astype(np.float32) * np.maximum(tail, 0.0))
 
 
 def band_limit_db(low_hz: float, high_hz: float) -> np.ndarray:
@@ -81,7 +88,7 @@ def microphone(mel_db: np.ndarray, rng: np.random.Generator, settings: RoomMicSe
         response = response + band_limit_db(rng.uniform(*settings.low_cut_hz), rng.uniform(*settings.high_cut_hz))
     coloured = mel_db + response
     floor_db = coloured.max() - rng.uniform(*settings.floor_below_peak_db)  # flat: white noise is flat in mel power
-    return (10.0 * np.log10(10.0 ** (coloured / 10.0) + 10.0 ** (floor_db / 10.0))).astype(np.float32)
+    return to_db(to_power(coloured) + to_power(floor_db))
 
 
 def room_and_microphone(mel_db: np.ndarray, rng: np.random.Generator, settings: RoomMicSettings) -> np.ndarray:
