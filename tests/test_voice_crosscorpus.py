@@ -63,7 +63,8 @@ def test_leave_one_corpus_out_sets(fake_data):
     clips = list_clips(fake_data)
     names = [Path(c["path"]).name for c in clips]
     sets = evaluation_sets(clips, ("emovo",))
-    assert set(sets) == {"ravdess:test", "crema-d:test", "emovo:all", "emovo:test", "urdu:all"}
+    assert set(sets) == {"ravdess:test", "crema-d:test", "emovo:all", "emovo:dev", "emovo:test", "urdu:all"}
+    assert sorted(names[i] for i in sets["emovo:dev"]) == ["gio-f1-b1.ogg", "neu-m2-b1.ogg"]
     assert sorted(names[i] for i in sets["emovo:all"]) == sorted(Path(r["file"]).name for r in ROWS["emovo"])
     assert sorted(names[i] for i in sets["emovo:test"]) == ["pau-f3-b1.ogg", "sor-m3-b1.ogg"]
     assert [names[i] for i in sets["crema-d:test"]] == ["1080_DFA_NEU_XX.ogg"]

@@ -8,6 +8,7 @@ under test, ``EmotionReader.analyze_speech``; a clip with no speech is no answer
 - leave one corpus out: a model trained without RAVDESS, CREMA-D or EMOVO is tested on *every*
   speaker of that corpus (``<corpus>:all``);
 - URDU (natural talk-show speech, 4 classes) is never trained on and is always tested whole;
+- ``<corpus>:dev`` (a held-out corpus's speakers outside its test split) is where recipes are compared;
 - corpora the model did train on are tested on their held-out speakers only (``<corpus>:test``);
 - collapse: the largest predicted-share / true-share ratio over the corpus's own classes (1.0 is
   perfect), and the share of clips read as a class the corpus does not contain.
@@ -65,8 +66,13 @@ def collapse(labels: np.ndarray, predicted: np.ndarray) -> Collapse:
 
 
 def evaluation_sets(clips: list[dict], trained_without: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Test-set name -> clip indices: every clip of a corpus the model never heard (``corpus:all``),
-    the held-out speakers of the others (``corpus:test``). URDU is always whole."""
+    """Test-set name -> clip indices.
+
+    A corpus the model never heard: every clip (``corpus:all``, the issue's figure), split into the
+    speakers outside its test split (``corpus:dev``, where recipes are compared and chosen) and its
+    test speakers (``corpus:test``). A corpus it trained on: its test speakers. URDU: always whole,
+    never a choice.
+    """
     corpora = np.array([clip["corpus"] for clip in clips])
     splits = np.array([clip["split"] for clip in clips])
     sets = {}
@@ -75,6 +81,8 @@ def evaluation_sets(clips: list[dict], trained_without: tuple[str, ...]) -> dict
             continue
         if corpus in trained_without or corpus in TEST_ONLY_CORPORA:
             sets[f"{corpus}:all"] = np.flatnonzero(corpora == corpus)
+        if corpus in trained_without:
+            sets[f"{corpus}:dev"] = np.flatnonzero((corpora == corpus) & (splits != "test"))
         if corpus not in TEST_ONLY_CORPORA:
             sets[f"{corpus}:test"] = np.flatnonzero((corpora == corpus) & (splits == "test"))
     return sets
@@ -108,7 +116,8 @@ def evaluate_model(model: Path, clips: list[dict], trained_without: tuple[str, .
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sets": scores}
 
 
-SET_ORDER = ("ravdess:all", "crema-d:all", "emovo:all", "urdu:all", "ravdess:test", "crema-d:test", "emovo:test")
+SET_ORDER = ("ravdess:all", "crema-d:all", "emovo:all", "urdu:all", "ravdess:dev", "crema-d:dev", "emovo:dev",
+             "ravdess:test", "crema-d:test", "emovo:test")
 
 
 def ordered_sets(results: dict) -> list[str]:
@@ -161,7 +170,9 @@ def write_markdown(results: dict, path: Path = REPORT) -> None:
              "VAD trimming, 3 s windows every 1.5 s, mean of the windows with speech); no speech = no answer = an "
              "error. `<corpus>:all` = every speaker of a corpus the model never trained on (leave one corpus out; "
              "URDU, natural Urdu talk-show speech with 4 classes, is never trained on); `<corpus>:test` = the "
-             "held-out speakers of a corpus it trained on (RAVDESS 19-24, CREMA-D 1076-1091, EMOVO f3 and m3). "
+             "test speakers of a corpus (RAVDESS 19-24, CREMA-D 1076-1091, EMOVO f3 and m3); `<corpus>:dev` = "
+             "the other speakers of a corpus the model never trained on: recipes are compared there, "
+             "never on `:test` or URDU. "
              "UAR = mean recall over the set's own classes; a prediction of a class the set lacks is an error. "
              "Collapse ratio = the largest predicted share / true share over the set's own classes (1.0 is "
              "perfect). Figures in %.", "", TARGETS, "",
