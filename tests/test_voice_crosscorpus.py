@@ -83,3 +83,20 @@ def test_collapse_on_a_constructed_case():
     assert result.foreign_share == pytest.approx(1 / 9)
     perfect = collapse(labels, labels)
     assert perfect.ratio == pytest.approx(1.0) and perfect.foreign_share == 0.0
+
+
+def test_the_report_is_rewritten_but_keeps_its_hand_written_section(tmp_path):
+    from training.voice_crosscorpus import HAND_WRITTEN, write_markdown
+
+    scores = {"clips": 2, "no_answer": 0, "uar": 0.5, "accuracy": 0.5, "recall": {"angry": 1.0, "sad": 0.0},
+              "confusion": np.eye(7, dtype=int).tolist(),
+              "collapse": {"ratio": 2.0, "worst_class": "angry", "foreign_share": 0.0}}
+    results = {"m": {"file": "m.tflite", "sha256": "0" * 64, "trained_without": ["emovo"], "date": "today",
+                     "sets": {"emovo:all": scores}}}
+    path = tmp_path / "CROSS_CORPUS.md"
+    write_markdown(results, path)
+    assert "| m | emovo | emovo:all | 2 | 0 | 50.0 |" in path.read_text()
+    path.write_text(path.read_text() + f"\n{HAND_WRITTEN}\n\nrun notes\n")
+    write_markdown(results, path)
+    text = path.read_text()
+    assert text.count(HAND_WRITTEN) == 1 and text.rstrip().endswith("run notes")

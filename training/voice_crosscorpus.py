@@ -36,6 +36,7 @@ from training.voice_train import limit_threads
 
 HELD_OUT_CORPORA = ("ravdess", "crema-d", "emovo")  # the leave-one-corpus-out test corpora
 RESULTS = REPORT_DIR / "cross_corpus.json"
+HAND_WRITTEN = "## Directions and runs"  # the report keeps this section, and all below it, when rewritten
 REPORT = REPORT_DIR / "CROSS_CORPUS.md"
 TARGETS = ("Targets (issue 17): leave-one-corpus-out UAR >= 50 on RAVDESS, CREMA-D and EMOVO; URDU UAR >= 45; "
            "collapse ratio <= 2.0 on every test set; at most 25 % of URDU read as a class it lacks; "
@@ -183,6 +184,9 @@ def write_markdown(results: dict, path: Path = REPORT) -> None:
             lines += confusion_block(name, set_name, model["sets"][set_name]["confusion"])
     lines += ["## Models", "", "| model | file | sha256 | measured |", "|---|---|---|---|"]
     lines += [f"| {name} | `{m['file']}` | `{m['sha256'][:16]}` | {m['date']} |" for name, m in results.items()]
+    kept = path.read_text().split(HAND_WRITTEN, 1) if path.exists() else []
+    if len(kept) == 2:
+        lines += ["", HAND_WRITTEN + kept[1].rstrip("\n")]
     path.write_text("\n".join(lines) + "\n")
 
 
