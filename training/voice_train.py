@@ -257,6 +257,7 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
         if scores["score"] > best["score"]:
             best = {"epoch": len(history), **scores}
             model.save(out)
+    model.save(out.with_name(f"{out.stem}_last.keras"))  # the run's end, whatever in-corpus validation chose
     return {"best": best, "history": history, "config": asdict(config), "parameters": model.count_params(),
             "steps": len(history) * epoch_steps, "batch_size": config.batch_size}
 
