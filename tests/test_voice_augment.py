@@ -71,3 +71,15 @@ def test_a_band_limited_microphone_leaves_only_its_floor_above_the_cut():
     high = BAND_CENTRES_HZ > 6000
     assert heard[:, high].std() < 1.0 < mel[:, high].std()  # only the flat floor is left up there
     assert heard.min() >= mel.max() - 40.0 - 1e-3
+
+
+def test_scaling_frequencies_moves_a_harmonic_by_that_factor():
+    from training.voice_augment import scale_frequencies
+
+    t = np.arange(16000) / 16000
+    mel = log_mel((0.1 * np.sin(2 * np.pi * 1500 * t)).astype(np.float32))
+    for factor in (0.85, 1.0, 1.18):
+        peak = BAND_CENTRES_HZ[scale_frequencies(mel, factor).mean(axis=0).argmax()]
+        assert abs(peak / (1500 * factor) - 1) < 0.06  # within about a band
+    assert scale_frequencies(mel, 1.1).dtype == np.float32 and scale_frequencies(mel, 1.1).shape == mel.shape
+    np.testing.assert_allclose(scale_frequencies(mel, 1.0), mel, atol=1e-4)

@@ -11,6 +11,9 @@ domain, where they are cheap and need no audio:
   A fixed EQ alone would be removed again by the runtime's per-band mean removal; it matters
   because of the floor and the band edges, which the model must learn to ignore.
 
+- :func:`scale_frequencies`: vocal tract length perturbation, a new voice with every frequency
+  (pitch and formants) scaled by one factor: a deeper or higher voice than the corpora's actors.
+
 Gain needs no augmentation: the features remove each band's mean, so a gain change is invisible.
 """
 
@@ -53,6 +56,8 @@ class RoomMicSettings:
     low_cut_hz: tuple[float, float] = (80.0, 400.0)
     high_cut_hz: tuple[float, float] = (2800.0, 7000.0)
     floor_below_peak_db: tuple[float, float] = (30.0, 60.0)  # the microphone's noise floor
+    voice_scale_probability: float = 0.0  # vocal tract length perturbation (off in the first "rooms" runs)
+    voice_scale: tuple[float, float] = (0.85, 1.18)
 
 
 def reverberate(mel_db: np.ndarray, t60_seconds: float, drr_db: float) -> np.ndarray:
@@ -91,10 +96,26 @@ def microphone(mel_db: np.ndarray, rng: np.random.Generator, settings: RoomMicSe
     return to_db(to_power(coloured) + to_power(floor_db))
 
 
+def scale_frequencies(mel_db: np.ndarray, factor: float) -> np.ndarray:
+    """The log-mel of the same sound with every frequency times ``factor`` (> 1: a higher, smaller voice).
+
+    Band ``b`` takes the level found at ``centre_b / factor``, interpolated between band centres on
+    the mel axis; beyond the top band the top band's level is kept.
+    """
+    source_mel = hz_to_mel(BAND_CENTRES_HZ / factor)
+    centres_mel = hz_to_mel(BAND_CENTRES_HZ)
+    position = np.interp(source_mel, centres_mel, np.arange(N_MELS))  # fractional band index
+    low = np.clip(np.floor(position).astype(int), 0, N_MELS - 1)
+    high, weight = np.minimum(low + 1, N_MELS - 1), (position - np.floor(position)).astype(np.float32)
+    return (mel_db[:, low] * (1.0 - weight) + mel_db[:, high] * weight).astype(np.float32)
+
+
 def room_and_microphone(mel_db: np.ndarray, rng: np.random.Generator, settings: RoomMicSettings) -> np.ndarray:
     """A random room then a random microphone on a clip's ``(frames, N_MELS)`` dB log-mel (same shape, float32)."""
     if len(mel_db) == 0:
         return mel_db.astype(np.float32)
+    if rng.random() < settings.voice_scale_probability:
+        mel_db = scale_frequencies(mel_db, rng.uniform(*settings.voice_scale))
     if rng.random() < settings.reverb_probability:
         mel_db = reverberate(mel_db, rng.uniform(*settings.t60_seconds), rng.uniform(*settings.drr_db))
     if rng.random() < settings.microphone_probability:

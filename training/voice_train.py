@@ -29,9 +29,11 @@ from training.warm_start import warm_start
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 # Named augmentation recipes: "studio" is the recipe of the served model; "rooms" adds rooms and
-# microphones and the 0-20 dB noise of issue 17.
+# microphones and the 0-20 dB noise of issue 17; "voices" adds vocal tract length perturbation.
 AUGMENT_PRESETS = {"studio": {},
-                   "rooms": {"room_mic": RoomMicSettings(), "noise_probability": 0.4, "snr_db": (0.0, 20.0)}}
+                   "rooms": {"room_mic": RoomMicSettings(), "noise_probability": 0.4, "snr_db": (0.0, 20.0)},
+                   "voices": {"room_mic": RoomMicSettings(voice_scale_probability=0.6), "noise_probability": 0.4,
+                              "snr_db": (0.0, 20.0)}}  # rooms, and voices deeper or higher than the actors
 WINDOW_HOP_FRAMES = 150  # WINDOW_HOP_SECONDS (1.5 s) in 10 ms frames, as the runtime cuts long audio
 
 
