@@ -32,6 +32,12 @@ DEFAULT_OUT = PROJECT_ROOT / "artifacts" / "voice_features.npz"
 
 TEST_ACTORS = {"ravdess": range(19, 25), "crema-d": range(1076, 1092)}
 VAL_ACTORS = {"ravdess": range(17, 19), "crema-d": range(1066, 1076)}
+# EMOVO has 6 speakers: one woman and one man are the in-corpus test; no EMOVO validation speaker
+# (too few to spare), so checkpoints are chosen on the RAVDESS and CREMA-D validation speakers.
+EMOVO_TEST_SPEAKERS = ("emovo_f3", "emovo_m3")
+TEST_ONLY_CORPORA = ("urdu",)  # natural speech: a test set only, never trained, calibrated or chosen on
+ACTED_CORPORA = ("ravdess", "crema-d", "tess", "emovo")
+CORPORA = (*ACTED_CORPORA, *TEST_ONLY_CORPORA)
 
 RAVDESS_CODES = {"01": "neutral", "02": "neutral", "03": "happy", "04": "sad", "05": "angry",
                  "06": "fear", "07": "disgust", "08": "surprise"}  # 02 calm -> neutral
@@ -72,18 +78,32 @@ def parse_clip(corpus: str, relative: str) -> tuple[str, str]:
     return f"tess_{speaker}", TESS_SUFFIXES[suffix.lower()]
 
 
-def list_clips(data_dir: Path) -> list[dict]:
-    """Every clip of the three corpora: ``{path, corpus, speaker, label, split}`` (label = EMOTIONS index)."""
+def labelled_clip(corpus: str, row: dict) -> tuple[str, str, str]:
+    """``(speaker, emotion, split)`` of one ``metadata.csv`` row of any corpus in :data:`CORPORA`."""
+    if corpus in ("emovo", "urdu"):  # their metadata names the speaker and the emotion
+        speaker = f"{corpus}_{row['speaker']}"
+        split = "test" if corpus in TEST_ONLY_CORPORA or speaker in EMOVO_TEST_SPEAKERS else "train"
+        return speaker, row["emotion"], split
+    speaker, emotion = parse_clip(corpus, row["file"])
+    actor = int(speaker.split("_")[1]) if corpus != "tess" else -1
+    return speaker, emotion, split_of(corpus, actor)
+
+
+def list_clips(data_dir: Path, corpora: tuple[str, ...] = CORPORA) -> list[dict]:
+    """Every clip of ``corpora``: ``{path, corpus, speaker, label, split}`` (label = EMOTIONS index).
+
+    URDU clips are always ``"test"``: every caller that trains, calibrates or chooses uses the
+    ``"train"`` / ``"val"`` splits only.
+    """
     clips = []
-    for corpus in ("ravdess", "crema-d", "tess"):
+    for corpus in corpora:
         folder = Path(data_dir) / "audio" / corpus
         with open(folder / "metadata.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
         for row in rows:
-            speaker, emotion = parse_clip(corpus, row["file"])
-            actor = int(speaker.split("_")[1]) if corpus != "tess" else -1
+            speaker, emotion, split = labelled_clip(corpus, row)
             clips.append({"path": str(folder / row["file"]), "corpus": corpus, "speaker": speaker,
-                          "label": EMOTION_INDEX[emotion], "split": split_of(corpus, actor)})
+                          "label": EMOTION_INDEX[emotion], "split": split})
     return clips
 
 

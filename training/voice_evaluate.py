@@ -31,6 +31,9 @@ REPORT_DIR = PROJECT_ROOT / "reports" / "voice"
 VOTE_LETTERS = {"A": "angry", "D": "disgust", "F": "fear", "H": "happy", "S": "sad", "N": "neutral"}
 AGE_GROUPS = ((20, 29, "20-29"), (30, 44, "30-44"), (45, 120, "45+"))
 BASELINE_ROW = "baseline (prototype, float)"
+CROSS_CORPUS_POINTER = ("New speakers, languages and recording conditions (issue 17: leave one corpus out, EMOVO, "
+                        "URDU, collapse): see [CROSS_CORPUS.md](CROSS_CORPUS.md), written by "
+                        "`python -m training.voice_crosscorpus`.")
 
 
 def predict_files(reader: EmotionReader, paths: list[str], check_speech: bool = True) -> np.ndarray:
@@ -235,6 +238,7 @@ def write_report(report: dict, path: Path) -> None:
     if report.get("cross_corpus"):
         lines += ["## Cross-corpus: trained without CREMA-D (RAVDESS + TESS only), tested on CREMA-D test actors", "",
                   *results_table({"ours int8, no CREMA-D in training": report["cross_corpus"]}), ""]
+    lines += ["## New corpora and conditions", "", CROSS_CORPUS_POINTER, ""]
     lines += ["## Training runs (validation speakers only)", "", *training_table(report.get("training", {})), ""]
     lines += ["## Notes", "", *[f"- {note}" for note in report.get("notes", [])], ""]
     path.write_text("\n".join(lines))

@@ -27,11 +27,18 @@ from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from emotion_core.reader import pooled
 from emotion_core.windows import window_mel
 from training.metrics import uar
+from training.voice_augment import RoomMicSettings, room_and_microphone
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
 from training.warm_start import warm_start
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
+# Named augmentation recipes: "studio" is the recipe of the served model; "rooms" adds rooms and
+# microphones and the 0-20 dB noise of issue 17; "voices" adds vocal tract length perturbation.
+AUGMENT_PRESETS = {"studio": {},
+                   "rooms": {"room_mic": RoomMicSettings(), "noise_probability": 0.4, "snr_db": (0.0, 20.0)},
+                   "voices": {"room_mic": RoomMicSettings(voice_scale_probability=0.6), "noise_probability": 0.4,
+                              "snr_db": (0.0, 20.0)}}  # rooms, and voices deeper or higher than the actors
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class TrainConfig:
     mixup_alpha: float = 0.2
     noise_probability: float = 0.3
     snr_db: tuple[float, float] = (10.0, 40.0)
+    room_mic: RoomMicSettings | None = None  # rooms and microphones (training.voice_augment); None = off
+    corpus_power: float = 0.0  # 1.0 = every corpus drawn equally often in total (after the class weights)
     exclude_corpus: str = ""
     init: str = ""  # warm start from a .keras checkpoint or exported float .tflite, e.g. for a new cycle
     seed: int = 0
@@ -117,6 +126,8 @@ def training_example(samples: np.ndarray, rng: np.random.Generator, profile: np.
     as served -> SpecAugment.
     """
     mel = warp(window_mel(random_crop(samples, rng)), rng)
+    if config.room_mic is not None:  # rooms and microphones colour the whole window
+        mel = room_and_microphone(mel, rng, config.room_mic)
     if rng.random() < config.noise_probability:
         mel = add_noise(mel, rng, profile, config.snr_db)
     return spec_augment(mel_to_input(mel), rng)
@@ -127,6 +138,8 @@ def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfi
     counts = np.bincount(labels, minlength=NUM_EMOTIONS).astype(float)
     weights = counts[labels] ** -config.class_power
     weights *= np.where(corpora == "ravdess", config.ravdess_boost, 1.0)
+    for corpus in np.unique(corpora):  # corpus_power 1: each corpus gets the same total weight
+        weights[corpora == corpus] /= weights[corpora == corpus].sum() ** config.corpus_power
     return weights / weights.sum()
 
 
@@ -253,6 +266,7 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
         if scores["score"] > best["score"]:
             best = {"epoch": len(history), **scores}
             model.save(out)
+    model.save(out.with_name(f"{out.stem}_last.keras"))  # the run's end, whatever in-corpus validation chose
     return {"best": best, "history": history, "config": asdict(config), "parameters": model.count_params(),
             "steps": len(history) * epoch_steps, "batch_size": config.batch_size}
 
@@ -305,6 +319,8 @@ def main() -> None:
                         help="warm start from this .keras checkpoint or exported float .tflite")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path (.keras)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--augment", choices=tuple(AUGMENT_PRESETS), default="studio")
+    parser.add_argument("--corpus-power", type=float, default=0.0, help="1.0 = every corpus drawn equally often")
     args = parser.parse_args()
     limit_threads(args.threads)
     suffix = f"_no_{args.exclude_corpus}" if args.exclude_corpus else ""
@@ -316,7 +332,8 @@ def main() -> None:
         result = train_baseline(cache, out, log, epochs=args.epochs, minutes=args.minutes, init=args.init)
     else:
         config = TrainConfig(minutes=args.minutes, exclude_corpus=args.exclude_corpus, seed=args.seed,
-                             learning_rate=args.learning_rate, init=str(args.init or ""))
+                             learning_rate=args.learning_rate, init=str(args.init or ""),
+                             corpus_power=args.corpus_power, **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
