@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import audio, face
 from .classifier import LiteClassifier
-from .fusion import FACE_PRIOR, VOICE_PRIOR, Fused, fuse
+from .fusion import HAND_SET, Fused, FusionSettings, fuse
 from .labels import EMOTIONS, NUM_EMOTIONS, check_labels, scores_to_dict
 from .results import Face, SpeechResult, VoiceActivity
 from .weights import WEIGHTS_DIR, load_manifest, resolve_weight, verify
@@ -32,23 +31,6 @@ DETECTOR_MODEL = "face_detector"
 # The feature parameters a voice model's manifest entry must state, as the runtime computes them.
 VOICE_FEATURES = {"sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "hop_length": audio.HOP_LENGTH,
                   "win_length": audio.WIN_LENGTH, "n_mels": audio.N_MELS}
-
-
-@dataclass(frozen=True)
-class FusionSettings:
-    """Prior trust in each channel for :meth:`EmotionReader.fuse` (a manifest's optional ``fusion`` object)."""
-
-    face_prior: float = FACE_PRIOR
-    voice_prior: float = VOICE_PRIOR
-
-    @classmethod
-    def from_manifest(cls, manifest: dict) -> FusionSettings:
-        """The manifest's ``fusion`` settings; absent ones keep today's defaults, unknown ones fail."""
-        given = manifest.get("fusion", {})
-        unknown = set(given) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown fusion settings in the manifest: {sorted(unknown)}")
-        return cls(**{name: float(value) for name, value in given.items()})
 
 
 def check_voice_features(features: dict) -> None:
@@ -114,7 +96,7 @@ class EmotionReader:
 
     def __init__(self, face_model: LiteClassifier | None, voice_model: LiteClassifier | None,
                  detector: Callable[[], face.FaceDetector] | None = face.default_detector, *,
-                 face_blur_sigma: float = 0.0, fusion: FusionSettings = FusionSettings()) -> None:
+                 face_blur_sigma: float = 0.0, fusion: FusionSettings = HAND_SET) -> None:
         """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once."""
         self.face_model = face_model
         self.voice_model = voice_model
@@ -285,5 +267,5 @@ class EmotionReader:
         return SpeechResult(pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times)
 
     def fuse(self, face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None) -> Fused:
-        """:func:`emotion_core.fuse` with this reader's channel priors (:class:`FusionSettings`)."""
-        return fuse(face_scores, voice_scores, self.fusion.face_prior, self.fusion.voice_prior)
+        """:func:`emotion_core.fuse` with this reader's fusion parameters (:class:`FusionSettings`)."""
+        return fuse(face_scores, voice_scores, settings=self.fusion)
