@@ -4,17 +4,19 @@
 
 Validation pairs (:mod:`training.fusion_data`): FER2013 PublicTest faces with the voice model's
 validation speakers (in-corpus: RAVDESS 17-18, CREMA-D 1066-1075) and with EMOVO speakers f1 and m1
-(new speaker). No test face, test speaker or URDU clip is ever read here.
+(new speaker); plus a third condition, ``video``: validation clips generated from the same faces
+and voices (:mod:`training.fusion_videos`) read by ``analyze_video``, whose 0.5 s segments carry the
+voice as the video path windows it. No test face, test speaker or URDU clip is ever read here.
 
 1. Calibration per channel by temperature scaling (minimum negative log-likelihood): the face on
-   every PublicTest face; the voice on the validation clips with both conditions counting equally,
+   every PublicTest face; the voice on the validation clips with the conditions counting equally,
    so a confident voice means the same on a new speaker as on a known one. A per-class reliability
    (log-bias) for the voice is fitted the same way, with an L2 penalty, as an option.
 2. For each method (weighted mean, log-linear pooling) and each calibration (temperature alone, with
-   the class reliability), the channel priors that minimise the fused log-likelihood, with both
+   the class reliability), the channel priors that minimise the fused log-likelihood, with the
    conditions counting equally.
-3. The candidate with the best validation accuracy (mean of the two conditions) is kept, provided
-   fusion is at least as accurate as the face alone in both conditions; its parameters, the data
+3. The candidate with the best validation accuracy (mean over the conditions) is kept, provided
+   fusion is at least as accurate as the face alone in every condition; its parameters, the data
    they were fit on and the validation figures go into the manifest's ``fusion`` object.
 """
 
@@ -34,15 +36,19 @@ from emotion_core.calibration import calibrate
 from emotion_core.fusion import FusionSettings, pool
 from training.face_data import data_dir
 from training.fusion_data import CONDITIONS, PAIR_SEED, Pairs, draw_pairs, load_scores
+from training.fusion_videos import generated_segments
 from training.manifest import update_fusion
 
 FIT_FACES_PER_CLIP = 3  # each validation clip meets 3 faces: the face side's noise averages out
 BIAS_PENALTY = 0.05  # L2 weight on the voice class bias (log units), against fitting 200 clips' quirks
 PRIOR_GRID = tuple(np.round(np.geomspace(0.05, 4.0, 28), 4))  # exponents / mixing weights tried
+VIDEOS = 6  # validation clips per voice condition for the video condition (~250 segments each)
 FIT_DATA = ("FER2013 PublicTest faces paired (same emotion, seed {seed}, {k} faces per clip) with the voice "
             "model's validation speakers (RAVDESS 17-18, CREMA-D 1066-1075: in-corpus condition) and EMOVO "
-            "speakers f1, m1 (new-speaker condition); both conditions weigh equally. Voice through "
-            "analyze_speech, faces through face_probabilities (the served paths). No test data, no URDU.")
+            "speakers f1, m1 (new-speaker condition), voice through analyze_speech, faces through "
+            "face_probabilities; and the 0.5 s segments of {videos} + {videos} generated validation clips "
+            "(same faces and voices, 3 s turns) through analyze_video at 2 frames/s (video condition). "
+            "The conditions weigh equally. No test data, no URDU.")
 
 
 def nll(probabilities: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -107,6 +113,12 @@ def validation_pairs(scores: dict) -> dict[str, Pairs]:
     return {c: p.subset(~np.isnan(p.voice[:, 0])) for c, p in pairs.items()}
 
 
+def video_pairs(root, videos: int) -> Pairs:
+    """The segments with a face and a voice of ``videos`` validation clips per voice condition."""
+    parts = [generated_segments(root, "val", condition, videos).both() for condition in CONDITIONS]
+    return Pairs(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("face", "voice", "label", "corpus")))
+
+
 def candidates(scores: dict, pairs: dict[str, Pairs]) -> list[tuple[FusionSettings, dict]]:
     """Every method x calibration, priors fitted, with its validation figures."""
     faces = scores["face_split"] == "val"
@@ -138,11 +150,12 @@ def per_condition_temperatures(pairs: dict[str, Pairs]) -> dict[str, float]:
     return {c: fit_calibration(p.voice, p.label)[0] for c, p in pairs.items()}
 
 
-def fusion_record(settings: FusionSettings, chosen: dict, found: list, channels: dict, pairs: dict) -> dict:
+def fusion_record(settings: FusionSettings, chosen: dict, found: list, channels: dict, pairs: dict,
+                  videos: int) -> dict:
     """The manifest's ``fusion`` object: the served settings plus a ``fit`` record of data and figures."""
     return {**settings.to_manifest(), "fit": {
         "script": "training/fusion_fit.py", "date": datetime.date.today().isoformat(),
-        "data": FIT_DATA.format(seed=PAIR_SEED, k=FIT_FACES_PER_CLIP),
+        "data": FIT_DATA.format(seed=PAIR_SEED, k=FIT_FACES_PER_CLIP, videos=videos),
         "pairs": {c: len(p) for c, p in pairs.items()},
         "validation": {"channels": channels, "chosen": chosen,
                        "voice_temperature_per_condition": per_condition_temperatures(pairs),
@@ -153,14 +166,16 @@ def fusion_record(settings: FusionSettings, chosen: dict, found: list, channels:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--videos", type=int, default=VIDEOS, help="validation clips per voice condition")
     parser.add_argument("--dry-run", action="store_true", help="print the result, leave the manifest alone")
     args = parser.parse_args()
-    scores = load_scores(default_reader(), data_dir(args.data_dir))
-    pairs = validation_pairs(scores)
+    root = data_dir(args.data_dir)
+    scores = load_scores(default_reader(), root)
+    pairs = {**validation_pairs(scores), "video": video_pairs(root, args.videos)}
     channels = channel_figures(pairs)
     found = candidates(scores, pairs)
     settings, chosen = choose(found, channels)
-    record = fusion_record(settings, chosen, found, channels, pairs)
+    record = fusion_record(settings, chosen, found, channels, pairs, args.videos)
     print(json.dumps(record, indent=2))
     if not args.dry_run:
         update_fusion(record)
