@@ -10,7 +10,8 @@ frame (:func:`main_face`, the largest).
 - :func:`caption`: the reading with its score, as drawn on boxes and printed in tables
   ("happy 87%", "uncertain", or ``None``).
 - :func:`disagreement`: "face: happy · voice: sad" when both channels are sure and name different
-  emotions, said instead of a fused reading that would average two confident readings into a third.
+  emotions; :func:`fused_reading` says it instead of a fused reading, which could otherwise turn two
+  confident readings into a confident third.
 
 Labels and readings in results and exports: a result's ``label`` (``Face.label``,
 ``SpeechResult.label``, a video segment's ``face_label`` / ``voice_label`` / ``fused_label``) stays
@@ -72,6 +73,12 @@ def disagreement(face_scores: dict[str, float] | None, voice_scores: dict[str, f
     if face in (None, UNCERTAIN) or voice in (None, UNCERTAIN) or face == voice:
         return None
     return f"face: {face}{CHANNEL_SEPARATOR}voice: {voice}"
+
+
+def fused_reading(face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None,
+                  fused_scores: dict[str, float] | None) -> str | None:
+    """What the fused channel says: the :func:`disagreement` when there is one, else the fused :func:`reading`."""
+    return disagreement(face_scores, voice_scores) or reading(fused_scores)
 
 
 def main_face(faces: Sequence[BoxedT]) -> BoxedT | None:

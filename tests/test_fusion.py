@@ -24,7 +24,7 @@ from emotion_core.fusion import (
     served_settings,
 )
 from emotion_core.labels import scores_to_dict
-from emotion_core.reading import disagreement
+from emotion_core.reading import disagreement, fused_reading
 from emotion_core.weights import load_manifest
 from training.fusion_data import Pairs
 from training.fusion_fit import best_priors, fit_calibration
@@ -233,6 +233,10 @@ def test_disagreement_is_said_in_words():
     assert disagreement(one_hot("happy"), one_hot("happy", 0.6)) is None
     assert disagreement(one_hot("happy"), UNIFORM) is None  # an uncertain voice does not disagree
     assert disagreement(None, one_hot("sad")) is None and disagreement(one_hot("sad"), {}) is None
+    face, voice = one_hot("happy"), one_hot("sad")
+    assert fused_reading(face, voice, fuse(face, voice).scores) == "face: happy · voice: sad"
+    assert fused_reading(face, one_hot("happy"), fuse(face, one_hot("happy")).scores) == "happy"
+    assert fused_reading(None, None, {}) is None
 
 
 # --- never worse than the face --------------------------------------------------------------------
