@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from multiprocessing import Pool
@@ -34,8 +36,8 @@ import numpy as np
 
 from emotion_core.audio import load_audio
 from emotion_core.labels import EMOTION_INDEX, EMOTIONS, NUM_EMOTIONS
-from emotion_core.reader import EmotionReader
-from emotion_core.weights import file_sha256
+from emotion_core.reader import VOICE_MODEL, EmotionReader
+from emotion_core.weights import file_sha256, load_manifest
 from training.face_data import ARTIFACTS, fer_root, list_images, read_face
 from training.voice_data import list_clips
 
@@ -133,8 +135,11 @@ def face_table(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def models_key(reader: EmotionReader) -> str:
-    """The sha256 of the reader's face and voice files: cached scores belong to these models only."""
-    return f"{file_sha256(reader.face_model.path)}+{file_sha256(reader.voice_model.path)}"
+    """The sha256 of the reader's face and voice files and of the served voice features and windowing
+    (the manifest's ``features``): cached scores belong to these only."""
+    features = json.dumps(load_manifest()["models"][VOICE_MODEL].get("features", {}), sort_keys=True)
+    served = hashlib.sha256(features.encode()).hexdigest()
+    return f"{file_sha256(reader.face_model.path)}+{file_sha256(reader.voice_model.path)}+{served}"
 
 
 def build_scores(reader: EmotionReader, data_dir: Path, processes: int = 1) -> dict[str, np.ndarray]:
