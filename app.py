@@ -21,10 +21,11 @@ import pandas as pd
 
 import emotion_core
 from emotion_core.audio import load_audio
+from emotion_core.fusion import Fused
 from emotion_core.images import load_image
 from emotion_core.live import LiveSession, TimelinePoint
 from emotion_core.overlay import draw_faces
-from emotion_core.reading import UNCERTAIN, reading
+from emotion_core.reading import UNCERTAIN, fused_reading, reading
 from emotion_core.timeline import EMOTION_COLOURS, plot_timeline, summarize, write_csv, write_json
 from emotion_core.video import DEFAULT_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND, MAX_VIDEO_SECONDS, VIDEO_SUFFIXES
 
@@ -209,6 +210,17 @@ def bars(scores: dict[str, float], missing: str) -> dict:
             "confidences": [{"label": name, "confidence": value} for name, value in ranked]}
 
 
+def fused_value(face_scores: dict[str, float], voice_scores: dict[str, float], fused: Fused) -> dict:
+    """The fused gr.Label value: headed by the fused reading, or by the channels' disagreement
+    ("face: happy · voice: sad"); when both channels count, each one's weight follows the emotions."""
+    value = bars(fused.scores, "nothing to read")
+    value["label"] = fused_reading(face_scores, voice_scores, fused.scores) or "nothing to read"
+    if face_scores and voice_scores:
+        value["confidences"] += [{"label": f"{channel} weight", "confidence": weight}
+                                 for channel, weight in (("face", fused.face_weight), ("voice", fused.voice_weight))]
+    return value
+
+
 def jpeg_image(frame: np.ndarray) -> dict:
     """An RGB frame -> a gr.Image value carrying the JPEG inline, so it never goes to Gradio's file cache."""
     bgr = np.ascontiguousarray(frame[:, :, ::-1])
@@ -247,7 +259,8 @@ def live_frame(frame: np.ndarray | None, session: LiveSession, request: gr.Reque
     if state.paused:
         return gr.skip(), gr.skip(), gr.skip(), state.status()
     return (jpeg_image(draw_faces(frame, state.faces)),
-            bars(state.face_scores, "no face"), bars(state.fused_scores, "nothing to read"), state.status())
+            bars(state.face_scores, "no face"), fused_value(state.face_scores, state.voice_scores, state.fused),
+            state.status())
 
 
 _last_chunk_sweep = [0.0]
@@ -299,7 +312,8 @@ def live_audio(path: str | None, session: LiveSession, request: gr.Request):
     state = session.add_audio(samples, rate)
     if state.paused:
         return gr.skip(), gr.skip(), state.status()
-    return bars(state.voice_scores, "no speech"), bars(state.fused_scores, "nothing to read"), state.status()
+    fused = fused_value(state.face_scores, state.voice_scores, state.fused)
+    return bars(state.voice_scores, "no speech"), fused, state.status()
 
 
 def live_timeline(session: LiveSession, drawn: int):

@@ -267,3 +267,36 @@ def test_a_confidently_wrong_voice_calibrated_as_unreliable_never_costs_the_face
     hand_set_accuracy = np.mean(pool(test.face, test.voice, HAND_SET)[0].argmax(1) == test.label)
     assert fused_accuracy >= face_accuracy
     assert hand_set_accuracy < face_accuracy - 0.1  # the uncalibrated fusion follows the sure voice
+
+
+def test_the_page_says_the_disagreement_and_shows_each_channels_weight():
+    import app
+    from emotion_core.live import LiveState
+
+    face, voice = one_hot("happy", 0.8), one_hot("sad", 0.8)
+    fused = fuse(face, voice)
+    value = app.fused_value(face, voice, fused)
+    assert value["label"] == "face: happy · voice: sad"
+    weights = {entry["label"]: entry["confidence"] for entry in value["confidences"][-2:]}
+    assert weights == {"face weight": pytest.approx(fused.face_weight),
+                       "voice weight": pytest.approx(fused.voice_weight)}
+    emotions = [entry["label"] for entry in value["confidences"][:-2]]
+    assert sorted(emotions) == sorted(EMOTIONS) and emotions[0] == max(fused.scores, key=fused.scores.get)
+    alone = app.fused_value(face, {}, fuse(face, {}))
+    assert alone["label"] == "happy" and len(alone["confidences"]) == len(EMOTIONS)  # no weights: one channel
+    state = LiveState([], face, voice, fused, has_face=True, has_speech=True)
+    assert state.status().startswith("face: happy · voice: sad · ")
+
+
+# --- a segment's voice in a video ------------------------------------------------------------------
+
+def test_a_video_segment_hears_the_windows_centred_on_it_not_a_neighbouring_sentence():
+    from emotion_core.video import VoiceWindow, voice_scores_at
+
+    # 3 s windows every 0.5 s; a sad sentence until 3 s, then a happy one: labelled by their centres.
+    windows = [VoiceWindow(k / 2, k / 2 + 3, 2.0, one_hot("sad" if k / 2 + 1.5 < 3 else "happy")) for k in range(7)]
+    speech = ((0.0, 6.0),)
+    assert voice_scores_at(3.0, 3.5, windows, speech) == pytest.approx(one_hot("happy"))  # not 2 sad + 4 happy
+    assert voice_scores_at(2.0, 2.5, windows, speech) == pytest.approx(one_hot("sad"))
+    assert voice_scores_at(0.0, 0.5, windows, speech) == pytest.approx(one_hot("sad"))  # nearest centre: 1.5 s
+    assert voice_scores_at(7.0, 7.5, windows, speech) == {}  # no speech near
