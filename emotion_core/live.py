@@ -33,7 +33,7 @@ import numpy as np
 from . import audio
 from .analysis import analyze_frame, classify_speech
 from .fusion import Fused, ema_step, fuse, smooth
-from .reading import fused_reading, main_face, reading
+from .reading import main_face, reading
 from .results import Face
 
 BUFFER_SECONDS = 4.0  # the ring buffer; the voice model sees its last audio.WINDOW_SECONDS
@@ -163,12 +163,12 @@ class LiveState:
         return self.fused.scores
 
     def status(self) -> str:
-        """One line: the fused reading (or the channels' disagreement), then what each channel has."""
+        """One line: the fused reading, then what each channel has."""
         if self.expired:
             return "stopped at the time limit; press Start to go on"
         if self.stopped:
             return "stopped; press Start to go on"
-        verdict = fused_reading(self.face_scores, self.voice_scores, self.fused_scores) or "nothing to read"
+        verdict = reading(self.fused_scores) or "nothing to read"
         faces = f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}" if self.has_face else "no face"
         voice = "speech" if self.has_speech else "no speech"
         return f"{verdict} · {faces} · {voice}"

@@ -271,7 +271,6 @@ def test_a_confidently_wrong_voice_calibrated_as_unreliable_never_costs_the_face
 
 def test_the_page_says_the_disagreement_and_shows_each_channels_weight():
     import app
-    from emotion_core.live import LiveState
 
     face, voice = one_hot("happy", 0.8), one_hot("sad", 0.8)
     fused = fuse(face, voice)
@@ -284,8 +283,6 @@ def test_the_page_says_the_disagreement_and_shows_each_channels_weight():
     assert sorted(emotions) == sorted(EMOTIONS) and emotions[0] == max(fused.scores, key=fused.scores.get)
     alone = app.fused_value(face, {}, fuse(face, {}))
     assert alone["label"] == "happy" and len(alone["confidences"]) == len(EMOTIONS)  # no weights: one channel
-    state = LiveState([], face, voice, fused, has_face=True, has_speech=True)
-    assert state.status().startswith("face: happy · voice: sad · ")
 
 
 # --- a segment's voice in a video ------------------------------------------------------------------
