@@ -6,6 +6,8 @@ This file only adapts Gradio's types to emotion_core calls and lays out the page
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -15,32 +17,48 @@ import weakref
 from pathlib import Path
 
 import cv2
-import gradio as gr
 import numpy as np
 import pandas as pd
 
 import emotion_core
-from emotion_core.audio import load_audio
+from emotion_core.audio import SAMPLE_RATE, load_audio
 from emotion_core.fusion import Fused
-from emotion_core.images import load_image
+from emotion_core.images import decode_data_url, load_image
 from emotion_core.live import LiveSession, TimelinePoint
-from emotion_core.overlay import draw_faces
+from emotion_core.live_view import FrameReading, frame_reading
+from emotion_core.overlay import BOX_COLOUR, TEXT_COLOUR, draw_faces
 from emotion_core.reading import UNCERTAIN, fused_reading, reading
 from emotion_core.timeline import EMOTION_COLOURS, plot_timeline, summarize, write_csv, write_json
+from emotion_core.upload_cache import FOLDER_ENV, CacheLimits, UploadCache, cache_folder, claim_folder
+from emotion_core.upload_guard import UploadGuard
 from emotion_core.video import DEFAULT_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND, MAX_VIDEO_SECONDS, VIDEO_SUFFIXES
 
+# The app's own cache folder, unless GRADIO_TEMP_DIR names one: set before Gradio is imported, which reads it then.
+os.environ.setdefault(FOLDER_ENV, str(cache_folder()))
+import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+
 FRAME_EVERY = 0.1  # seconds between webcam frames sent by the browser (fewer while one is being analysed)
+# What the page sends: the preview shrunk to SEND_WIDTH pixels wide, JPEG at SEND_QUALITY (chosen on
+# FER2013 PrivateTest faces in frames: benchmarks/live_downscale.py, reports/live/downscale.json).
+SEND_WIDTH = 224
+SEND_QUALITY = 0.75
+MAX_IN_FLIGHT = 2  # frames sent and not yet answered, per page: covers the round trip, never a backlog
+FRAME_STALE = 2.0  # seconds after which an unanswered frame no longer counts as in flight
+BARS_EVERY = 0.5  # seconds between bar and status updates (the overlay gets every reading)
+SNAPSHOT_QUALITY = 0.9
+LIVE_PAGE = Path(__file__).resolve().parent / "ui"  # the Live preview's HTML, CSS and script
 AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk
 LIVE_TIME_LIMIT = float(os.environ.get("EMOTION_LIVE_TIME_LIMIT", "300"))  # seconds; Start goes on
 STREAM_CONCURRENCY = 8  # live sessions analysed at once (each has a webcam and a microphone stream)
 TIMELINE_EVERY = 1.0  # seconds between timeline redraws
-LIVE_JPEG_QUALITY = 80
+LIVE_JPEG_QUALITY = 80  # the annotated snapshot, sent inline
 MAX_FILE_SIZE = "25mb"  # larger uploads are refused (HTTP 413) before any handler runs
 QUEUE_MAX_SIZE = 64  # requests waiting at once, all endpoints together; more are told the queue is full
 IMAGE_CONCURRENCY = 2  # /analyze_image requests run at once (the detector and models are shared)
 AUDIO_CONCURRENCY = 2  # /analyze_audio requests run at once
 VIDEO_CONCURRENCY = 1  # /analyze_video requests run at once: each decodes a whole file
-CACHE_MAX_AGE = int(os.environ.get("EMOTION_CACHE_MAX_AGE", "600"))  # seconds uploads and results are kept
+CACHE_LIMITS = CacheLimits.from_env()  # retention, bytes in all and per client (EMOTION_CACHE_*)
 DROPPED_CHUNK_SECONDS = 30  # a live microphone chunk still unread after this was dropped by Gradio
 DROPPED_CHUNK_MAX_BYTES = 200_000  # live chunks are a fraction of a second; longer recordings are not chunks
 CHUNK_SWEEP_EVERY = 10.0  # seconds between sweeps of the upload cache for dropped chunks
@@ -48,19 +66,19 @@ WEBCAM_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480
 TIMELINE_LANES = {"face": "face", "fused": "face + voice", "voice": "voice"}  # channel -> row of the plot
 TIMELINE_COLUMNS = ["seconds", "channel", "emotion"]
 TIMELINE_COLOURS = {**EMOTION_COLOURS, UNCERTAIN: "#555555"}  # uncertain: dark grey (neutral is mid grey)
-DELETE_CACHE = (max(1, CACHE_MAX_AGE // 10), CACHE_MAX_AGE)  # (sweep every, delete older than); all at exit
+# Gradio's own sweep is kept only for its wipe at exit (it knows every file it handed out); within a day the
+# cache's sweep has deleted all it would, and unlike Gradio's it spares files that running requests use.
+DELETE_CACHE = (86_400, 86_400)  # (sweep every, delete older than), seconds
 VIDEO_OUTPUT_PREFIX = "emotion-video-"
 VIDEO_ANALYSIS_SHARE = 0.6  # of the progress bar, when an annotated video is drawn afterwards
 
-# Start and Stop press the webcam's and microphone's own record buttons, so one click drives both;
-# Start also presses Stop when the time limit is up.
+# Start and Stop start the preview's camera (ui/live_view.js) and press the microphone's own record
+# button, so one click drives both; Start also presses Stop when the time limit is up.
 START_JS = """async (...inputs) => {
   const q = (selector) => document.querySelector(selector);
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  q('#live-webcam [title="grant webcam access"] button')?.click();
-  for (let waited = 0; waited < 10000 && !q("#live-webcam button.capture-button"); waited += 100) await sleep(100);
-  const camera = q("#live-webcam button.capture-button");
-  if (camera && !camera.querySelector('[title="stop recording"]')) camera.click();
+  await window.liveView?.start();
+  window.liveView?.narrowMicrophone();  // microphones opened now record at the voice model's rate
   for (let attempt = 0; attempt < 5 && q("#live-microphone button.record-button"); attempt++) {
     // Just after the page loads, the microphone's recorder may not be loaded yet: that click fails.
     let failed = false;
@@ -79,21 +97,36 @@ START_JS = """async (...inputs) => {
 }"""
 STOP_JS = """async (...inputs) => {
   clearTimeout(window.liveStopTimer);
-  const camera = document.querySelector("#live-webcam button.capture-button");
-  if (camera?.querySelector('[title="stop recording"]')) camera.click();
+  window.liveView?.stop();
   document.querySelector("#live-microphone button.stop-button")?.click();
-  await new Promise((resolve) => setTimeout(resolve, 300));  // let frames in flight land first
+  await new Promise((resolve) => setTimeout(resolve, 300));  // let chunks in flight land first
   return inputs;
 }"""
+SNAPSHOT_JS = "() => [window.liveView?.snapshot() ?? null]"
 
 _live_sessions: weakref.WeakValueDictionary[str, LiveSession] = weakref.WeakValueDictionary()
+CACHE = UploadCache(cache_folder(), CACHE_LIMITS)  # uploads and results: swept, capped, held while in use
 
 
 def gradio_cache_dir() -> Path:
-    """Gradio's upload and result cache (GRADIO_TEMP_DIR), made if missing."""
-    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
-    cache.mkdir(parents=True, exist_ok=True)
-    return cache
+    """The upload and result cache Gradio and the app share (GRADIO_TEMP_DIR), made if missing."""
+    CACHE.folder.mkdir(parents=True, exist_ok=True)
+    return CACHE.folder
+
+
+@contextlib.asynccontextmanager
+async def sweep_cache(app):
+    """Server lifespan: sweep the cache at start-up (what earlier runs left, crashed ones too), then every
+    few seconds until the server stops."""
+    report = CACHE.start()
+    print(f"Cache {CACHE.folder}: {report.deleted_files} files older than {CACHE_LIMITS.max_age:g} s deleted "
+          f"at start-up; {report.kept_files} kept ({report.kept_bytes / 1e6:.1f} MB); swept every "
+          f"{CACHE_LIMITS.sweep_every:g} s; at most {CACHE_LIMITS.max_bytes / 1e6:g} MB, "
+          f"{CACHE_LIMITS.client_max_bytes / 1e6:g} MB per client.", flush=True)
+    try:
+        yield
+    finally:
+        CACHE.stop()
 
 
 def cached_jpeg(frame: np.ndarray, quality: int = 90) -> str:
@@ -101,7 +134,7 @@ def cached_jpeg(frame: np.ndarray, quality: int = 90) -> str:
 
     Given an array, Gradio names the file after its content and rewrites it in place: two users with
     the same result at once (the same photo) race, and one gets a truncated download. A file of our
-    own is served as it is, and deleted with the rest of the cache (DELETE_CACHE).
+    own is served as it is, and deleted with the rest of the cache.
     """
     cache = gradio_cache_dir()
     ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(frame[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -123,7 +156,8 @@ def analyze_image(image: dict | str | None) -> tuple[str, dict]:
     if not path:
         raise gr.Error("No image was given: upload one, take a webcam snapshot or paste one.")
     try:
-        frame = load_image(path)
+        with CACHE.hold(path):
+            frame = load_image(path)
         faces = emotion_core.analyze_frame(frame)
     except ValueError as error:
         raise gr.Error(str(error)) from None
@@ -138,7 +172,8 @@ def analyze_audio(path: str | None) -> tuple[dict, dict]:
     if not path:
         raise gr.Error("No audio was given: upload a file or record from the microphone.")
     try:
-        samples, rate = load_audio(path)
+        with CACHE.hold(path):
+            samples, rate = load_audio(path)
         result = emotion_core.analyze_speech(samples, rate)
     except ValueError as error:
         raise gr.Error(str(error)) from None
@@ -148,13 +183,9 @@ def analyze_audio(path: str | None) -> tuple[dict, dict]:
 
 
 def video_output_dir() -> Path:
-    """A fresh folder inside Gradio's cache: Gradio serves the results from there without copying them,
-    and deletes them with the uploads (DELETE_CACHE). Empty folders left by earlier runs are removed."""
-    cache = gradio_cache_dir()
-    for old in cache.glob(f"{VIDEO_OUTPUT_PREFIX}*"):
-        if old.is_dir() and not any(old.iterdir()):
-            old.rmdir()
-    return Path(tempfile.mkdtemp(prefix=VIDEO_OUTPUT_PREFIX, dir=cache))
+    """A fresh folder inside the cache: Gradio serves the results from there without copying them, and
+    the cache's sweep deletes them with the uploads (empty folders too)."""
+    return Path(tempfile.mkdtemp(prefix=VIDEO_OUTPUT_PREFIX, dir=gradio_cache_dir()))
 
 
 def video_shares(summary: emotion_core.VideoSummary) -> pd.DataFrame:
@@ -176,7 +207,14 @@ def analyze_video(path: str | None, frames_per_second: float = DEFAULT_FRAMES_PE
     """Video file -> (summary, shares table, timeline PNG, annotated video, [CSV, JSON, video], summary dict)."""
     if not path:
         raise gr.Error("No video was given: upload one or record a clip with the webcam.")
-    out_dir = video_output_dir()
+    with CACHE.hold(path):  # the video is read twice (analysis, then the annotated copy)
+        out_dir = video_output_dir()
+        with CACHE.hold(out_dir):
+            return analyze_video_file(path, out_dir, frames_per_second, annotate, progress)
+
+
+def analyze_video_file(path: str, out_dir: Path, frames_per_second: float, annotate: bool, progress):
+    """:func:`analyze_video` once the upload and the results' folder are held."""
     share = VIDEO_ANALYSIS_SHARE if annotate else 1.0
     try:
         analysis = emotion_core.analyze_video(path, frames_per_second,
@@ -203,21 +241,27 @@ def analyze_video(path: str | None, frames_per_second: float = DEFAULT_FRAMES_PE
             str(annotated) if annotated else None, [str(f) for f in files + ([annotated] if annotated else [])], result)
 
 
-def bars(scores: dict[str, float], missing: str) -> dict:
-    """Scores -> a gr.Label value headed by the reading ("uncertain" when unsure), or by ``missing``."""
+def bars(scores: dict[str, float], missing: str, digits: int | None = None) -> dict:
+    """Scores -> a gr.Label value headed by the reading ("uncertain" when unsure), or by ``missing``.
+
+    ``digits`` rounds the confidences (the live view's bars, sent several times a second).
+    """
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     return {"label": reading(scores) or missing,
-            "confidences": [{"label": name, "confidence": value} for name, value in ranked]}
+            "confidences": [{"label": name, "confidence": value if digits is None else round(value, digits)}
+                            for name, value in ranked]}
 
 
-def fused_value(face_scores: dict[str, float], voice_scores: dict[str, float], fused: Fused) -> dict:
+def fused_value(face_scores: dict[str, float], voice_scores: dict[str, float], fused: Fused,
+                digits: int | None = None) -> dict:
     """The fused gr.Label value: headed by the fused reading, or by the channels' disagreement
     ("face: happy · voice: sad"); when both channels count, each one's weight follows the emotions."""
-    value = bars(fused.scores, "nothing to read")
+    value = bars(fused.scores, "nothing to read", digits)
     value["label"] = fused_reading(face_scores, voice_scores, fused.scores) or "nothing to read"
     if face_scores and voice_scores:
-        value["confidences"] += [{"label": f"{channel} weight", "confidence": weight}
-                                 for channel, weight in (("face", fused.face_weight), ("voice", fused.voice_weight))]
+        value["confidences"] += [
+            {"label": f"{channel} weight", "confidence": weight if digits is None else round(weight, digits)}
+            for channel, weight in (("face", fused.face_weight), ("voice", fused.voice_weight))]
     return value
 
 
@@ -250,17 +294,45 @@ def remember(session: LiveSession, request: gr.Request | None) -> None:
         _live_sessions[request.session_hash] = session
 
 
-def live_frame(frame: np.ndarray | None, session: LiveSession, request: gr.Request):
-    """A webcam frame -> annotated frame, face and fused bars, status (raw payloads: postprocess is off)."""
+def live_frame(sent: dict, session: LiveSession, request: gr.Request | None):
+    """A frame the page sent -> (reading for the overlay as JSON, face bars, fused bars, status).
+
+    ``sent`` is ``{"number", "image": JPEG data URL, "width", "height": the preview's size, "bars"}``;
+    the bars and status come only when ``bars`` asks for them (a few times a second). A frame that a
+    newer one overtook, or that arrives stopped, is answered as dropped so the page stops waiting for it.
+    """
     remember(session, request)
-    if frame is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    state = session.add_frame(frame)
-    if state.paused:
-        return gr.skip(), gr.skip(), gr.skip(), state.status()
-    return (jpeg_image(draw_faces(frame, state.faces)),
-            bars(state.face_scores, "no face"), fused_value(state.face_scores, state.voice_scores, state.fused),
-            state.status())
+    number = int(sent.get("number", 0))
+    try:
+        frame = decode_data_url(sent.get("image"))
+    except ValueError:
+        return FrameReading(number, dropped=True).to_json(), gr.skip(), gr.skip(), gr.skip()
+    state = session.add_newest_frame(frame, number)
+    if state is None or state.paused:
+        status = state.status() if state is not None else gr.skip()
+        return FrameReading(number, dropped=True).to_json(), gr.skip(), gr.skip(), status
+    preview = (int(sent.get("width") or frame.shape[1]), int(sent.get("height") or frame.shape[0]))
+    shown = frame_reading(state, number, (frame.shape[1], frame.shape[0]), preview).to_json()
+    if not sent.get("bars"):
+        return shown, gr.skip(), gr.skip(), gr.skip()
+    fused = fused_value(state.face_scores, state.voice_scores, state.fused, digits=3)
+    return shown, bars(state.face_scores, "no face", digits=3), fused, state.status()
+
+
+def live_frame_event(session: LiveSession, event: gr.EventData, request: gr.Request):
+    """The preview's ``frame`` event: its data is what :func:`live_frame` takes."""
+    return live_frame(event._data or {}, session, request)
+
+
+def live_snapshot(image: str | None):
+    """A full-size frame from the preview (a data URL) -> the frame annotated, inline (never a cached file)."""
+    if not image:
+        raise gr.Error("The camera is off: press Start first.")
+    try:
+        frame = decode_data_url(image)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    return jpeg_image(draw_faces(frame, emotion_core.analyze_frame(frame)))
 
 
 _last_chunk_sweep = [0.0]
@@ -268,18 +340,19 @@ _chunk_sweep_lock = threading.Lock()
 
 
 def remove_dropped_chunks(chunk: Path, now: float, older_than: float = DROPPED_CHUNK_SECONDS,
-                          max_bytes: int = DROPPED_CHUNK_MAX_BYTES) -> int:
+                          max_bytes: int = DROPPED_CHUNK_MAX_BYTES, in_use=CACHE.in_use) -> int:
     """Delete microphone chunks that Gradio replaced before they were read; returns how many.
 
     Gradio stores each upload as ``<cache>/<hash>/<name>``. A chunk that arrives while the previous
     one is still being analysed replaces it unread, so that file would wait for the cache sweep;
-    any small file with the chunk's name older than ``older_than`` seconds is such a one.
+    any small file with the chunk's name older than ``older_than`` seconds is such a one (unless a
+    running request holds it: an upload in the Audio tab may have the same name).
     """
     removed = 0
     for other in chunk.parent.parent.glob(f"*/{chunk.name}"):
         try:
             info = other.stat()
-            if now - info.st_mtime > older_than and info.st_size <= max_bytes:
+            if now - info.st_mtime > older_than and info.st_size <= max_bytes and not in_use(other):
                 other.unlink()
                 removed += 1
         except FileNotFoundError:  # another session's sweep got there first
@@ -338,9 +411,9 @@ def live_stop(session: LiveSession) -> str:
 
 
 def live_reset(session: LiveSession):
-    """Reset: clear the bars, the frame and the timeline (streaming goes on if it was on)."""
+    """Reset: clear the overlay, readings, bars, snapshot and timeline (streaming goes on if it was on)."""
     session.reset()
-    return None, None, None, None, "reset", timeline_frame([]), 0
+    return json.dumps({"clear": True}), None, None, None, None, "reset", timeline_frame([]), 0
 
 
 def new_live_session() -> LiveSession:
@@ -355,21 +428,39 @@ def forget_live_session(request: gr.Request) -> None:
         session.reset()
 
 
+def live_page_config() -> dict:
+    """The settings ui/live_view.js reads (its CONFIG)."""
+    colour = "rgb({}, {}, {})"
+    return {"frame_every_ms": round(FRAME_EVERY * 1000), "tick_ms": 20, "max_in_flight": MAX_IN_FLIGHT,
+            "stale_ms": round(FRAME_STALE * 1000), "bars_every_ms": round(BARS_EVERY * 1000),
+            "send_width": SEND_WIDTH, "send_quality": SEND_QUALITY, "snapshot_quality": SNAPSHOT_QUALITY,
+            "constraints": WEBCAM_CONSTRAINTS["video"], "latencies_kept": 2000, "microphone_rate": SAMPLE_RATE,
+            "narrow_ms": 8000,
+            "box_colour": colour.format(*BOX_COLOUR), "text_colour": colour.format(*TEXT_COLOUR),
+            "missing": {"face": "no face", "voice": "no speech", "fused": "nothing to read"}}
+
+
+def live_preview() -> gr.HTML:
+    """The live preview: the page's own video, the overlay it draws readings on, the three readings."""
+    script = (LIVE_PAGE / "live_view.js").read_text().replace("LIVE_CONFIG", json.dumps(live_page_config()))
+    return gr.HTML("", html_template=(LIVE_PAGE / "live_view.html").read_text(),
+                   css_template=(LIVE_PAGE / "live_view.css").read_text(), js_on_load=script,
+                   elem_id="live-view", apply_default_css=False)
+
+
 def build_live_tab(demo: gr.Blocks) -> None:
-    """The Live tab: webcam and microphone streams, bars, status, timeline; Start, Stop, Reset."""
+    """The Live tab: preview with overlay, Start/Stop/Snapshot/Reset, microphone, bars, status, timeline."""
     limit = f"{LIVE_TIME_LIMIT / 60:g} minutes" if LIVE_TIME_LIMIT % 60 == 0 else f"{LIVE_TIME_LIMIT:g} seconds"
-    gr.Markdown("Press **Start** and allow the camera and microphone (or use their own record buttons). "
+    gr.Markdown("Press **Start** and allow the camera and microphone. "
                 f"Streams stop after {limit}; press Start to go on. Nothing you stream is stored.")
     session = gr.State()  # a LiveSession per page, made by the private load event below
     drawn = gr.State(0)
-    with gr.Row():
-        webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam", elem_id="live-webcam",
-                          webcam_options=gr.WebcamOptions(mirror=True, constraints=WEBCAM_CONSTRAINTS))
-        annotated = gr.Image(label="Faces", interactive=False, elem_id="live-faces")
-    with gr.Row():
-        start = gr.Button("Start", variant="primary", elem_id="live-start")
-        stop = gr.Button("Stop", elem_id="live-stop")
-        reset = gr.Button("Reset", elem_id="live-reset")
+    view = live_preview()
+    with gr.Row(equal_height=True):
+        start = gr.Button("Start", variant="primary", elem_id="live-start", min_width=70)
+        stop = gr.Button("Stop", elem_id="live-stop", min_width=70)
+        snap = gr.Button("Snapshot", elem_id="live-snap", min_width=70)
+        reset = gr.Button("Reset", elem_id="live-reset", min_width=70)
     microphone = gr.Audio(sources=["microphone"], streaming=True, type="filepath", label="Microphone",
                           elem_id="live-microphone")
     status = gr.Textbox(label="Reading", interactive=False, elem_id="live-status")
@@ -379,11 +470,13 @@ def build_live_tab(demo: gr.Blocks) -> None:
         fused_bars = gr.Label(label="Face + voice", elem_id="live-fused-scores")
     timeline = gr.ScatterPlot(timeline_frame([]), x="seconds", y="channel", color="emotion",
                               color_map=TIMELINE_COLOURS, label="Timeline (last minute)", elem_id="live-timeline")
+    snapshot = gr.Image(label="Snapshot (faces annotated)", interactive=False, elem_id="live-snapshot")
     timer = gr.Timer(TIMELINE_EVERY)
-    # postprocess=False: the functions return the browser's payloads themselves (inline JPEG, labels).
-    webcam.stream(live_frame, [webcam, session], [annotated, face_bars, fused_bars, status],
-                  stream_every=FRAME_EVERY, time_limit=LIVE_TIME_LIMIT, concurrency_limit=STREAM_CONCURRENCY,
-                  postprocess=False, show_progress="hidden", api_visibility="private")
+    # postprocess=False: the functions return the browser's payloads themselves (reading JSON, labels).
+    # trigger_mode="multiple": the page itself keeps at most MAX_IN_FLIGHT frames unanswered.
+    view.frame(live_frame_event, session, [view, face_bars, fused_bars, status], trigger_mode="multiple",
+               concurrency_limit=STREAM_CONCURRENCY, postprocess=False, show_progress="hidden",
+               api_visibility="private")
     microphone.stream(live_audio, [microphone, session], [voice_bars, fused_bars, status],
                       stream_every=AUDIO_EVERY, time_limit=LIVE_TIME_LIMIT, concurrency_limit=STREAM_CONCURRENCY,
                       postprocess=False, show_progress="hidden", api_visibility="private")
@@ -392,7 +485,9 @@ def build_live_tab(demo: gr.Blocks) -> None:
     start.click(live_start, session, status, js=START_JS.replace("LIMIT_MS", str(int(LIVE_TIME_LIMIT * 1000))),
                 api_visibility="private")
     stop.click(live_stop, session, status, js=STOP_JS, api_visibility="private")
-    reset.click(live_reset, session, [annotated, face_bars, voice_bars, fused_bars, status, timeline, drawn],
+    snap.click(live_snapshot, view, snapshot, js=SNAPSHOT_JS, postprocess=False, concurrency_limit=IMAGE_CONCURRENCY,
+               api_visibility="private")
+    reset.click(live_reset, session, [view, snapshot, face_bars, voice_bars, fused_bars, status, timeline, drawn],
                 api_visibility="private")
     # Not gr.State(callable): that adds a public load endpoint to the API.
     demo.load(new_live_session, None, session, show_progress="hidden", concurrency_limit=None,
@@ -449,9 +544,12 @@ def build_demo() -> gr.Blocks:
 demo = build_demo()
 
 if __name__ == "__main__":
+    claim_folder(CACHE.folder)  # fails at once, saying why, for a folder that holds someone else's files
     emotion_core.load_models()
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # loopback unless asked (Spaces asks)
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
+        # every upload is charged to its client and refused past a cap before it is stored
+        app_kwargs={"middleware": [Middleware(UploadGuard, cache=CACHE)], "lifespan": sweep_cache},
     )

@@ -1,16 +1,25 @@
-"""The live view's speed, measured in the browser: latency from a frame sent to its label shown.
+"""The live view over an emulated network, in the browser: readings per second and frame-to-paint latency.
 
 Starts the real app on 127.0.0.1 and Debian's Chromium with a fake webcam and microphone (the moving
 face video and espeak-ng speech of harness/browser.py), opens one page per session and presses
-Start on each. Every video frame carries its number in the blocks along its top edge; a script in
-the page reads that number from each frame the webcam component sends (as it is encoded) and from
-each annotated frame that comes back (when it is painted), so each label is matched to its frame.
+Start on each. Chromium's own network emulation (DevTools ``Network.emulateNetworkConditions``,
+the same latency and bandwidth both ways) stands for the user's link: ``--latency-ms`` and
+``--kbps``, or ``--matrix`` for the standard set of links.
 
-Reports, per number of simultaneous sessions: end-to-end latency (median, p95), annotated frames
-shown per second per session (each one analysed), frames sent, and CPU per session (the app
-process's CPU time over the window; the browser's is listed apart). Writes reports/live_benchmark.json.
+Two designs can run side by side, each on its own server (``--designs new old``): ``new`` is this
+checkout's app, whose page counts the readings it paints in ``window.liveUpdates`` and keeps each
+reading's latency from the frame's capture to its paint in ``window.liveLatencies``; ``old`` is
+``app.py`` of ``--old-ref`` (git), which sent whole frames and got annotated frames back: each
+frame carries its number in its top blocks, read from the frame sent and from the annotated frame
+painted, so each painted frame is matched to its sending.
 
-    python -m benchmarks.live_latency [--sessions 1 2] [--seconds 30] [--warmup 8]
+Reported per link, design and number of sessions: readings painted per second per session,
+latency (median, p95, and the median less the emulated latency), bytes per reading up (frames,
+and all uploads with the microphone's) and down (all response bodies), and the app process's CPU
+per session. Writes reports/live/benchmark.json.
+
+    python -m benchmarks.live_latency [--latency-ms 100 --kbps 2000] [--matrix] [--designs new old]
+        [--sessions 1] [--seconds 25] [--warmup 5] [--long-seconds 120]
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -27,13 +36,16 @@ import numpy as np
 
 from harness import PROJECT_ROOT
 from harness.browser import CODE_BITS, CODE_BLOCK, launch_chromium, write_speech_wav, write_y4m
+from harness.machine import describe_cpu
 from harness.server import start_app, stop_app
 
-REPORT = PROJECT_ROOT / "reports" / "live_benchmark.json"
+REPORT = PROJECT_ROOT / "reports" / "live" / "benchmark.json"
 TICKS = os.sysconf("SC_CLK_TCK")
+MATRIX = ((0, 0), (50, 20000), (100, 5000), (100, 2000), (150, 2000), (200, 1000))  # (latency ms, kbit/s)
+LONG_LINK = (100, 2000)  # the link of the long run (is the latency flat?)
 
-# Record [frame number, time] for each frame the webcam sends and each annotated frame painted.
-PROBE_JS = """(() => {
+# Old design: record [frame number, time] for each frame the webcam sends and each annotated frame painted.
+OLD_PROBE_JS = """(() => {
   const BITS = CODE_BITS_VALUE, BLOCK = CODE_BLOCK_VALUE;
   const readCode = (ctx) => {
     const row = ctx.getImageData(0, BLOCK / 2, BITS * BLOCK, 1).data;
@@ -47,7 +59,7 @@ PROBE_JS = """(() => {
   window.liveProbe = {sent: [], shown: []};
   const toDataURL = HTMLCanvasElement.prototype.toDataURL;
   HTMLCanvasElement.prototype.toDataURL = function (...args) {
-    if (args[0] === "image/jpeg" && this.width >= BITS * BLOCK)
+    if (args[0] === "image/jpeg" && this.width >= BITS * BLOCK && !document.querySelector("#live-view"))
       window.liveProbe.sent.push([readCode(this.getContext("2d")), performance.now()]);
     return toDataURL.apply(this, args);
   };
@@ -62,6 +74,31 @@ PROBE_JS = """(() => {
   }, true);
 })();""".replace("CODE_BITS_VALUE", str(CODE_BITS)).replace("CODE_BLOCK_VALUE", str(CODE_BLOCK))
 
+# Both designs: bytes the page uploads (request bodies), by kind: webcam frames, microphone chunks, the rest.
+UPLOAD_PROBE_JS = """(() => {
+  window.liveUploads = {frames: 0, frame_count: 0, audio: 0, other: 0};
+  const size = (body) => {
+    if (!body) return 0;
+    if (typeof body === "string") return body.length;
+    if (body instanceof Blob) return body.size;
+    if (body instanceof FormData) {
+      let total = 0;
+      for (const [, value] of body) total += typeof value === "string" ? value.length : value.size;
+      return total;
+    }
+    return body.byteLength || String(body).length;
+  };
+  const fetch = window.fetch;
+  window.fetch = function (input, init = {}) {
+    const body = init.body, bytes = size(body), url = String(input.url || input);
+    const isFrame = typeof body === "string" && body.includes("data:image/jpeg");
+    if (isFrame) { window.liveUploads.frames += bytes; window.liveUploads.frame_count += 1; }
+    else if (body instanceof FormData || url.includes("/upload")) window.liveUploads.audio += bytes;
+    else window.liveUploads.other += bytes;
+    return fetch.apply(this, arguments);
+  };
+})();"""
+
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, in seconds (0 when it has gone)."""
@@ -72,25 +109,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def descendants(root: int) -> set[int]:
-    """Every process below ``root`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid, parent = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-        children.setdefault(parent, []).append(pid)
-    found, todo = set(), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def latencies(sent: list, shown: list) -> list[float]:
-    """Milliseconds from each painted frame's sending (the latest send of its number before it)."""
+def matched_latencies(sent: list, shown: list) -> list[float]:
+    """Old design: ms from each painted frame's sending (the latest send of its number before it)."""
     result = []
     for code, painted in shown:
         sends = [t for c, t in sent if c == code and t <= painted]
@@ -99,102 +119,185 @@ def latencies(sent: list, shown: list) -> list[float]:
     return result
 
 
-def measure(browser, url: str, sessions: int, warmup: float, seconds: float, app_pid: int) -> dict:
-    pages = []
-    for _ in range(sessions):
-        context = browser.new_context(viewport={"width": 1280, "height": 1400})
-        context.add_init_script(PROBE_JS)
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector("#live-start")
-        page.wait_for_timeout(1500)
-        pages.append(page)
-    for page in pages:
-        page.click("#live-start")
-    pages[0].wait_for_timeout(warmup * 1000)
-    for page in pages:
-        page.evaluate("() => { window.liveProbe.sent = []; window.liveProbe.shown = []; }")
-    browser_pids = descendants(os.getpid()) - {app_pid}
-    app_cpu, browser_cpu, start = cpu_seconds(app_pid), sum(map(cpu_seconds, browser_pids)), time.monotonic()
-    load_before = os.getloadavg()[0]
-    pages[0].wait_for_timeout(seconds * 1000)
-    wall = time.monotonic() - start
-    app_cpu = cpu_seconds(app_pid) - app_cpu
-    browser_cpu = sum(map(cpu_seconds, browser_pids)) - browser_cpu
-    probes = [page.evaluate("() => window.liveProbe") for page in pages]
-    statuses = [page.locator("#live-status textarea").input_value() for page in pages]
-    for page in pages:
-        page.click("#live-stop")
-    pages[0].wait_for_timeout(1500)
-    for page in pages:
-        page.context.close()
-    lat = [ms for probe in probes for ms in latencies(probe["sent"], probe["shown"])]
+def link_conditions(latency_ms: float, kbps: float) -> dict:
+    """``Network.emulateNetworkConditions`` parameters: latency, and kbit/s both ways (0: no emulation)."""
+    rate = kbps * 1000 / 8 if kbps else -1  # bytes per second; -1 turns throttling off
+    return {"offline": False, "latency": latency_ms, "downloadThroughput": rate, "uploadThroughput": rate}
+
+
+def open_page(browser, url: str, link: tuple[float, float]):
+    """A page of its own (own context) on the emulated link, counting the bytes it uploads and downloads."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    context.add_init_script(OLD_PROBE_JS)
+    context.add_init_script(UPLOAD_PROBE_JS)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    page.downloaded = [0]  # response body bytes
+
+    def received(event: dict) -> None:
+        page.downloaded[0] += event["dataLength"]
+
+    cdp.on("Network.dataReceived", received)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", link_conditions(*link))
+    page.goto(url, timeout=120_000)
+    page.wait_for_selector("#live-start", timeout=120_000)
+    page.wait_for_timeout(1500)
+    return page
+
+
+def page_counts(page, design: str, restart: bool = False) -> dict:
+    """What the page has counted so far: readings, latencies, uploads, bytes downloaded.
+
+    ``restart``: empty the latency lists after reading them (they then hold the window's only).
+    """
+    counts = page.evaluate("""(restart) => {
+        const counts = {uploads: {...window.liveUploads}, updates: window.liveUpdates ?? 0,
+                        latencies: window.liveLatencies ?? [], probe: window.liveProbe};
+        if (restart) { window.liveLatencies = []; window.liveProbe = {sent: [], shown: []}; }
+        return counts;
+    }""", restart)
+    if design == "old":
+        counts["updates"] = len(counts["probe"]["shown"])
+    counts["downloaded"] = page.downloaded[0]
+    return counts
+
+
+def difference(after: dict, before: dict, design: str) -> dict:
+    """Readings, latencies (ms) and bytes between a restarted page count and a later one."""
+    if design == "old":
+        readings = after["updates"]  # the probe restarted at ``before``
+        latencies = matched_latencies(after["probe"]["sent"], after["probe"]["shown"])
+    else:
+        readings, latencies = after["updates"] - before["updates"], after["latencies"]
+    up = {key: after["uploads"][key] - before["uploads"][key] for key in after["uploads"]}
+    return {"readings": readings, "latencies": latencies, "up": up, "down": after["downloaded"] - before["downloaded"]}
+
+
+def quarter_medians(latencies: list[float]) -> list[float | None]:
+    """Median latency of each quarter of the window (in the order painted): flat means no backlog."""
+    quarters = np.array_split(np.asarray(latencies, dtype=float), 4)
+    return [round(float(np.median(q)), 1) if q.size else None for q in quarters]
+
+
+def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, float], app_cpu: float) -> dict:
+    """One row of the report from each session's differences over ``wall`` seconds."""
+    readings = sum(p["readings"] for p in parts)
+    latencies = [ms for p in parts for ms in p["latencies"]]
+    up = {key: sum(p["up"][key] for p in parts) for key in parts[0]["up"]}
+    per = max(readings, 1)
+    median = float(np.median(latencies)) if latencies else None
     return {
-        "sessions": sessions,
-        "seconds": round(wall, 1),
-        "latency_ms_median": round(float(np.median(lat)), 1) if lat else None,
-        "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None,
-        "frames_matched": len(lat),
-        "labels_per_second_per_session": round(float(np.mean([len(p["shown"]) for p in probes])) / wall, 2),
-        "frames_sent_per_second_per_session": round(float(np.mean([len(p["sent"]) for p in probes])) / wall, 2),
+        "latency_ms_link": link[0], "kbps_link": link[1], "sessions": sessions, "seconds": round(wall, 1),
+        "readings_per_second_per_session": round(readings / wall / sessions, 2),
+        "latency_ms_median": round(median, 1) if latencies else None,
+        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+        "latency_ms_median_above_link": round(median - link[0], 1) if latencies else None,
+        "latencies_measured": len(latencies),
+        "latency_ms_median_by_quarter": quarter_medians(parts[0]["latencies"]),
+        "frames_sent_per_second_per_session": round(up["frame_count"] / wall / sessions, 2),
+        "bytes_up_per_reading_frames": round(up["frames"] / per),
+        "bytes_up_per_reading_all": round((up["frames"] + up["audio"] + up["other"]) / per),
+        "microphone_kbps_up_per_session": round(up["audio"] * 8 / 1000 / wall / sessions, 1),
+        "bytes_down_per_reading": round(sum(p["down"] for p in parts) / per),
         "app_cpu_cores_per_session": round(app_cpu / wall / sessions, 3),
-        "browser_cpu_cores_per_session": round(browser_cpu / wall / sessions, 3),
-        "load_average_1min": round(load_before, 2),
-        "last_status": statuses,
     }
 
 
-def cache_files(cache: Path) -> dict:
-    """What the live view left in Gradio's cache: frames (should be none) and microphone chunks.
+def measure(browser, app: tuple, design: str, link: tuple[float, float], sessions: int, warmup: float,
+            seconds: float) -> dict:
+    """Stream ``sessions`` pages of one design over one link; the row for the report."""
+    process, url = app
+    pages = [open_page(browser, url, link) for _ in range(sessions)]
+    try:
+        for page in pages:
+            page.click("#live-start")
+        pages[0].wait_for_timeout(warmup * 1000)
+        before = [page_counts(page, design, restart=True) for page in pages]
+        cpu, start, load = cpu_seconds(process.pid), time.monotonic(), os.getloadavg()[0]
+        pages[0].wait_for_timeout(seconds * 1000)
+        wall, cpu = time.monotonic() - start, cpu_seconds(process.pid) - cpu
+        parts = [difference(page_counts(page, design), b, design) for page, b in zip(pages, before, strict=True)]
+        row = {"design": design, **summarize(parts, wall, sessions, link, cpu), "load_average_1min": round(load, 2),
+               "last_status": [page.locator("#live-status textarea").input_value() for page in pages]}
+        for page in pages:
+            page.click("#live-stop")
+        pages[0].wait_for_timeout(1000)
+        return row
+    finally:
+        for page in pages:
+            page.context.close()
 
-    Gradio uploads each microphone chunk as a file, which the app deletes once read; a chunk that
-    arrives while the previous one is still being analysed replaces it unread, and stays.
-    """
-    files = [path for path in cache.rglob("*") if path.is_file()]
-    frames = [path for path in files if path.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}]
-    return {"frame_files_in_cache": len(frames), "audio_chunk_files_in_cache": sum(p.suffix == ".wav" for p in files)}
+
+def old_app(ref: str, folder: Path) -> Path:
+    """``app.py`` of git ``ref``, written into ``folder`` (it imports this checkout's emotion_core)."""
+    source = subprocess.run(["git", "show", f"{ref}:app.py"], cwd=PROJECT_ROOT, check=True, capture_output=True,
+                            text=True).stdout
+    path = folder / "app_old.py"
+    path.write_text(source)
+    return path
 
 
 def table(rows: list[dict]) -> str:
-    header = ("sessions", "latency median ms", "p95 ms", "labels/s/session", "sent/s/session",
-              "app CPU/session", "browser CPU/session")
-    keys = ("sessions", "latency_ms_median", "latency_ms_p95", "labels_per_second_per_session",
-            "frames_sent_per_second_per_session", "app_cpu_cores_per_session", "browser_cpu_cores_per_session")
+    keys = ("latency_ms_link", "kbps_link", "design", "sessions", "seconds", "readings_per_second_per_session",
+            "latency_ms_median", "latency_ms_p95", "bytes_up_per_reading_frames", "bytes_up_per_reading_all",
+            "bytes_down_per_reading", "app_cpu_cores_per_session")
+    header = ("link ms", "kbit/s", "design", "sessions", "s", "readings/s", "median ms", "p95 ms",
+              "up B/reading (frames)", "up B/reading (all)", "down B/reading", "app CPU/session")
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     lines += [" | ".join(str(row[key]) for key in keys) for row in rows]
     return "\n".join(lines)
 
 
+def runs(args: argparse.Namespace) -> list[tuple[tuple[float, float], int, float]]:
+    """(link, sessions, seconds) of each run asked for."""
+    links = MATRIX if args.matrix else ((args.latency_ms, args.kbps),)
+    planned = [(link, sessions, args.seconds) for link in links for sessions in args.sessions]
+    if args.long_seconds:
+        planned.append((LONG_LINK, 1, args.long_seconds))
+    return planned
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2], help="simultaneous sessions to try")
-    parser.add_argument("--seconds", type=float, default=30.0, help="measuring window per run")
-    parser.add_argument("--warmup", type=float, default=8.0, help="seconds streamed before measuring")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="emulated latency (0: none)")
+    parser.add_argument("--kbps", type=float, default=0.0, help="emulated bandwidth each way, kbit/s (0: unlimited)")
+    parser.add_argument("--matrix", action="store_true", help=f"every link of {MATRIX} (latency ms, kbit/s)")
+    parser.add_argument("--long-seconds", type=float, default=0.0, help=f"add one run this long on {LONG_LINK}")
+    parser.add_argument("--designs", nargs="+", default=["new"], choices=["new", "old"])
+    parser.add_argument("--old-ref", default="main", help="git ref whose app.py is the old design")
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1], help="simultaneous sessions to try")
+    parser.add_argument("--seconds", type=float, default=25.0, help="measuring window per run")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds streamed before measuring")
     parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    rows = []
     with tempfile.TemporaryDirectory(prefix="live-bench-") as folder:
-        media = write_y4m(Path(folder) / "face.y4m"), write_speech_wav(Path(folder) / "speech.wav")
-        cache = Path(folder) / "gradio-cache"
-        process, url, _ = start_app({"GRADIO_TEMP_DIR": str(cache), "EMOTION_LIVE_TIME_LIMIT": "600"})
+        folder = Path(folder)
+        media = write_y4m(folder / "face.y4m"), write_speech_wav(folder / "speech.wav")
+        env = {"GRADIO_TEMP_DIR": str(folder / "gradio-cache"), "EMOTION_LIVE_TIME_LIMIT": "900",
+               "PYTHONPATH": str(PROJECT_ROOT)}
+        apps = {}
         try:
-            rows = []
+            for design in args.designs:
+                file = old_app(args.old_ref, folder) if design == "old" else PROJECT_ROOT / "app.py"
+                process, url, _ = start_app(env, app=file)
+                apps[design] = (process, url)
             with sync_playwright() as playwright:
-                for sessions in args.sessions:
-                    browser = launch_chromium(playwright, *media)
-                    try:
-                        rows.append(measure(browser, url, sessions, args.warmup, args.seconds, process.pid))
-                    finally:
-                        browser.close()
-                    rows[-1].update(cache_files(cache))
+                for link, sessions, seconds in runs(args):
+                    for design in args.designs:  # the designs take turns, so both see the same machine load
+                        browser = launch_chromium(playwright, *media)
+                        try:
+                            rows.append(measure(browser, apps[design], design, link, sessions, args.warmup, seconds))
+                        finally:
+                            browser.close()
+                        print(table(rows[-1:]).splitlines()[-1], flush=True)
         finally:
-            stop_app(process)
-    report = {
-        "what": "end-to-end latency in Chromium from a webcam frame sent to its annotated frame painted",
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "runs": rows,
-    }
+            for process, _ in apps.values():
+                stop_app(process)
+    report = {"what": __doc__.splitlines()[0], "cpu": describe_cpu(), "old_ref": args.old_ref, "runs": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(rows))

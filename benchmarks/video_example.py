@@ -52,12 +52,10 @@ def framed(face: np.ndarray) -> np.ndarray:
 def sentence(code: str) -> np.ndarray:
     """RAVDESS actor 1, emotion ``code``, strong, "Kids are talking by the door": SECONDS_EACH s at RATE."""
     intensity = NORMAL if code == "01" else STRONG
-    from scipy.signal import resample_poly
-
-    from emotion_core.audio import load_audio
+    from emotion_core.audio import load_audio, resample
 
     samples, rate = load_audio(DATA / "audio" / "ravdess" / "Actor_01" / f"03-01-{code}-{intensity}-01-01-01.ogg")
-    samples = resample_poly(samples, RATE, rate).astype(np.float32)
+    samples = resample(samples, rate, RATE)
     out = np.zeros(int(SECONDS_EACH * RATE), np.float32)
     out[: min(out.size, samples.size)] = samples[: out.size]
     return out

@@ -3,6 +3,7 @@
 Prints a table on stdout; ``--json`` / ``--csv`` write the full results, ``--annotated`` a copy with
 the faces drawn on (image or video), ``--timeline`` a picture of a video's emotions over time.
 Progress goes to stderr. Exit status: 0 done, 1 the file could not be analysed, 2 bad arguments.
+``python -m emotion_core batch INPUT... --out results.parquet`` analyses many files (see batch_cli).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from .file_analysis import IMAGE_SUFFIXES, media_kind  # noqa: F401 - the rule batch shares; IMAGE_SUFFIXES kept here
 from .labels import EMOTIONS
 from .reading import caption
 from .results import SpeechResult
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 PROGRESS_LINE_STEP = 0.1  # without a terminal, one progress line per tenth of the work
 PROGRESS_AFTER_SECONDS = 2.0  # work that ends sooner shows no progress at all
 
@@ -28,7 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser(
         prog="python -m emotion_core", description="Read the emotions in an image, a recording or a video: "
-        "prints a table; progress goes to stderr; exit status 1 when the file cannot be analysed.")
+        "prints a table; progress goes to stderr; exit status 1 when the file cannot be analysed.",
+        epilog="Many files at once, on a Dask cluster: python -m emotion_core batch --help")
     parser.add_argument("file", type=Path, help="an image, audio or video file")
     parser.add_argument("--fps", type=float, default=DEFAULT_FRAMES_PER_SECOND,
                         help=f"video frames analysed per second ({MIN_FRAMES_PER_SECOND}-{MAX_FRAMES_PER_SECOND}, "
@@ -72,20 +74,6 @@ class StderrProgress:
             self._stream.write(f"{fraction:4.0%} {message}\n")
             self._next_line = (int(fraction / PROGRESS_LINE_STEP + 1e-9) + 1) * PROGRESS_LINE_STEP
         self._stream.flush()
-
-
-def media_kind(path: Path) -> str:
-    """"image", "audio" or "video", from the suffix for images and from the streams otherwise."""
-    from .media import probe
-
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return "image"
-    info = probe(path)
-    if info.has_video:
-        return "video"
-    if info.has_audio:
-        return "audio"
-    raise ValueError(f"{path.name} has neither a picture nor sound that FFmpeg can read")
 
 
 def format_table(header: list[str], rows: list[list[object]]) -> str:
@@ -152,8 +140,9 @@ def run_audio(args: argparse.Namespace) -> None:
     if args.json:
         args.json.write_text(json.dumps(result.to_dict(), indent=1))
     if args.csv:
-        windows = zip(result.window_times, result.window_scores, strict=True)
-        _write_rows(args.csv, [{"start": start, "end": end, **scores} for (start, end), scores in windows])
+        rows = [{"start": w["start"], "end": w["end"], "speech": w["speech"], **w["scores"]}
+                for w in result.to_dict()["window_scores"]]
+        _write_rows(args.csv, rows)
 
 
 def run_video(args: argparse.Namespace, progress) -> None:
@@ -200,6 +189,11 @@ def summary_text(analysis, elapsed: float | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["batch"]:
+        from .batch_cli import main as batch_main
+
+        return batch_main(argv[1:], StderrProgress())
     args = parse_args(argv)
     progress = None if args.quiet else StderrProgress()
     try:

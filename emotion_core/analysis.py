@@ -51,9 +51,12 @@ def classify_face(crop: np.ndarray) -> dict[str, float]:
     return default_reader().classify_face(crop)
 
 
-def analyze_frame(frame: np.ndarray) -> list[Face]:
-    """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``."""
-    return default_reader().analyze_frame(frame)
+def analyze_frame(frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
+    """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
+
+    ``small_faces=False`` skips the tiled search for small faces (faster; the live view uses it).
+    """
+    return default_reader().analyze_frame(frame, small_faces=small_faces)
 
 
 def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:
@@ -64,8 +67,9 @@ def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:
 def classify_speech(samples: np.ndarray, sample_rate: int) -> dict[str, float]:
     """Scores over EMOTIONS (summing to 1) for mono float32 audio of any length at 8-96 kHz.
 
-    Long input is cut into 3 s windows 1.5 s apart; the windows with speech are averaged (all of
-    them if none has speech). Empty input gives uniform scores: use :func:`voice_activity` first.
+    Input is cut into 3 s windows 0.5 s apart (:mod:`emotion_core.windows`); the windows with speech
+    are averaged (all of them if none has speech). Empty input gives uniform scores: use
+    :func:`voice_activity` first.
     """
     return default_reader().classify_speech(samples, sample_rate)
 

@@ -7,19 +7,33 @@ training crop meet the model in the same form.
 
 from __future__ import annotations
 
+import math
 import threading
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 FACE_INPUT_SIZE = 48  # FER2013's own resolution: the face model sees 48x48 grey
-# BlazeFace's box runs from the brows to the chin; FER2013 crops also hold forehead and cheeks.
-# Calibrated on PublicTest faces placed in 640x480 frames (training/face_calibrate.py): with these
-# values the crop's prediction matches the original 48x48 image's on 82 % of detected faces
-# (85.6 % with face model r6 and its input blur; scales 1.25-1.40 at this shift are within one point of each other).
+# Manifest names of the bundled detectors. Full range (faces from about 3 % of the frame width up to
+# a face filling a webcam frame) serves every path, live view included: it costs a few ms more per
+# frame than short range, which misses faces under about a tenth of the frame width.
+FULL_RANGE_DETECTOR = "face_detector_full_range"
+SHORT_RANGE_DETECTOR = "face_detector"
+DEFAULT_DETECTOR = FULL_RANGE_DETECTOR
+# BlazeFace's box runs from the brows to the chin; FER2013 crops also hold forehead and cheeks. Each
+# detector's manifest entry gives the framing calibrated for its boxes (training/face_calibrate.py);
+# these defaults are short range's, for a detector file outside the manifest.
 CROP_SCALE = 1.35  # side of the square crop / the larger side of the detector box
 CROP_SHIFT_Y = -0.05  # move the crop centre up by this share of the box height
 MIN_DETECTION_CONFIDENCE = 0.5
+# Full range sees the frame at 192x192, so a face under about a tenth of the frame's longer side is
+# a few pixels there and missed. To find small faces the frame is also searched in overlapping square
+# tiles about TILE_SHARE of the longer side (2 tiles for 16:9, 4 for 4:3), which enlarges them ~2x.
+TILE_SHARE = 0.55
+TILE_MIN_SIDE = 192  # the full-range input: smaller tiles would only be enlarged
+TILE_MIN_CONFIDENCE = 0.6  # each tile is one more chance of a false face: a face seen only in a tile needs more
+SAME_FACE_OVERLAP = 0.5  # a box covering this share of a more confident box's area (or of its own) is that face
 MAX_FRAME_SIDE = 8192  # larger frames are refused rather than run out of memory
 BLUR_KERNEL = 5  # side of the input blur's kernel; its weights beyond 2 pixels are below 0.2 % at sigma 0.8
 
@@ -70,6 +84,23 @@ def face_model_input(crop: np.ndarray, blur_sigma: float = 0.0) -> np.ndarray:
     return soften(grey.astype(np.float32)[:, :, None], blur_sigma)
 
 
+@dataclass(frozen=True)
+class Framing:
+    """How a detector's box becomes the FER-style square crop: its side and vertical shift."""
+
+    scale: float = CROP_SCALE  # side of the square crop / the larger side of the detector box
+    shift_y: float = CROP_SHIFT_Y  # move the crop centre up (negative) by this share of the box height
+
+    @classmethod
+    def from_entry(cls, entry: dict) -> Framing:
+        """A detector's manifest ``framing`` (``crop_scale``, ``crop_shift_y``); absent: the defaults."""
+        given = entry.get("framing", {})
+        return cls(float(given.get("crop_scale", CROP_SCALE)), float(given.get("crop_shift_y", CROP_SHIFT_Y)))
+
+
+DEFAULT_FRAMING = Framing()
+
+
 def crop_square(box: tuple[int, int, int, int], scale: float = CROP_SCALE, shift_y: float = CROP_SHIFT_Y):
     """The square crop ``(x0, y0, side)`` around a detector box ``(x, y, w, h)``; may leave the frame."""
     x, y, w, h = box
@@ -118,9 +149,13 @@ def check_frame(frame: np.ndarray) -> np.ndarray:
 
 
 class FaceDetector:
-    """MediaPipe Tasks FaceDetector (BlazeFace short range) in image mode, safe to share between threads."""
+    """MediaPipe Tasks FaceDetector (a BlazeFace model) in image mode, safe to share between threads.
 
-    def __init__(self, model_path: str, min_confidence: float = MIN_DETECTION_CONFIDENCE):
+    ``framing`` is how this model's boxes are cropped for the face model (:meth:`crop`).
+    """
+
+    def __init__(self, model_path: str, min_confidence: float = MIN_DETECTION_CONFIDENCE,
+                 framing: Framing = DEFAULT_FRAMING):
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.FaceDetectorOptions(
@@ -128,12 +163,26 @@ class FaceDetector:
             min_detection_confidence=min_confidence,
         )
         self._detector = vision.FaceDetector.create_from_options(options)
+        self.framing = framing
         self._lock = threading.Lock()
         # Close before interpreter teardown; MediaPipe's own __del__ fails once its C bindings are gone.
         threading._register_atexit(self._detector.close)  # runs before thread pools shut down
 
-    def detect(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
-        """Boxes ``(x, y, w, h)`` (ints, inside the frame) and confidences of the faces in an RGB frame."""
+    def detect(self, frame: np.ndarray, tiled: bool = False) -> list[tuple[tuple[int, int, int, int], float]]:
+        """Boxes ``(x, y, w, h)`` (ints, inside the frame) and confidences of the faces in an RGB frame.
+
+        ``tiled`` also searches overlapping tiles (:func:`tile_grid`) for small faces, at the cost of
+        one more detector run per tile; boxes of the same face are merged (:func:`merge_faces`).
+        """
+        found = self._detect_once(frame)
+        if tiled:
+            for x, y, side in tile_grid(frame.shape[1], frame.shape[0]):
+                tile = np.ascontiguousarray(frame[y : y + side, x : x + side])
+                found += [((bx + x, by + y, bw, bh), score) for (bx, by, bw, bh), score in self._detect_once(tile)
+                          if score >= TILE_MIN_CONFIDENCE]
+        return merge_faces(found) if tiled else found
+
+    def _detect_once(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
@@ -148,10 +197,52 @@ class FaceDetector:
                 faces.append((box, float(detection.categories[0].score)))
         return faces
 
+    def crop(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The face model's square crop of one of this detector's boxes (:func:`crop_face` with its framing)."""
+        return crop_face(frame, box, self.framing.scale, self.framing.shift_y)
 
-@lru_cache(maxsize=1)
+
+def tile_grid(width: int, height: int, share: float = TILE_SHARE) -> list[tuple[int, int, int]]:
+    """Overlapping square tiles ``(x, y, side)`` covering a ``width`` x ``height`` frame; ``[]`` when one would do.
+
+    Each side is about ``share`` of the frame's longer side (the whole shorter side when that is
+    close: a 16:9 frame gets two tiles of its height); tiles are spread evenly, so they overlap.
+    """
+    longer, shorter = max(width, height), min(width, height)
+    side = int(round(share * longer))
+    if shorter <= 1.35 * side:
+        side = shorter
+    cols, rows = math.ceil(width / side), math.ceil(height / side)
+    if cols * rows <= 1 or side < TILE_MIN_SIDE:
+        return []
+    spread = lambda extent, count: [round(i * (extent - side) / max(count - 1, 1)) for i in range(count)]  # noqa: E731
+    return [(x, y, side) for y in spread(height, rows) for x in spread(width, cols)]
+
+
+def merge_faces(found: list[tuple[tuple[int, int, int, int], float]]) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Keep the most confident box of each face: a box mostly inside a kept one, or mostly covering it, is dropped."""
+    kept: list[tuple[tuple[int, int, int, int], float]] = []
+    for box, score in sorted(found, key=lambda item: -item[1]):
+        if all(_shared_share(box, other) < SAME_FACE_OVERLAP for other, _ in kept):
+            kept.append((box, score))
+    return kept
+
+
+def _shared_share(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """The intersection of two boxes as a share of the smaller one."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(width, 0) * max(height, 0) / max(min(a[2] * a[3], b[2] * b[3]), 1)
+
+
+@cache
+def named_detector(name: str) -> FaceDetector:
+    """The bundled detector of manifest entry ``name`` with its framing, created once per name."""
+    from .weights import model_entry, resolve_weight
+
+    return FaceDetector(str(resolve_weight(name)), framing=Framing.from_entry(model_entry(name)))
+
+
 def default_detector() -> FaceDetector:
-    """The bundled BlazeFace detector, created once."""
-    from .weights import resolve_weight
-
-    return FaceDetector(str(resolve_weight("face_detector")))
+    """The served detector (BlazeFace full range), created once."""
+    return named_detector(DEFAULT_DETECTOR)

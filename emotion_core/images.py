@@ -1,4 +1,4 @@
-"""Reading image files into RGB uint8 arrays."""
+"""Reading image files, and images a browser sends as data URLs, into RGB uint8 arrays."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from .face import MAX_FRAME_SIDE
+
+MAX_DATA_URL_CHARS = 4_000_000  # a webcam frame as a JPEG data URL is tens of kilobytes; refuse far more
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -33,3 +35,32 @@ def load_image(path: str | Path) -> np.ndarray:
                          "(JPEG, PNG, WebP, GIF, BMP, TIFF...)") from error
     except (OSError, SyntaxError, Image.DecompressionBombError) as error:  # damaged data; message without our path
         raise ValueError(f"cannot read {path.name} as an image: {str(error).replace(str(path), path.name)}") from error
+
+
+
+def decode_data_url(url: str) -> np.ndarray:
+    """A ``data:image/...;base64,`` URL (what a browser canvas gives) -> ``HxWx3`` RGB uint8.
+
+    Raises ``ValueError`` for anything else: another scheme, bad base64, data that is not an image,
+    or a URL longer than MAX_DATA_URL_CHARS.
+    """
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if not isinstance(url, str) or not url.startswith("data:image/") or ";base64," not in url[:64]:
+        raise ValueError("expected an image as a base64 data URL (data:image/...;base64,...)")
+    if len(url) > MAX_DATA_URL_CHARS:
+        raise ValueError(f"the image data URL has {len(url)} characters; at most {MAX_DATA_URL_CHARS}")
+    try:
+        data = base64.b64decode(url.split(",", 1)[1], validate=True)
+        with Image.open(io.BytesIO(data)) as image:  # the size is read from the header, before decoding
+            if max(image.size) > MAX_FRAME_SIDE:
+                raise ValueError(f"image is {image.size[0]}x{image.size[1]}; at most {MAX_FRAME_SIDE} pixels a side")
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except binascii.Error as error:
+        raise ValueError(f"the image data URL is not valid base64: {error}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ValueError(f"the image data URL holds no readable image: {error}") from None

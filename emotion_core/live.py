@@ -8,10 +8,16 @@ each face's scores are smoothed over time (EMA of probabilities, :func:`~emotion
 so the label on a box does not flicker. The largest face drives the face channel.
 
 Voice channel: the microphone arrives in chunks at the browser's own rate. They are resampled to
-16 kHz as they come (:class:`StreamResampler`, seamless across chunk edges) into a ring buffer
-holding the last few seconds (:class:`AudioRing`). Every VOICE_EVERY_SECONDS the voice activity
-detector looks at the last second; when it holds speech, the last 3 s window is classified and
-smoothed like the faces.
+16 kHz as they come (soxr's stream, :func:`emotion_core.audio.stream_resampler`: exactly what the
+Audio path's resampling gives for the whole) into a ring buffer holding the last few seconds
+(:class:`AudioRing`). The stream is cut into the voice windows of :mod:`emotion_core.windows`, on
+the sample count, not the clock: when the stream reaches the end of grid window k
+(``[k * hop, k * hop + 3 s]``) that window is read as the Audio path reads it; before the first 3 s
+are in, the partial window ``[0, now]`` is read at each hop mark (what the Audio path gives for a
+recording that long). A window with speech is classified; when there is speech in the last
+RECENT_SPEECH_SECONDS ("speaking now"), its scores are smoothed into the voice channel like the faces;
+a window without speech in its last RECENT_SPEECH_SECONDS clears it, so a sentence's reading is never
+carried into the next one.
 
 A channel with nothing fresh (no face in the last frame, no speech in the last second, or no data
 for STALE_SECONDS) is unavailable and drops out of the fusion. What each channel reads as (an emotion,
@@ -26,18 +32,17 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from math import gcd
 
 import numpy as np
 
-from . import audio
-from .analysis import analyze_frame, classify_speech
+from . import audio, speech, windows
+from .analysis import analyze_frame, default_reader
 from .fusion import Fused, ema_step, fuse, smooth
-from .reading import main_face, reading
-from .results import Face
+from .labels import scores_to_dict
+from .reading import fused_reading, main_face, reading
+from .results import Face, VoiceWindow
 
 BUFFER_SECONDS = 4.0  # the ring buffer; the voice model sees its last audio.WINDOW_SECONDS
-VOICE_EVERY_SECONDS = 0.5  # classify the voice window at most this often (chunks come every 0.25 s)
 RECENT_SPEECH_SECONDS = 1.0  # "speaking now": the VAD finds speech in this much of the latest audio
 FACE_TIME_CONSTANT = 0.4  # seconds; EMA time constant of each face's scores
 VOICE_TIME_CONSTANT = 0.75  # seconds; EMA time constant of the voice scores
@@ -52,50 +57,9 @@ RECENT_SPEECH_SAMPLES = int(RECENT_SPEECH_SECONDS * audio.SAMPLE_RATE)
 assert BUFFER_SAMPLES >= audio.WINDOW_SAMPLES, "the ring buffer must hold a whole voice window"
 
 
-class StreamResampler:
-    """Resample a stream that arrives in chunks, giving what SciPy's ``resample_poly`` gives for the whole.
-
-    Each output sample is computed once its polyphase filter has all the input it needs, so chunk
-    edges leave no trace; the delay this adds is half the filter, under 1 ms at 48 kHz.
-    """
-
-    def __init__(self, rate_in: int, rate_out: int = audio.SAMPLE_RATE):
-        if not audio.MIN_SAMPLE_RATE <= rate_in <= audio.MAX_SAMPLE_RATE:
-            raise ValueError(f"sample rate {rate_in} Hz is outside the supported "
-                             f"{audio.MIN_SAMPLE_RATE}-{audio.MAX_SAMPLE_RATE} Hz")
-        divisor = gcd(int(rate_in), int(rate_out))
-        self.rate_in, self.up, self.down = int(rate_in), rate_out // divisor, int(rate_in) // divisor
-        # resample_poly's filter reaches 10 * max(up, down) upsampled samples either side.
-        self._context = math.ceil(10 * max(self.up, self.down) / self.up) + 1
-        self._history = np.zeros(0, dtype=np.float32)
-        self._history_start = 0  # stream index of _history[0]
-        self._emitted = 0  # output samples given so far
-
-    def process(self, chunk: np.ndarray) -> np.ndarray:
-        """Mono float32 input at ``rate_in`` -> the float32 output samples that are now complete."""
-        if self.up == self.down:
-            return np.asarray(chunk, dtype=np.float32)
-        from scipy.signal import resample_poly
-
-        self._history = np.concatenate([self._history, np.asarray(chunk, dtype=np.float32)])
-        available = self._history_start + self._history.size
-        last = max((available - self._context) * self.up // self.down, 0)  # outputs [0, last) are complete
-        if last <= self._emitted:
-            return np.zeros(0, dtype=np.float32)
-        begin = self._segment_start(self._emitted)
-        out = resample_poly(self._history[begin - self._history_start :], self.up, self.down)
-        offset = begin * self.up // self.down  # exact: begin is a multiple of `down`
-        result = out[self._emitted - offset : last - offset].astype(np.float32)
-        self._emitted = last
-        keep_from = self._segment_start(last)
-        self._history = self._history[keep_from - self._history_start :]
-        self._history_start = keep_from
-        return result
-
-    def _segment_start(self, first_output: int) -> int:
-        # A multiple of `down` (so the segment's outputs line up with the stream's) at least `context`
-        # input samples before output `first_output`, whose centre is at first_output * down / up.
-        return max(first_output * self.down // self.up - self._context, 0) // self.down * self.down
+def read_window(piece: np.ndarray) -> dict[str, float]:
+    """The served reader's scores for one 16 kHz voice window, made as every path makes them."""
+    return scores_to_dict(default_reader().voice_probabilities([piece])[0])
 
 
 class AudioRing:
@@ -163,12 +127,12 @@ class LiveState:
         return self.fused.scores
 
     def status(self) -> str:
-        """One line: the fused reading, then what each channel has."""
+        """One line: the fused reading (or the channels' disagreement), then what each channel has."""
         if self.expired:
             return "stopped at the time limit; press Start to go on"
         if self.stopped:
             return "stopped; press Start to go on"
-        verdict = reading(self.fused_scores) or "nothing to read"
+        verdict = fused_reading(self.face_scores, self.voice_scores, self.fused_scores) or "nothing to read"
         faces = f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}" if self.has_face else "no face"
         voice = "speech" if self.has_speech else "no speech"
         return f"{verdict} · {faces} · {voice}"
@@ -227,6 +191,8 @@ class LiveSession:
         self._clock = clock
         self.time_limit = time_limit
         self._lock = threading.Lock()
+        self._frame_slot = threading.Lock()  # one frame of this session analysed at a time
+        self._newest_frame = -1  # the highest frame number add_newest_frame was given
         self.reset()
 
     def __deepcopy__(self, memo) -> LiveSession:
@@ -235,8 +201,9 @@ class LiveSession:
         twin = LiveSession.__new__(LiveSession)
         with self._lock:
             twin.__dict__ = {key: copy.deepcopy(value, memo) for key, value in self.__dict__.items()
-                             if key not in ("_lock", "_clock")}
-        twin._clock, twin._lock = self._clock, threading.Lock()
+                             if key not in ("_lock", "_clock", "_resampler", "_frame_slot")}
+        twin._clock, twin._lock, twin._frame_slot = self._clock, threading.Lock(), threading.Lock()
+        twin._restart_stream_locked(twin._rate)  # soxr's state cannot be copied: the twin's microphone starts afresh
         return twin
 
     def reset(self) -> None:
@@ -271,15 +238,23 @@ class LiveSession:
     def _stop_locked(self) -> None:
         self._epoch = getattr(self, "_epoch", 0) + 1  # results of analyses begun before this are dropped
         self._running_since: float | None = None
-        self._ring = AudioRing(BUFFER_SAMPLES)
-        self._resampler: StreamResampler | None = None
         self._tracks: list[_Track] = []
         self._faces: list[Face] = []
         self._face_scores: dict[str, float] = {}
         self._frame_at = self._audio_at = -math.inf
         self._voice_scores: dict[str, float] = {}
-        self._voice_at = self._checked_at = -math.inf
+        self._voice_at = -math.inf
         self._has_speech = False
+        self._restart_stream_locked(None)
+
+    def _restart_stream_locked(self, sample_rate: int | None) -> None:
+        # A new microphone stream: its 16 kHz samples are counted from 0, and so are its windows.
+        self._rate = sample_rate
+        self._resampler = audio.stream_resampler(sample_rate) if sample_rate not in (None, audio.SAMPLE_RATE) else None
+        self._ring = AudioRing(BUFFER_SAMPLES)
+        self._count = 0  # 16 kHz samples of the stream so far
+        self._marks = 0  # hop marks (multiples of windows.HOP_SAMPLES) whose window has been taken
+        self._windows: deque[VoiceWindow] = deque()
 
     def _admit_locked(self, now: float) -> bool:
         """Whether to analyse new input now; starts the clock on the first input and enforces the limit."""
@@ -299,7 +274,7 @@ class LiveSession:
             if not self._admit_locked(self._clock()):
                 return self._snapshot_locked(self._clock())
             epoch = self._epoch
-        faces = analyze_frame(frame)
+        faces = analyze_frame(frame, small_faces=False)  # webcam faces are large; one detector run keeps the rate
         with self._lock:
             now = self._clock()
             if epoch != self._epoch:  # stopped or reset meanwhile
@@ -310,39 +285,99 @@ class LiveSession:
             self._face_scores = main.scores if main else {}
             return self._snapshot_locked(now)
 
+    def add_newest_frame(self, frame: np.ndarray, number: int) -> LiveState | None:
+        """Analyse frame ``number`` unless a newer one came first; ``None`` when it is dropped as stale.
+
+        Frames of one session are analysed one at a time; a frame that waited while another was
+        analysed is dropped if a newer one arrived meanwhile, so only the newest waits and a slow
+        link or a busy server never builds a backlog. Numbers grow with each frame a page sends.
+        """
+        with self._lock:
+            if number <= self._newest_frame:
+                return None
+            self._newest_frame = number
+        with self._frame_slot:
+            with self._lock:
+                if number != self._newest_frame:
+                    return None
+            return self.add_frame(frame)
+
     def add_audio(self, chunk: np.ndarray, sample_rate: int) -> LiveState:
-        """Add a microphone chunk (any PCM, mono or ``(n, channels)``); re-read the voice when due."""
+        """Add a microphone chunk (any PCM, mono or ``(n, channels)``); read the voice windows it completes."""
         mono = audio.to_mono_float(chunk)
         with self._lock:
             now = self._clock()
             if not self._admit_locked(now):
                 return self._snapshot_locked(now)
-            if self._resampler is None or self._resampler.rate_in != int(sample_rate):
-                self._resampler, self._ring = StreamResampler(int(sample_rate)), AudioRing(BUFFER_SAMPLES)
-            self._ring.extend(self._resampler.process(mono))
+            if int(sample_rate) != self._rate:
+                self._restart_stream_locked(audio.check_sample_rate(sample_rate))
+            fresh = self._resampler.resample_chunk(mono) if self._resampler is not None else mono
+            self._ring.extend(fresh)
+            self._count += fresh.size
             self._audio_at = now
-            due = now - self._checked_at >= VOICE_EVERY_SECONDS
-            if due:
-                self._checked_at = now
-                window, epoch = self._ring.latest(audio.WINDOW_SAMPLES), self._epoch
+            due, epoch = self._due_windows_locked(), self._epoch
         if due:
-            self._read_voice(window, epoch)
+            self._read_voice(due, epoch)
         with self._lock:
             return self._snapshot_locked(self._clock())
 
-    def _read_voice(self, window: np.ndarray, epoch: int) -> None:
-        # Speech must be in the *latest* second, or an old sentence would linger for the whole window.
-        speaking = audio.has_speech(window[-RECENT_SPEECH_SAMPLES:])
-        scores = classify_speech(window, audio.SAMPLE_RATE) if speaking else None
+    def _due_windows_locked(self) -> list[tuple[int, int, np.ndarray]]:
+        """``(start, stop, samples)`` of the windows whose end the stream has reached since the last call.
+
+        A mark m (a multiple of the hop) ends grid window ``[m - 3 s, m]``, or the partial ``[0, m]``
+        while m is under a window. Windows no longer in the ring (a chunk over a second) are skipped.
+        """
+        due = []
+        while (self._marks + 1) * windows.HOP_SAMPLES <= self._count:
+            self._marks += 1
+            stop = self._marks * windows.HOP_SAMPLES
+            start = max(stop - audio.WINDOW_SAMPLES, 0)
+            if self._count - start <= len(self._ring):
+                due.append((start, stop, self._ring.latest(self._count - start)[: stop - start]))
+        return due
+
+    def _read_voice(self, due: list[tuple[int, int, np.ndarray]], epoch: int) -> None:
+        read = []
+        for start, stop, piece in due:
+            frames = speech.speech_frames(piece)
+            seconds = speech.seconds_of(frames)
+            scores = read_window(piece) if speech.is_enough(seconds) else {}  # speech.has_speech(piece)
+            # Speech must be in the *latest* second, or an old sentence would linger for the whole window.
+            speaking = speech.has_speech(piece[-RECENT_SPEECH_SAMPLES:])
+            read.append((VoiceWindow(start / audio.SAMPLE_RATE, stop / audio.SAMPLE_RATE, seconds, scores), speaking))
         with self._lock:
-            now = self._clock()
             if epoch != self._epoch:  # stopped or reset meanwhile
                 return
-            self._has_speech = speaking
-            if scores:
-                previous = self._voice_scores if now - self._voice_at <= STALE_SECONDS else None
-                self._voice_scores = smooth(previous, scores, ema_step(now - self._voice_at, VOICE_TIME_CONSTANT))
-                self._voice_at = now
+            for window, speaking in read:
+                self._add_window_locked(window, speaking, self._clock())
+
+    def _add_window_locked(self, window: VoiceWindow, speaking: bool, now: float) -> None:
+        self._windows.append(window)
+        while self._windows[0].end < window.end - TIMELINE_SECONDS:
+            self._windows.popleft()
+        self._has_speech = speaking
+        if not speaking:  # a pause ends the sentence: the next one is not smoothed with this one's reading
+            self._voice_scores = {}
+        elif window.scores:
+            previous = self._voice_scores if now - self._voice_at <= STALE_SECONDS else None
+            self._voice_scores = smooth(previous, window.scores, ema_step(now - self._voice_at, VOICE_TIME_CONSTANT))
+            self._voice_at = now
+
+    @property
+    def stream_seconds(self) -> float:
+        """Seconds of 16 kHz microphone audio since the stream began (what the resampler has given so far)."""
+        with self._lock:
+            return self._count / audio.SAMPLE_RATE
+
+    @property
+    def voice_windows(self) -> tuple[VoiceWindow, ...]:
+        """The voice windows read in the last minute of the stream, as read (before smoothing).
+
+        ``start``/``end`` are seconds of microphone audio since the stream began (Start, Reset or a
+        new sample rate); ``scores`` are empty for a window without speech.
+        """
+        with self._lock:
+            return tuple(self._windows)
 
     @property
     def buffered_seconds(self) -> float:

@@ -2,7 +2,7 @@
 
 The one place that opens audio and video files: the size check, what the container says about a
 file, decoded frames in file order with damaged packets skipped, the display rotation phones store,
-the sound track resampled by FFmpeg, and progress while a file is read. It builds on no other
+the sound track as float samples at its own rate, and progress while a file is read. It builds on no other
 module of the package, so :mod:`emotion_core.audio`, :mod:`emotion_core.video` and
 :mod:`emotion_core.annotate` can all use it.
 """
@@ -173,39 +173,47 @@ def _first_frame_rotation(path: Path) -> int:
 
 # --- sound --------------------------------------------------------------------------------------
 
-def audio_resampler(sample_rate: int):
-    """FFmpeg's resampler to mono float32 at ``sample_rate`` Hz; feed it with :func:`resampled`."""
+def audio_converter():
+    """FFmpeg's converter of decoded sound to planar float32, keeping each frame's rate and channels.
+
+    No rate conversion happens here: the sound is handed over at its own rate, and the one resampler
+    of the package (soxr, :mod:`emotion_core.audio`) brings it to the models' rate.
+    """
     import av
 
-    return av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    return av.AudioResampler(format="fltp")
 
 
-def resampled(resampler, frame) -> Iterator[np.ndarray]:
-    """The mono float32 samples ``resampler`` gives for a decoded audio frame (``None``: flush the rest)."""
-    for out in resampler.resample(frame):
-        yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+def mono_pieces(converter, frame) -> Iterator[tuple[np.ndarray, int]]:
+    """``(mono float32 samples, sample rate)`` of a decoded audio frame (``None``: flush the converter).
+
+    Channels are averaged, as :func:`emotion_core.audio.load_audio` averages them.
+    """
+    for out in converter.resample(frame):
+        yield out.to_ndarray().mean(axis=0, dtype=np.float32).reshape(-1), int(out.sample_rate)
 
 
-def read_audio_track(path: str | Path, sample_rate: int, max_seconds: float) -> tuple[np.ndarray, int]:
+def read_audio_track(path: str | Path, max_seconds: float) -> tuple[np.ndarray, int]:
     """The first audio track of any file FFmpeg reads (wav, mp3, m4a, a video...) as mono float32.
 
-    Returns ``(samples, sample_rate)``. VideoError when the file has no audio or is longer than
-    ``max_seconds``.
+    Returns ``(samples, sample_rate)`` at the track's own rate. VideoError when the file has no
+    audio or is longer than ``max_seconds``.
     """
     path = check_file(path)
     with open_media(path) as container:
         if not container.streams.audio:
             raise VideoError(f"{path.name} has no audio track")
-        resampler, pieces, count = audio_resampler(sample_rate), [], 0
+        converter, pieces, count, rate = audio_converter(), [], 0, None
         for frame, _ in decoded_frames(container, [container.streams.audio[0]]):
-            for chunk in resampled(resampler, frame):
+            for chunk, chunk_rate in mono_pieces(converter, frame):
                 pieces.append(chunk)
-                count += chunk.size
-            if count > max_seconds * sample_rate:
-                raise VideoError(too_long_message(path.name, count / sample_rate, max_seconds))
-        pieces.extend(resampled(resampler, None))
+                count, rate = count + chunk.size, rate or chunk_rate  # the track's first rate is its rate
+            if rate and count > max_seconds * rate:
+                raise VideoError(too_long_message(path.name, count / rate, max_seconds))
+        pieces.extend(chunk for chunk, _ in mono_pieces(converter, None))
+        rate = rate or container.streams.audio[0].codec_context.sample_rate or 0
     samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-    return samples, sample_rate
+    return samples, int(rate)
 
 
 # --- progress -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, face
+from . import audio, face, speech, windows
 from .classifier import LiteClassifier
 from .fusion import HAND_SET, Fused, FusionSettings, fuse
 from .labels import EMOTIONS, NUM_EMOTIONS, check_labels, scores_to_dict
@@ -27,7 +27,11 @@ from .weights import WEIGHTS_DIR, load_manifest, resolve_weight, verify
 
 FACE_MODEL = "face_emotion"  # manifest names of the served models
 VOICE_MODEL = "voice_emotion"
-DETECTOR_MODEL = "face_detector"
+DETECTOR_MODEL = face.DEFAULT_DETECTOR  # full range: faces from about 6 % of the frame width to a close webcam face
+# Full range, trained on whole scenes, often misses a face that fills the picture without a head or
+# shoulders around it (a cropped face photo); short range finds those. It runs only on frames where
+# full range found nothing.
+CLOSE_DETECTOR_MODEL = face.SHORT_RANGE_DETECTOR
 # The feature parameters a voice model's manifest entry must state, as the runtime computes them.
 VOICE_FEATURES = {"sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "hop_length": audio.HOP_LENGTH,
                   "win_length": audio.WIN_LENGTH, "n_mels": audio.N_MELS}
@@ -73,7 +77,7 @@ def pooled(probabilities: np.ndarray, voiced: np.ndarray) -> dict[str, float]:
 
 
 def _activity(mono: np.ndarray) -> VoiceActivity:
-    return VoiceActivity(audio.speech_seconds(mono), mono.size / audio.SAMPLE_RATE)
+    return VoiceActivity(speech.speech_seconds(mono), mono.size / audio.SAMPLE_RATE)
 
 
 def _entry(manifest: dict, name: str) -> dict:
@@ -83,39 +87,52 @@ def _entry(manifest: dict, name: str) -> dict:
     return models[name]
 
 
-def _detector_from(path: Path) -> Callable[[], face.FaceDetector]:
-    return lambda: face.FaceDetector(str(path))
+def _detector_from(path: Path, framing: face.Framing = face.DEFAULT_FRAMING) -> Callable[[], face.FaceDetector]:
+    return lambda: face.FaceDetector(str(path), framing=framing)
+
+
+def _detector_named_or_file(manifest: dict, detector: str | Path | None) -> Callable[[], face.FaceDetector]:
+    if detector is None:
+        return face.default_detector
+    if isinstance(detector, str) and detector in manifest["models"]:
+        return lambda: face.named_detector(detector)
+    return _detector_from(Path(detector))
 
 
 class EmotionReader:
     """Face and voice emotion models with the calls of :mod:`emotion_core` (``analyze_frame``, ...).
 
     Build one with :meth:`from_manifest` or :meth:`with_models`; either may leave a channel out
-    (its calls then raise). The face detector loads on first use (MediaPipe takes seconds to start).
+    (its calls then raise). The face detectors load on first use (MediaPipe takes seconds to start);
+    each one's faces are cropped with the framing calibrated for its boxes (manifest ``framing``).
     """
 
     def __init__(self, face_model: LiteClassifier | None, voice_model: LiteClassifier | None,
                  detector: Callable[[], face.FaceDetector] | None = face.default_detector, *,
+                 close_detector: Callable[[], face.FaceDetector] | None = None,
                  face_blur_sigma: float = 0.0, fusion: FusionSettings = HAND_SET) -> None:
-        """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once."""
+        """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once,
+        ``close_detector`` the one tried on frames where it finds no face (none: no second try)."""
         self.face_model = face_model
         self.voice_model = voice_model
         self.face_blur_sigma = float(face_blur_sigma)
         self.fusion = fusion
-        self._make_detector = detector
-        self._detector: face.FaceDetector | None = None
+        self._makers = {"detector": detector, "close_detector": close_detector}
+        self._made: dict[str, face.FaceDetector] = {}
         self._detector_lock = threading.Lock()
 
     @classmethod
     def from_manifest(cls, manifest: str | Path | dict | None = None, weights_dir: str | Path | None = None, *,
                       face_name: str = FACE_MODEL, voice_name: str = VOICE_MODEL,
-                      detector_name: str = DETECTOR_MODEL) -> EmotionReader:
+                      detector_name: str = DETECTOR_MODEL, close_name: str = CLOSE_DETECTOR_MODEL) -> EmotionReader:
         """The reader of a manifest's models (a ``manifest.json`` path or its parsed dict; default: bundled).
 
         Files come from ``weights_dir`` (default: the manifest file's folder, the bundled folder for a
         dict) and must match their sha256; the bundled manifest without ``weights_dir`` resolves its
         files like the app does (the Hub when configured, else bundled). ``*_name`` pick other entries,
-        e.g. ``face_name="face_emotion_float"``; an empty name leaves that model out.
+        e.g. ``face_name="face_emotion_float"`` or ``detector_name="face_detector"`` (short range); an
+        empty name leaves that model out. A detector comes with its entry's crop ``framing``;
+        ``close_name`` is tried where ``detector_name`` finds no face (not when they are the same).
         """
         bundled = manifest is None and weights_dir is None
         if isinstance(manifest, str | Path):
@@ -132,14 +149,16 @@ class EmotionReader:
         face_model = checked_classifier(path_of(face_name), face_entry) if face_name else None
         voice_model = (checked_classifier(path_of(voice_name), _entry(manifest, voice_name), voice=True)
                        if voice_name else None)
-        if not detector_name:
-            detector = None
-        elif bundled and detector_name == DETECTOR_MODEL:
-            detector = face.default_detector  # shared with every other user of the bundled detector
-        else:
-            detector = _detector_from(path_of(detector_name))
-        return cls(face_model, voice_model, detector, face_blur_sigma=blur_sigma_of(face_entry),
-                   fusion=FusionSettings.from_manifest(manifest))
+        def detector_of(name: str) -> Callable[[], face.FaceDetector] | None:
+            if not name:
+                return None
+            if bundled:
+                return lambda: face.named_detector(name)  # shared with every bundled user
+            return _detector_from(path_of(name), face.Framing.from_entry(_entry(manifest, name)))
+
+        close_name = close_name if detector_name and close_name != detector_name else ""
+        return cls(face_model, voice_model, detector_of(detector_name), close_detector=detector_of(close_name),
+                   face_blur_sigma=blur_sigma_of(face_entry), fusion=FusionSettings.from_manifest(manifest))
 
     @classmethod
     def with_models(cls, face_model: str | Path | None = None, voice_model: str | Path | None = None,
@@ -148,8 +167,9 @@ class EmotionReader:
 
         Each file is checked against the bundled manifest's entry for its channel (labels, input shape,
         voice features); no checksum, as a candidate is not in the manifest yet. ``face_blur_sigma``
-        defaults to the served face model's. A channel without a file is left out; the detector is the
-        bundled one unless ``detector`` names a file.
+        defaults to the served face model's. A channel without a file is left out; the detectors are the
+        served ones unless ``detector`` is a manifest name (a bundled detector with its framing, alone)
+        or a file (cropped with the default framing, alone).
         """
         manifest = load_manifest()
         face_entry = _entry(manifest, FACE_MODEL)
@@ -157,7 +177,8 @@ class EmotionReader:
             checked_classifier(face_model, face_entry) if face_model is not None else None,
             checked_classifier(voice_model, _entry(manifest, VOICE_MODEL), voice=True)
             if voice_model is not None else None,
-            face.default_detector if detector is None else _detector_from(Path(detector)),
+            _detector_named_or_file(manifest, detector),
+            close_detector=(lambda: face.named_detector(CLOSE_DETECTOR_MODEL)) if detector is None else None,
             face_blur_sigma=blur_sigma_of(face_entry) if face_blur_sigma is None else face_blur_sigma,
             fusion=FusionSettings.from_manifest(manifest))
 
@@ -166,21 +187,36 @@ class EmotionReader:
         return (f"EmotionReader(face={name(self.face_model)}, voice={name(self.voice_model)}, "
                 f"face_blur_sigma={self.face_blur_sigma:g}, fusion={self.fusion})")
 
-    @property
-    def detector(self) -> face.FaceDetector:
-        """The face detector, created on first use (once, whichever thread gets here first)."""
-        if self._detector is None:
-            if self._make_detector is None:
+    def _made_detector(self, role: str) -> face.FaceDetector:
+        """The detector of ``role``, created on first use (once, whichever thread gets here first)."""
+        if role not in self._made:
+            if self._makers[role] is None:
                 raise RuntimeError("this reader has no face detector: build it with one to analyse frames")
             with self._detector_lock:
-                if self._detector is None:
-                    self._detector = self._make_detector()
-        return self._detector
+                if role not in self._made:
+                    self._made[role] = self._makers[role]()
+        return self._made[role]
+
+    @property
+    def detector(self) -> face.FaceDetector:
+        """The face detector, created on first use."""
+        return self._made_detector("detector")
 
     def load(self) -> None:
-        """Start the face detector now (e.g. at app start-up) instead of on the first frame."""
-        if self._make_detector is not None:
-            _ = self.detector
+        """Start the face detectors now (e.g. at app start-up) instead of on the first frame."""
+        for role, maker in self._makers.items():
+            if maker is not None:
+                self._made_detector(role)
+
+    def detect_faces(self, frame: np.ndarray, small_faces: bool = True) -> list[tuple[tuple, float, face.FaceDetector]]:
+        """``(box, confidence, detector)`` of each face in a checked RGB frame; the close detector
+        (short range) looks only where the main one finds nothing. ``small_faces``: see :meth:`analyze_frame`."""
+        detector = self.detector
+        found = detector.detect(frame, tiled=small_faces)
+        if not found and self._makers["close_detector"] is not None:
+            detector = self._made_detector("close_detector")
+            found = detector.detect(frame)
+        return [(box, score, detector) for box, score in found]
 
     def _face(self) -> LiteClassifier:
         if self.face_model is None:
@@ -212,12 +248,16 @@ class EmotionReader:
         """Scores over EMOTIONS (summing to 1) for an already-cropped face: grey ``HxW`` or RGB ``HxWx3`` uint8."""
         return scores_to_dict(self.face_probabilities([crop])[0])
 
-    def analyze_frame(self, frame: np.ndarray) -> list[Face]:
-        """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``."""
+    def analyze_frame(self, frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
+        """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
+
+        ``small_faces`` also searches the frame in overlapping tiles (faces down to about 6 % of its
+        width, a few ms more per tile); ``False`` runs the detector once (the live view's choice).
+        """
         frame = face.check_frame(frame)
         faces = []
-        for box, detection_score in self.detector.detect(frame):
-            scores = self.classify_face(face.crop_face(frame, box))
+        for box, detection_score, detector in self.detect_faces(frame, small_faces):
+            scores = self.classify_face(detector.crop(frame, box))
             faces.append(Face(box=box, scores=scores, detection_score=detection_score))
         return faces
 
@@ -225,28 +265,33 @@ class EmotionReader:
         """How many seconds of the input are speech (WebRTC VAD); ``.has_speech`` says whether to classify."""
         return _activity(prepare_speech(samples, sample_rate))
 
+    def voice_probabilities(self, pieces: Iterable[np.ndarray]) -> np.ndarray:
+        """The voice model's ``(n, 7)`` probabilities (EMOTIONS order) for voice windows.
+
+        Each piece is 16 kHz mono float32 audio of at most one window, fed to the model as every
+        path feeds it (:func:`emotion_core.windows.window_input`: trimmed, log-mel, normalised, tiled).
+        """
+        runner = self._voice()
+        rows = [runner.predict(windows.window_input(piece)) for piece in pieces]
+        return np.stack(rows) if rows else np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
+
     def window_probabilities(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-window probabilities ``(windows, 7)`` of 16 kHz mono audio, whether each window holds
         speech, and each window's ``(start, end)`` in seconds ``(windows, 2)``.
 
-        Leading and trailing silence is cut first, as it was for every training clip; the rest is cut
-        into 3 s windows 1.5 s apart (:func:`emotion_core.audio.window_starts`). The times still count
-        from the start of ``mono``, not of the speech left after the cut.
+        The windows are :func:`emotion_core.windows.window_bounds` of the whole recording, on its
+        own timeline (each window's silence is cut when its input is made, not the recording's).
         """
-        runner = self._voice()
-        first, stop = audio.speech_span(mono)
-        starts = [first + s for s in audio.window_starts(stop - first)]
-        chunks = [mono[s : min(s + audio.WINDOW_SAMPLES, stop)] for s in starts]
-        probabilities = runner.predict_batch(np.stack([audio.model_input(chunk) for chunk in chunks]))
-        voiced = np.array([audio.has_speech(chunk) for chunk in chunks])
-        times = np.array([(s, s + chunk.size) for s, chunk in zip(starts, chunks, strict=True)]) / audio.SAMPLE_RATE
-        return probabilities, voiced, times
+        bounds, pieces, voiced = windows.cut(mono)
+        times = np.array(bounds, dtype=np.float64).reshape(-1, 2) / audio.SAMPLE_RATE
+        return self.voice_probabilities(pieces), voiced, times
 
     def classify_speech(self, samples: np.ndarray, sample_rate: int) -> dict[str, float]:
         """Scores over EMOTIONS (summing to 1) for mono float32 audio of any length at 8-96 kHz.
 
-        Long input is cut into 3 s windows 1.5 s apart; the windows with speech are averaged (all of
-        them if none has speech). Empty input gives uniform scores: use :meth:`voice_activity` first.
+        Input is cut into 3 s windows 0.5 s apart (:mod:`emotion_core.windows`); the windows with speech
+        are averaged (all of them if none has speech). Empty input gives uniform scores: use
+        :meth:`voice_activity` first.
         """
         self._voice()
         mono = prepare_speech(samples, sample_rate)
@@ -264,7 +309,8 @@ class EmotionReader:
         probabilities, voiced, times = self.window_probabilities(mono)
         window_scores = tuple(scores_to_dict(p) for p in probabilities)
         window_times = tuple((float(start), float(end)) for start, end in times)
-        return SpeechResult(pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times)
+        return SpeechResult(pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times,
+                            tuple(bool(v) for v in voiced))
 
     def fuse(self, face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None) -> Fused:
         """:func:`emotion_core.fuse` with this reader's fusion parameters (:class:`FusionSettings`)."""

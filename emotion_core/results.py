@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from .labels import top_label
 from .reading import reading as reading_of
+from .speech import is_enough
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,7 @@ class VoiceActivity:
 
     @property
     def has_speech(self) -> bool:
-        from .audio import MIN_SPEECH_SECONDS
-
-        return self.speech_seconds >= MIN_SPEECH_SECONDS
+        return is_enough(self.speech_seconds)
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,9 @@ class SpeechResult:
     """Voice-channel result: scores over EMOTIONS (empty when there is no speech) and the activity.
 
     With speech, ``window_scores`` holds each 3 s window's scores and ``window_times`` its
-    ``(start, end)`` in seconds from the start of the recording as given (not of the speech that
-    is left once leading silence is cut).
+    ``(start, end)`` in seconds from the start of the recording as given
+    (:func:`emotion_core.windows.window_bounds`); ``window_speech`` says which windows hold speech,
+    the ones whose mean are the ``scores``.
     """
 
     scores: dict[str, float]
@@ -65,10 +65,16 @@ class SpeechResult:
     windows: int = 0
     window_scores: tuple[dict[str, float], ...] = field(default=(), repr=False)
     window_times: tuple[tuple[float, float], ...] = field(default=(), repr=False)
+    window_speech: tuple[bool, ...] = field(default=(), repr=False)
 
     def __post_init__(self):
         if len(self.window_times) != len(self.window_scores):
             raise ValueError(f"{len(self.window_scores)} window scores but {len(self.window_times)} window times")
+        if self.window_speech and len(self.window_speech) != len(self.window_scores):
+            raise ValueError(f"{len(self.window_scores)} window scores but {len(self.window_speech)} speech flags")
+
+    def _speech_flags(self) -> tuple[bool | None, ...]:
+        return self.window_speech or (None,) * len(self.window_scores)
 
     @property
     def label(self) -> str | None:
@@ -89,6 +95,25 @@ class SpeechResult:
             "speech_seconds": self.activity.speech_seconds,
             "duration_seconds": self.activity.total_seconds,
             "windows": self.windows,
-            "window_scores": [{"start": start, "end": end, "scores": dict(scores)}
-                              for (start, end), scores in zip(self.window_times, self.window_scores, strict=True)],
+            "window_scores": [{"start": start, "end": end, "speech": speech, "scores": dict(scores)}
+                              for (start, end), scores, speech
+                              in zip(self.window_times, self.window_scores, self._speech_flags(), strict=True)],
         }
+
+
+@dataclass(frozen=True)
+class VoiceWindow:
+    """One voice window (:mod:`emotion_core.windows`), ``start``/``end`` in seconds; ``scores`` empty when no speech."""
+
+    start: float
+    end: float
+    speech_seconds: float
+    scores: dict[str, float]
+
+    @property
+    def has_speech(self) -> bool:
+        return bool(self.scores)
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "speech_seconds": self.speech_seconds,
+                "label": top_label(self.scores) if self.scores else None, "scores": dict(self.scores)}

@@ -2,10 +2,11 @@
 
 Files are opened and decoded by :mod:`emotion_core.media`. A file is read once, packet by
 packet, in presentation order: video frames are sampled at ``frames_per_second`` and every face in
-them classified; the sound is resampled to 16 kHz as it arrives, run through the voice activity
-detector and classified in the voice model's 3 s windows, 1.5 s apart. Only the current window is
-held, so memory does not grow with the length of the video; what is kept is the result (a few
-hundred bytes per segment).
+them classified; the sound is decoded at its own rate, resampled to 16 kHz as it arrives (soxr, as
+everywhere) and cut into the voice windows of :mod:`emotion_core.windows` (3 s, 0.5 s apart, on the
+same timeline as the Audio path's); each window is read exactly as the Audio path reads it, speech
+by the one definition of :mod:`emotion_core.speech`. Only the current window is held, so memory does
+not grow with the length of the video; what is kept is the result (a few hundred bytes per segment).
 
 Each sampled frame starts a *segment* that lasts until the next one; a segment's voice scores are
 the mean of the speech windows centred in it (:func:`voice_scores_at`), and its fused scores come
@@ -21,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
-from .analysis import analyze_frame, analyze_speech
+from . import audio, speech, windows
+from .analysis import analyze_frame, default_reader
 from .fusion import Fused, as_vector, fuse
 from .labels import scores_to_dict, top_label
 from .media import (
@@ -31,51 +32,31 @@ from .media import (
     ProgressReporter,
     VideoError,
     VideoInfo,
-    audio_resampler,
+    audio_converter,
     check_file,
     container_info,
     decoded_frames,
+    mono_pieces,
     open_media,
     quarter_turns,
-    resampled,
     stream_origin,
     too_long_message,
     upright_rgb,
     video_stream,
 )
 from .reading import main_face
-from .results import Face
+from .results import Face, VoiceWindow
 
 MAX_VIDEO_SECONDS = 600.0  # 10 minutes; longer files are refused
 DEFAULT_FRAMES_PER_SECOND = 2.0  # sampled frames per second of video
 MIN_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND = 0.1, 10.0
 DECODE_THREADS = 2  # FFmpeg frame threads for the video decoder
-ANALYSIS_MAX_SIDE = 640  # sampled frames are scaled down to this before detection (BlazeFace sees 128x128)
+ANALYSIS_MAX_SIDE = 640  # sampled frames are scaled down to this before detection (full range sees 192x192 tiles)
 SKIP_NONREF_UP_TO = 0.5  # sampling at most this share of the frames lets the decoder skip unreferenced ones
 SPEECH_MARGIN_SECONDS = 0.25  # a segment has voice when speech is found within this much of it
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv")  # what the app offers; any FFmpeg format is read
 
 _TIME_EPSILON = 1e-6  # seconds; absorbs rounding in timestamps
-_VAD_FRAME_SAMPLES = audio.SAMPLE_RATE * audio.VAD_FRAME_MS // 1000
-_HOP_SAMPLES = int(audio.WINDOW_HOP_SECONDS * audio.SAMPLE_RATE)
-
-
-@dataclass(frozen=True)
-class VoiceWindow:
-    """One 3 s window of the sound track, ``start``/``end`` in seconds; ``scores`` empty when no speech."""
-
-    start: float
-    end: float
-    speech_seconds: float
-    scores: dict[str, float]
-
-    @property
-    def has_speech(self) -> bool:
-        return bool(self.scores)
-
-    def to_dict(self) -> dict:
-        return {"start": self.start, "end": self.end, "speech_seconds": self.speech_seconds,
-                "label": top_label(self.scores) if self.scores else None, "scores": dict(self.scores)}
 
 
 @dataclass(frozen=True)
@@ -165,7 +146,7 @@ def next_slot(seconds: float, frames_per_second: float) -> int:
 
 
 def speech_intervals(voiced: np.ndarray, offset: float = 0.0,
-                     frame_seconds: float = audio.VAD_FRAME_MS / 1000) -> tuple[tuple[float, float], ...]:
+                     frame_seconds: float = speech.FRAME_SECONDS) -> tuple[tuple[float, float], ...]:
     """Runs of True in a per-VAD-frame mask -> ``((start, end), ...)`` in seconds from ``offset``."""
     voiced = np.asarray(voiced, dtype=bool)
     if not voiced.any():
@@ -241,40 +222,46 @@ def check_video(info: VideoInfo) -> VideoInfo:
 # --- the sound track ----------------------------------------------------------------------------
 
 class VoiceTrack:
-    """16 kHz mono audio arriving in pieces -> speech mask and classified windows, in bounded memory.
+    """Sound arriving in pieces -> the voice windows, read as the Audio path reads them, in bounded memory.
 
-    Windows are placed exactly as :func:`emotion_core.audio.window_starts` places them over the
-    whole track (3 s, 1.5 s apart, plus a tail window), but only the samples from the last window's
-    start onwards are held. Call :meth:`feed` in order, then :meth:`finish` once.
+    Pieces at any rate are resampled to 16 kHz as they come (:func:`emotion_core.audio.stream_resampler`,
+    which gives exactly what the Audio path's whole-signal resampling gives). Each grid window of
+    :func:`emotion_core.windows.window_bounds` is read as soon as its samples are in; :meth:`finish`
+    reads the tail window (or the one short window). Only the samples from the last window's start
+    onwards are held. Call :meth:`feed` in order, then :meth:`finish` once.
     """
 
-    def __init__(self, offset: float = 0.0):
+    def __init__(self, offset: float = 0.0, reader=None):
         self.offset = offset  # seconds of the first sample on the video's clock
         self.windows: list[VoiceWindow] = []
+        self._reader = reader
+        self._resampler = None
+        self._rate: int | None = None
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0  # sample index of _buffer[0]
         self._pieces: list[np.ndarray] = []  # fed since the buffer was last assembled
-        self._seen = 0  # samples fed so far
-        self._next_start = 0  # sample index where the next full window starts
-        self._vad_pending = np.zeros(0, dtype=np.float32)  # less than one VAD frame
-        self._voiced = bytearray()  # one byte per VAD frame: 20 kB for 10 minutes
+        self._seen = 0  # 16 kHz samples so far
+        self._speech: list[tuple[float, float]] = []  # speech intervals found by each window
 
-    def feed(self, samples: np.ndarray) -> None:
-        """Append mono float32 samples at 16 kHz."""
+    def feed(self, samples: np.ndarray, sample_rate: int = audio.SAMPLE_RATE) -> None:
+        """Append mono float32 samples at ``sample_rate`` Hz (one rate for the whole track)."""
+        if self._rate is None:
+            self._rate = int(sample_rate)
+            if self._rate != audio.SAMPLE_RATE:
+                self._resampler = audio.stream_resampler(self._rate)
         samples = np.asarray(samples, dtype=np.float32)
-        pending = np.concatenate([self._vad_pending, samples])
-        usable = pending.size - pending.size % _VAD_FRAME_SAMPLES
-        self._voiced.extend(audio.voiced_frames(pending[:usable]).astype(np.uint8).tobytes())
-        self._vad_pending = pending[usable:]
+        self._add(self._resampler.resample_chunk(samples) if self._resampler is not None else samples)
+
+    def _add(self, samples: np.ndarray) -> None:
         self._pieces.append(samples)
         self._seen += samples.size
-        if self._seen < self._next_start + audio.WINDOW_SAMPLES:
+        done = len(self.windows)
+        if windows.complete_windows(self._seen) <= done:
             return
         self._assemble()
-        while self._seen >= self._next_start + audio.WINDOW_SAMPLES:
-            self._classify(self._next_start, self._next_start + audio.WINDOW_SAMPLES)
-            self._next_start += _HOP_SAMPLES
-        keep_from = max(self._buffer_start, self._next_start - _HOP_SAMPLES)  # the last window's start
+        for index in range(done, windows.complete_windows(self._seen)):
+            self._read(*windows.grid_window(index))
+        keep_from = max(self._buffer_start, windows.grid_window(len(self.windows) - 1)[0])  # the tail may need it
         self._buffer = self._buffer[keep_from - self._buffer_start :]
         self._buffer_start = keep_from
 
@@ -283,25 +270,35 @@ class VoiceTrack:
         self._pieces.clear()
 
     def finish(self) -> None:
-        """Classify the tail: the last 3 s, or the whole track when it is shorter than a window."""
+        """Flush the resampler and read the windows left: the tail, or the whole track when shorter than a window."""
+        if self._resampler is not None:
+            self._add(self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
         self._assemble()
-        total = self._seen
-        if not self.windows and total > 0:
-            self._classify(0, total)
-        elif self.windows and self.windows[-1].end < self.offset + total / audio.SAMPLE_RATE - _TIME_EPSILON:
-            self._classify(total - audio.WINDOW_SAMPLES, total)
+        if self._seen > 0:
+            for start, stop in windows.window_bounds(self._seen)[len(self.windows) :]:
+                self._read(start, stop)
         self._buffer = np.zeros(0, dtype=np.float32)
 
     def speech(self) -> tuple[tuple[float, float], ...]:
-        """Where the VAD found speech, as ``(start, end)`` seconds on the video's clock."""
-        return speech_intervals(np.frombuffer(bytes(self._voiced), dtype=np.uint8).astype(bool), self.offset)
+        """Where the windows found speech, as merged ``(start, end)`` seconds on the video's clock."""
+        merged: list[tuple[float, float]] = []
+        for start, end in sorted(self._speech):
+            if merged and start <= merged[-1][1] + _TIME_EPSILON:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return tuple(merged)
 
-    def _classify(self, start: int, stop: int) -> None:
-        chunk = self._buffer[start - self._buffer_start : stop - self._buffer_start]
-        result = analyze_speech(chunk, audio.SAMPLE_RATE)
-        rate = audio.SAMPLE_RATE
-        self.windows.append(VoiceWindow(self.offset + start / rate, self.offset + stop / rate,
-                                        result.activity.speech_seconds, dict(result.scores)))
+    def _read(self, start: int, stop: int) -> None:
+        piece = self._buffer[start - self._buffer_start : stop - self._buffer_start]
+        frames = speech.speech_frames(piece)
+        seconds, begins = speech.seconds_of(frames), self.offset + start / audio.SAMPLE_RATE
+        self._speech.extend(speech_intervals(frames, begins))
+        scores = {}
+        if speech.is_enough(seconds):  # speech.has_speech(piece), without finding the speech twice
+            reader = self._reader or default_reader()
+            scores = scores_to_dict(reader.voice_probabilities([piece])[0])
+        self.windows.append(VoiceWindow(begins, self.offset + stop / audio.SAMPLE_RATE, seconds, scores))
 
 
 # --- the analysis -------------------------------------------------------------------------------
@@ -311,7 +308,7 @@ def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PE
     """Face, voice and fused emotions over a video file, read once in a single streaming pass.
 
     ``frames_per_second`` frames are sampled per second of video and every face in them classified;
-    the sound track (if any) is classified in 3 s windows where there is speech. ``progress`` is
+    the sound track (if any) is classified in the voice windows that hold speech. ``progress`` is
     called as ``progress(fraction, message)`` at most once per percent. Raises :class:`VideoError`
     (a ``ValueError``) for files that are missing, too large, too long, not a video or unreadable.
     A video with no face or no sound is not an error: those segments just have empty scores.
@@ -339,7 +336,7 @@ def _read(container, info: VideoInfo, rate: float, report: ProgressReporter):
     sound = container.streams.audio[0] if info.has_audio else None
     origin = stream_origin(container)
     frame_seconds = 1.0 / info.frame_rate if info.frame_rate else 0.0
-    resampler = audio_resampler(audio.SAMPLE_RATE) if sound is not None else None
+    converter = audio_converter() if sound is not None else None
     samples: list[tuple[float, list[Face]]] = []
     track: VoiceTrack | None = None
     slot, video_end = 0, 0.0
@@ -359,11 +356,11 @@ def _read(container, info: VideoInfo, rate: float, report: ProgressReporter):
             report(seconds, position)
         else:
             track = track or VoiceTrack(max(seconds, 0.0))
-            for chunk in resampled(resampler, frame):
-                track.feed(chunk)
+            for piece, piece_rate in mono_pieces(converter, frame):
+                track.feed(piece, piece_rate)
     if track is not None:
-        for chunk in resampled(resampler, None):
-            track.feed(chunk)
+        for piece, piece_rate in mono_pieces(converter, None):
+            track.feed(piece, piece_rate)
         track.finish()
     return samples, track, video_end
 

@@ -16,12 +16,10 @@ FACE_BOX = (60, 20, 200)  # left, top, side in pixels of the photo inside that f
 @lru_cache(maxsize=4)
 def fixture_speech(rate: int = MIC_RATE) -> np.ndarray:
     """The committed speech recording, mono float32 in [-1, 1] at ``rate`` Hz (read-only, cached)."""
-    from scipy.signal import resample_poly
-
-    from emotion_core.audio import load_audio
+    from emotion_core.audio import load_audio, resample
 
     samples, native = load_audio(FIXTURES / "speech.wav")
-    speech = resample_poly(samples, rate, native).astype(np.float32)
+    speech = resample(samples, native, rate)
     speech.flags.writeable = False
     return speech
 

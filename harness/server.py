@@ -37,10 +37,12 @@ def wait_for_server(url: str, process: subprocess.Popen, timeout: float = START_
     raise TimeoutError(f"app did not answer at {url} within {timeout:.0f} s")
 
 
-def start_app(extra_env: dict[str, str | None] | None = None, python: str = sys.executable):
+def start_app(extra_env: dict[str, str | None] | None = None, python: str = sys.executable,
+              app: Path = PROJECT_ROOT / "app.py"):
     """Start ``python app.py`` on a free loopback port; returns (process, url, log path).
 
     ``extra_env`` adds to this process's environment; a ``None`` value removes that variable.
+    ``app``: another app file (an older version, say), run from the project root all the same.
     """
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
@@ -48,7 +50,7 @@ def start_app(extra_env: dict[str, str | None] | None = None, python: str = sys.
     env = {name: value for name, value in env.items() if value is not None}
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"emotion-app-{port}.log"
     log = open(log_path, "w")
-    process = subprocess.Popen([python, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([python, str(app)], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_server(url, process)

@@ -71,12 +71,13 @@ def face_picture(side: int = FACE_SIDE):
 def speech(rate: int = 16000, seconds: float = 2.0) -> np.ndarray:
     """The committed speech recording (its first ``seconds``) as mono float32 at ``rate`` Hz."""
     import soundfile as sf
-    from scipy.signal import resample_poly
+
+    from emotion_core.audio import resample
 
     samples, source_rate = sf.read(SPEECH_WAV, dtype="float32")
     samples = samples[: int(seconds * source_rate)]
     if rate != source_rate:
-        samples = resample_poly(samples, rate, source_rate).astype(np.float32)
+        samples = resample(samples, source_rate, rate)
     return samples
 
 

@@ -2,7 +2,9 @@
 
 Chromium's fake webcam plays a moving face (the scikit-image astronaut) and its fake microphone
 plays espeak-ng speech, both made at test time (harness/browser.py). One page streams; a second
-page, open at the same time, must see nothing of it. Saves reports/live_view.png for the README.
+page, open at the same time, must see nothing of it. The page draws the boxes and readings the server
+sends back over its own preview (ui/live_view.js). Saves reports/live_view.png and, on a phone-sized
+screen, reports/live_view_phone.png for the README.
 """
 
 from __future__ import annotations
@@ -23,16 +25,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TIME_LIMIT = 40  # seconds; the app's live time limit for this test, to see it stop and restart
 SCREENSHOT = PROJECT_ROOT / "reports" / "live_view.png"
+PHONE_SCREENSHOT = PROJECT_ROOT / "reports" / "live_view_phone.png"
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 READINGS = {*EMOTIONS, "uncertain"}
 
-# How many pixels of the annotated frame have the face-box colour.
+# How many pixels of the overlay drawn over the preview have the face-box colour.
 BOX_PIXELS_JS = """([r, g, b]) => {
-  const img = document.querySelector("#live-faces img");
-  if (!img || !img.naturalWidth) return 0;
-  const canvas = Object.assign(document.createElement("canvas"), {width: img.naturalWidth, height: img.naturalHeight});
-  const ctx = canvas.getContext("2d");
-  ctx.drawImage(img, 0, 0);
-  const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  const canvas = document.querySelector("#live-view canvas");
+  if (!canvas || !canvas.width) return 0;
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
   let count = 0;
   for (let i = 0; i < data.length; i += 4)
     if (Math.abs(data[i] - r) < 40 && Math.abs(data[i + 1] - g) < 40 && Math.abs(data[i + 2] - b) < 40) count++;
@@ -67,6 +68,15 @@ def confidences(page, bars: str) -> list[str]:
     return page.locator(f"#{bars} meter").evaluate_all("meters => meters.map(m => m.getAttribute('value'))")
 
 
+def chip(page, channel: str) -> str:
+    """A reading shown under the preview ("happy 87%", "uncertain", "no face"...)."""
+    return page.locator(f"#live-view [data-channel={channel}] .value").inner_text().strip()
+
+
+def painted(page) -> int:
+    return page.evaluate("() => window.liveUpdates ?? 0")
+
+
 def timeline_points(page) -> int:
     return page.locator("#live-timeline g.role-mark path").count()
 
@@ -81,8 +91,8 @@ def wait_until(check, timeout: float, what: str, poll: float = 0.5):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def open_live_page(browser, url):
-    page = browser.new_context(viewport={"width": 1280, "height": 1500}).new_page()
+def open_live_page(browser, url, **context):
+    page = browser.new_context(**(context or {"viewport": {"width": 1280, "height": 1500}})).new_page()
     page.goto(url)
     page.wait_for_selector("#live-start")
     page.wait_for_timeout(1500)  # let the page's components finish loading
@@ -99,10 +109,17 @@ def test_live_view_streams_face_and_voice(live_app, media):
             page, bystander = open_live_page(browser, url), open_live_page(browser, url)
             page.click("#live-start")
 
-            # A face box and its label come back on the annotated frame.
+            # Face boxes and their captions are drawn over the preview, reading after reading.
             wait_until(lambda: re.search(r"· \d+ faces? ·", status(page)), 60, "a face in the status line")
-            wait_until(lambda: page.evaluate(BOX_PIXELS_JS, list(BOX_COLOUR)) > 200, 20, "a face box on the frame")
+            wait_until(lambda: page.evaluate(BOX_PIXELS_JS, list(BOX_COLOUR)) > 200, 20, "a face box on the preview")
             assert headline(page, "live-face-scores") in READINGS
+            assert chip(page, "face").split()[0] in READINGS
+            before = painted(page)
+            wait_until(lambda: painted(page) >= before + 10, 20, "ten more readings painted")
+
+            # An annotated snapshot on demand.
+            page.click("#live-snap")
+            wait_until(lambda: page.locator("#live-snapshot img").count(), 30, "the annotated snapshot")
 
             # The voice bars fill when the speech is heard, and keep changing.
             wait_until(lambda: headline(page, "live-voice-scores") in READINGS, 30, "voice scores")
@@ -118,8 +135,8 @@ def test_live_view_streams_face_and_voice(live_app, media):
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
             # The other session saw nothing.
-            assert status(bystander) == "" and timeline_points(bystander) == 0
-            assert headline(bystander, "live-face-scores") == ""
+            assert status(bystander) == "" and timeline_points(bystander) == 0 and painted(bystander) == 0
+            assert headline(bystander, "live-face-scores") == "" and chip(bystander, "face") == "–"
 
             # At the time limit the stream stops; Start goes on.
             wait_until(lambda: "stopped" in status(page), TIME_LIMIT + 30, "the time limit to stop the stream")
@@ -139,6 +156,32 @@ def test_live_view_streams_face_and_voice(live_app, media):
         finally:
             browser.close()
 
-    # Frames went both ways inline; no frame was written to Gradio's cache.
+    # Frames went up inline and readings came back; no frame was written to Gradio's cache.
     written = [p for p in Path(cache).rglob("*") if p.is_file()]
     assert not [p for p in written if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}]
+
+
+def visible_without_scrolling(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["viewport"]["height"]
+
+
+def test_on_a_phone_the_preview_its_boxes_and_the_readings_fit_the_screen(live_app, media):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = live_app
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, *media)
+        try:
+            page = open_live_page(browser, url, **PHONE)
+            page.click("#live-start")
+            wait_until(lambda: page.evaluate(BOX_PIXELS_JS, list(BOX_COLOUR)) > 100, 60, "a face box on the preview")
+            wait_until(lambda: all(chip(page, c) not in ("–", "no speech") for c in ("face", "voice", "fused")), 30,
+                       "all three readings")
+            page.evaluate("() => window.scrollTo(0, 0)")
+            for part in ("#live-view .live-preview", "#live-view .live-readings", "#live-start", "#live-stop"):
+                assert visible_without_scrolling(page, part), f"{part} is off the phone's screen"
+            page.screenshot(path=str(PHONE_SCREENSHOT))
+            page.click("#live-stop")
+        finally:
+            browser.close()

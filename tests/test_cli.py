@@ -66,11 +66,11 @@ def test_audio_prints_the_voice_scores(tmp_path, capsys):
     assert "s of speech" in lines[0] and lines[1].startswith("voice: ")
     assert lines[2].split() == ["emotion", "score"] and {line.split()[0] for line in lines[3:]} == set(EMOTIONS)
     result = json.loads((tmp_path / "s.json").read_text())
-    assert result["has_speech"] and len(result["window_scores"]) == result["windows"] == 3
+    assert result["has_speech"] and len(result["window_scores"]) == result["windows"] == 5
     assert set(result["window_scores"][0]["scores"]) == set(EMOTIONS)
     rows = list(csv.DictReader((tmp_path / "s.csv").open()))
-    # The windows cover the speech, which ends 4.66 s into the 4.93 s file (the tail is cut before windowing).
-    assert [float(r["start"]) for r in rows] == pytest.approx([0.0, 1.5, 4.66 - 3.0])
+    # 3 s windows every 0.5 s over the whole 4.93 s file, then the last 3 s.
+    assert [float(r["start"]) for r in rows] == pytest.approx([0.0, 0.5, 1.0, 1.5, 4.932125 - 3.0])
     assert [float(r["start"]) for r in rows] == [w["start"] for w in result["window_scores"]]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from emotion_core.face import DEFAULT_DETECTOR, SHORT_RANGE_DETECTOR
 from emotion_core.weights import WEIGHTS_DIR, HubSource, file_sha256, hub_source_from_env, load_manifest, model_entry
 from harness import FIXTURES, PROJECT_ROOT
 from harness.server import start_app, stop_app
@@ -179,5 +180,7 @@ def test_the_app_loads_its_models_from_the_hub(hub, tmp_path):
         stop_app(process)
     assert len(result["faces"]) == 1
     downloaded = {path.rsplit("/", 1)[1] for method, path in resolve_requests(hub) if method == "GET"}
-    assert downloaded == {model_entry(name)["file"] for name in ("face_detector", "face_emotion", "voice_emotion")}
+    # Since issue 22 the app detects with full range, and short range where full range finds no face.
+    served = (DEFAULT_DETECTOR, SHORT_RANGE_DETECTOR, "face_emotion", "voice_emotion")
+    assert downloaded == {model_entry(name)["file"] for name in served}
     assert FALLBACK_LINE not in log_path.read_text()

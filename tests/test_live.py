@@ -1,4 +1,4 @@
-"""The live session: resampling and ring buffer, channel states, smoothing, sessions kept apart.
+"""The live session: ring buffer, voice windows on the sample count, channel states, smoothing, sessions kept apart.
 
 The session logic is tested with stand-in classifiers (``fake_models``) so that each case is
 exact; the voice activity detector and the recordings are real. ``test_real_models_*`` run the
@@ -6,16 +6,14 @@ real models on the committed face and speech fixtures.
 """
 
 import copy
-from math import gcd
 
 import numpy as np
 import pytest
-from scipy.signal import resample_poly
 
 import emotion_core.live as live
-from emotion_core import EMOTIONS, Face
-from emotion_core.audio import SAMPLE_RATE, load_audio
-from emotion_core.live import AudioRing, LiveSession, StreamResampler, follow_faces
+from emotion_core import EMOTIONS, Face, audio, windows
+from emotion_core.audio import load_audio
+from emotion_core.live import AudioRing, LiveSession, follow_faces
 from harness import FIXTURES
 from harness.media import microphone_speech
 
@@ -46,12 +44,14 @@ def fake_models(monkeypatch):
         models.frames += 1
         return list(models.faces)
 
-    def classify_speech(samples, rate):
+    def read_window(piece):
         models.voice_reads += 1
+        models.window_sizes.append(piece.size)
         return dict(models.voice)
 
+    models.window_sizes = []
     monkeypatch.setattr(live, "analyze_frame", analyze_frame)
-    monkeypatch.setattr(live, "classify_speech", classify_speech)
+    monkeypatch.setattr(live, "read_window", read_window)
     return models
 
 
@@ -73,23 +73,6 @@ def feed_audio(session, clock, samples, rate=48000, chunk_seconds=0.25):
     return state
 
 
-@pytest.mark.parametrize("rate", [48000, 44100, 22050, 8000, 96000])
-def test_stream_resampler_matches_scipy_on_the_whole(rate):
-    x = np.random.default_rng(rate).normal(0, 0.3, rate * 2).astype(np.float32)
-    divisor = gcd(rate, SAMPLE_RATE)
-    reference = resample_poly(x, SAMPLE_RATE // divisor, rate // divisor)
-    resampler, pieces, start = StreamResampler(rate), [], 0
-    sizes = np.random.default_rng(0).integers(1, rate // 4, 200)
-    for size in sizes:
-        pieces.append(resampler.process(x[start : start + size]))
-        start += size
-        if start >= x.size:
-            break
-    out = np.concatenate(pieces)
-    assert reference.size - out.size < 40  # what is held back waits for its filter's right half
-    np.testing.assert_allclose(out, reference[: out.size], atol=1e-6)
-
-
 def test_ring_buffer_keeps_the_last_samples_in_order():
     ring = AudioRing(1000)
     ramp = np.arange(5000, dtype=np.float32)
@@ -109,8 +92,10 @@ def test_session_ring_buffer_holds_a_few_seconds_at_16k(fake_models, speech_48k)
     session = LiveSession(clock)
     feed_audio(session, clock, np.tile(speech_48k, 3))  # about 15 s at 48 kHz
     assert session.buffered_seconds == pytest.approx(live.BUFFER_SECONDS)
-    # one voice read per VOICE_EVERY_SECONDS of audio, not one per chunk
-    assert fake_models.voice_reads <= 15 / live.VOICE_EVERY_SECONDS + 1
+    # one window per hop of audio, not one per chunk; only windows with speech are classified
+    read = session.voice_windows
+    assert len(read) == int(session.stream_seconds / windows.WINDOW_HOP_SECONDS)
+    assert fake_models.voice_reads == sum(w.has_speech for w in read) > 0.5 * len(read)
 
 
 def test_speech_and_face_are_read_and_fused(fake_models, speech_48k):
@@ -265,9 +250,36 @@ def test_time_limit_stops_analysis_until_start(fake_models):
 def test_a_new_sample_rate_starts_a_new_buffer(fake_models):
     clock = FakeClock()
     session = LiveSession(clock)
-    session.add_audio(np.zeros(48000, dtype=np.int16), 48000)
+    session.add_audio(np.zeros(57600, dtype=np.int16), 48000)
+    assert [(w.start, w.end) for w in session.voice_windows] == [(0.0, 0.5), (0.0, 1.0)]  # 1.2 s: two partial windows
     session.add_audio(np.zeros(4410, dtype=np.int16), 44100)
-    assert session.buffered_seconds < 0.3
+    assert session.buffered_seconds < 0.3 and session.voice_windows == ()
+    with pytest.raises(ValueError, match="outside"):
+        session.add_audio(np.zeros(400, dtype=np.int16), 4000)
+
+
+def test_windows_are_read_on_the_sample_count_on_the_audio_paths_grid(fake_models, speech_48k):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    feed_audio(session, clock, np.tile(speech_48k, 2)[: 48000 * 6])  # 6 s in 0.25 s chunks
+    read = session.voice_windows
+    hop = windows.WINDOW_HOP_SECONDS
+    partial = [(0.0, hop * k) for k in range(1, int(audio.WINDOW_SECONDS / hop))]  # before 3 s are in
+    grid = [(start / audio.SAMPLE_RATE, stop / audio.SAMPLE_RATE)
+            for start, stop in windows.window_bounds(int(session.stream_seconds * audio.SAMPLE_RATE))
+            if stop - start == audio.WINDOW_SAMPLES and stop % windows.HOP_SAMPLES == 0]
+    assert [(w.start, w.end) for w in read] == pytest.approx(partial + grid)
+    assert fake_models.window_sizes == [round((w.end - w.start) * audio.SAMPLE_RATE) for w in read if w.has_speech]
+
+
+def test_a_window_with_speech_is_only_used_while_speaking_now(fake_models, speech_48k):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    talk_then_silence = np.concatenate([speech_48k[: 48000 * 2], np.zeros(48000 * 5 // 2, np.int16)])
+    state = feed_audio(session, clock, talk_then_silence)
+    last = session.voice_windows[-1]
+    assert (last.start, last.end) == (1.0, 4.0) and last.has_speech  # its first second holds speech ...
+    assert not state.has_speech and state.voice_scores == {}  # ... but nobody speaks now
 
 
 def test_real_models_read_a_face_and_speech(face_photo, speech):
@@ -319,3 +331,48 @@ def test_dropped_microphone_chunks_are_swept(tmp_path):
     assert remove_dropped_chunks(fresh, now=1000.0) == 1
     assert not dropped.exists()
     assert fresh.exists() and recording.exists() and other.exists()
+
+
+def test_the_newest_frame_wins_and_stale_frames_are_dropped(fake_models):
+    session = LiveSession(FakeClock())
+    assert session.add_newest_frame(FRAME, 5).has_face and fake_models.frames == 1
+    assert session.add_newest_frame(FRAME, 4) is None and session.add_newest_frame(FRAME, 5) is None
+    assert fake_models.frames == 1  # an older or repeated number is never analysed
+    assert session.add_newest_frame(FRAME, 9).has_face and fake_models.frames == 2
+
+
+def test_a_frame_that_waited_behind_a_newer_one_is_dropped(fake_models, monkeypatch):
+    import threading
+
+    session = LiveSession(FakeClock())
+    analysing, release, results = threading.Event(), threading.Event(), {}
+
+    def slow_analysis(frame):
+        analysing.set()
+        release.wait(5)
+        return list(fake_models.faces)
+
+    monkeypatch.setattr(live, "analyze_frame", slow_analysis)
+    first = threading.Thread(target=lambda: results.__setitem__(1, session.add_newest_frame(FRAME, 1)))
+    first.start()
+    assert analysing.wait(5)  # frame 1 is being analysed; frames 2 and 3 arrive meanwhile
+    waiting = threading.Thread(target=lambda: results.__setitem__(2, session.add_newest_frame(FRAME, 2)))
+    waiting.start()
+    newest = threading.Thread(target=lambda: results.__setitem__(3, session.add_newest_frame(FRAME, 3)))
+    newest.start()
+    for _ in range(50):  # until frame 3 has taken its number (it then waits for the slot too)
+        if session._newest_frame == 3:
+            break
+        threading.Event().wait(0.02)
+    release.set()
+    for thread in (first, waiting, newest):
+        thread.join(5)
+    assert results[1].has_face and results[2] is None and results[3].has_face
+
+
+def test_a_deep_copy_has_its_own_frame_slot(fake_models):
+    session = LiveSession(FakeClock())
+    session.add_newest_frame(FRAME, 3)
+    twin = copy.deepcopy(session)
+    assert twin._frame_slot is not session._frame_slot
+    assert twin.add_newest_frame(FRAME, 4).has_face

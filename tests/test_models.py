@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion_core import EMOTIONS, audio, face
+from emotion_core import EMOTIONS, audio, face, windows
 from emotion_core.analysis import load_classifier
 from emotion_core.classifier import LiteClassifier
 from emotion_core.weights import WEIGHTS_DIR, file_sha256, load_manifest, resolve_weight
@@ -44,7 +44,7 @@ def held_out_faces(data_dir: Path, count: int) -> np.ndarray:
 def held_out_speech(data_dir: Path, count: int) -> np.ndarray:
     """Model inputs for RAVDESS clips of validation actors 17-18 (never trained on)."""
     paths = sorted((data_dir / "audio/ravdess").glob("Actor_1[78]/*.ogg"))[:: 2][:count]
-    return np.stack([audio.model_input(audio.load_audio(p)[0][: audio.WINDOW_SAMPLES]) for p in paths])
+    return np.stack([windows.window_input(audio.load_audio(p)[0][: audio.WINDOW_SAMPLES]) for p in paths])
 
 
 @pytest.mark.parametrize("name, loader", [("face_emotion", held_out_faces), ("voice_emotion", held_out_speech)])

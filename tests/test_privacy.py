@@ -159,7 +159,8 @@ def test_bundled_weights_that_fail_their_checksum_are_never_loaded(tmp_path, mon
         weights._resolve.__wrapped__("face_emotion", None)  # uncached: the real function
 
 
-@pytest.mark.parametrize("name", ["requirements.txt", "requirements-dev.txt", "requirements-train.txt"])
+@pytest.mark.parametrize("name", ["requirements.txt", "requirements-dev.txt", "requirements-train.txt",
+                                  "requirements-batch.txt"])
 def test_every_dependency_is_pinned(name):
     for line in (PROJECT_ROOT / name).read_text().splitlines():
         line = line.split("#")[0].strip()

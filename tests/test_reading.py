@@ -162,11 +162,17 @@ def test_live_view_says_uncertain_on_the_box_the_bars_and_the_status(monkeypatch
     from emotion_core import live
 
     monkeypatch.setattr(live, "analyze_frame", lambda frame: list(flat_faces))
-    picture, face_bars, fused_bars, status = app.live_frame(photo, live.LiveSession(), None)
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(photo[:, :, ::-1]))
+    sent = {"number": 1, "image": "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode(), "bars": True}
+    shown, face_bars, fused_bars, status = app.live_frame(sent, live.LiveSession(), None)
     assert face_bars["label"] == fused_bars["label"] == "uncertain" and status.startswith("uncertain ·")
-    jpeg = base64.b64decode(picture["url"].split(",", 1)[1])
-    shown = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
-    assert closer_to(shown, drawn(photo, flat_faces, "uncertain"), drawn(photo, flat_faces))
+    overlay = json.loads(shown)  # the page draws these captions on its boxes
+    assert [box[4] for box in overlay["boxes"]] == ["uncertain"] and overlay["face"] == overlay["fused"] == "uncertain"
+    monkeypatch.setattr(emotion_core, "analyze_frame", lambda frame: list(flat_faces))
+    picture = app.live_snapshot(sent["image"])  # the annotated snapshot says it too
+    snapshot = cv2.imdecode(np.frombuffer(base64.b64decode(picture["url"].split(",", 1)[1]), np.uint8),
+                            cv2.IMREAD_COLOR)[:, :, ::-1]
+    assert closer_to(snapshot, drawn(photo, flat_faces, "uncertain"), drawn(photo, flat_faces))
 
 
 def test_command_line_image_table_json_and_picture_say_uncertain(monkeypatch, tmp_path, capsys, photo, flat_faces):

@@ -12,9 +12,19 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from emotion_core import EMOTIONS, Face, analyze_video, audio, fuse, media, summarize, video, write_annotated_video
+from emotion_core import (
+    EMOTIONS,
+    Face,
+    analyze_video,
+    audio,
+    fuse,
+    media,
+    summarize,
+    video,
+    windows,
+    write_annotated_video,
+)
 from emotion_core.media import VideoInfo
-from emotion_core.results import SpeechResult, VoiceActivity
 from emotion_core.timeline import csv_columns, plot_timeline, to_csv, to_dict
 from emotion_core.video import VideoAnalysis, VideoError, VideoSegment, VoiceTrack, VoiceWindow
 from harness import FIXTURES
@@ -99,33 +109,52 @@ def test_analysis_size_and_boxes_back_in_full_size_pixels():
     assert [media.quarter_turns(d) for d in (0, 90, -90, 180, -180, 270, None)] == [0, 1, 3, 2, 2, 3, 0]
 
 
-class FakeSpeech:
-    """analyze_speech stand-in: records the chunk lengths it is given, reads speech everywhere."""
+class FakeReader:
+    """A reader stand-in for VoiceTrack: keeps the windows it is given, reads "angry" in each."""
 
     def __init__(self):
-        self.lengths = []
+        self.pieces = []
 
-    def __call__(self, samples, rate):
-        self.lengths.append(samples.size)
-        return SpeechResult(one_hot("angry"), VoiceActivity(1.0, samples.size / rate))
+    def voice_probabilities(self, pieces):
+        self.pieces.extend(np.array(piece) for piece in pieces)
+        return np.array([[one_hot("angry")[name] for name in EMOTIONS]] * len(pieces))
 
 
 @pytest.mark.parametrize("seconds", [0.7, 3.0, 3.2, 7.5, 10.01])
-def test_streamed_windows_match_the_whole_file_windows_in_bounded_memory(monkeypatch, seconds):
-    fake = FakeSpeech()
-    monkeypatch.setattr(video, "analyze_speech", fake)
+def test_streamed_windows_are_the_whole_files_windows_in_bounded_memory(speech, seconds):
+    samples, rate = speech
     n = int(seconds * audio.SAMPLE_RATE)
-    track, rng, fed, largest = VoiceTrack(offset=0.25), np.random.default_rng(0), 0, 0
+    sound = np.tile(samples, n // samples.size + 1)[:n]
+    fake = FakeReader()
+    track, rng, fed, largest = VoiceTrack(offset=0.25, reader=fake), np.random.default_rng(0), 0, 0
     while fed < n:
         size = min(int(rng.integers(100, 5000)), n - fed)
-        track.feed(np.zeros(size, np.float32))
+        track.feed(sound[fed : fed + size])
         fed += size
         largest = max(largest, track._buffer.size + sum(piece.size for piece in track._pieces))
     track.finish()
-    expected = audio.window_starts(n)
-    assert [round((w.start - 0.25) * audio.SAMPLE_RATE) for w in track.windows] == expected
-    assert fake.lengths == [min(audio.WINDOW_SAMPLES, n)] * len(expected)
-    assert largest <= audio.WINDOW_SAMPLES + 2 * int(audio.WINDOW_HOP_SECONDS * audio.SAMPLE_RATE)
+    bounds, pieces, voiced = windows.cut(sound)
+    assert [(round((w.start - 0.25) * rate), round((w.end - 0.25) * rate)) for w in track.windows] == bounds
+    assert [w.has_speech for w in track.windows] == voiced.tolist() and voiced.any()
+    assert len(fake.pieces) == voiced.sum()  # only the windows with speech are classified ...
+    for piece, expected in zip(fake.pieces, [p for p, v in zip(pieces, voiced, strict=True) if v], strict=True):
+        np.testing.assert_array_equal(piece, expected)  # ... and each is exactly the whole file's window
+    assert largest < audio.WINDOW_SAMPLES + windows.HOP_SAMPLES
+
+
+def test_a_track_at_another_rate_is_resampled_as_the_audio_path_resamples(speech):
+    samples, rate = speech
+    at_48k = audio.resample(samples, rate, 48000)
+    fake = FakeReader()
+    track = VoiceTrack(reader=fake)
+    for start in range(0, at_48k.size, 1024):
+        track.feed(at_48k[start : start + 1024], 48000)
+    track.finish()
+    mono = audio.resample(at_48k, 48000)
+    bounds, pieces, voiced = windows.cut(mono)
+    assert [(round(w.start * rate), round(w.end * rate)) for w in track.windows] == bounds
+    for piece, expected in zip(fake.pieces, [p for p, v in zip(pieces, voiced, strict=True) if v], strict=True):
+        np.testing.assert_array_equal(piece, expected)
 
 
 def analysis_of(segments, duration=2.0, windows=(), speech=()):
@@ -279,8 +308,8 @@ def test_a_silent_sound_track_gives_no_voice(tmp_path):
 
 def test_a_tone_is_classified_in_windows_over_the_whole_track(tmp_path):
     result = analyze_video(write_video(tmp_path / "tone.mp4", seconds=5.0, sound_kind="tone"))
-    starts = [w.start for w in result.voice_windows]  # as audio.window_starts: 0, 1.5, then the last 3 s
-    assert starts == pytest.approx([0.0, 1.5, 2.0], abs=0.05)
+    starts = [w.start for w in result.voice_windows]  # as windows.window_bounds: every 0.5 s, the last 3 s
+    assert starts[:5] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0], abs=0.05) and len(starts) <= 6
     assert result.voice_windows[-1].end == pytest.approx(5.0, abs=0.05)
 
 

@@ -1,9 +1,10 @@
 """Voice window times are on the recording's own timeline, whatever silence surrounds the speech.
 
-Silence is cut before the windows are placed; the times must still count from the start of the
-file. Recordings are the speech fixture (speech from its first frame to 4.56 s) with 0 to 2 s of
-silence or low noise before and after it, read through ``analyze_speech``, the command line and
-the app's ``/analyze_audio``.
+Windows are placed on the whole recording (emotion_core.windows) and each is trimmed of its own
+silence; the times count from the start of the file, and the windows that count (with speech) lie
+over the speech. Recordings are the speech fixture (speech from its first frame to 4.56 s) with 0
+to 2 s of silence or low noise before and after it, read through ``analyze_speech``, the command
+line and the app's ``/analyze_audio``.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emotion_core import EMOTIONS, analyze_speech, audio
+from emotion_core import EMOTIONS, analyze_speech, audio, speech, windows
 from harness import FIXTURES, PROJECT_ROOT
 
 PADDING_SECONDS = (0.0, 0.3, 0.8, 2.0)
 NOISE_RMS = 1e-3  # -60 dBFS: a quiet room, far below the speech
 SPEECH_END = 4.56  # seconds: the fixture's last speech frame ends here
-VAD_FRAME = audio.VAD_FRAME_MS / 1000
-TOLERANCE = VAD_FRAME + 1e-6  # speech is found per VAD frame, and frames start where the file starts
+TOLERANCE = speech.FRAME_SECONDS + 1e-6  # speech is found per VAD frame
 
 
 def padded(seconds: float, noise: bool) -> tuple[np.ndarray, int]:
@@ -44,30 +44,38 @@ def write_padded(directory, seconds: float, noise: bool = True):
     return path, samples.size / rate
 
 
-def check_times(times: list[tuple[float, float]], lead: float, duration: float) -> None:
-    """Windows inside the recording, in order, none starting before the speech or ending after it."""
-    assert times, "no window"
+def check_times(times: list[tuple[float, float]], voiced: list[bool], lead: float, duration: float) -> None:
+    """The windows of windows.window_bounds, inside the recording; those with speech lie over the speech."""
+    n = int(round(duration * audio.SAMPLE_RATE))
+    assert times == pytest.approx([(a / audio.SAMPLE_RATE, b / audio.SAMPLE_RATE) for a, b in windows.window_bounds(n)])
     assert all(0.0 <= start < end <= duration + 1e-6 for start, end in times), times
-    assert [start for start, _ in times] == sorted(start for start, _ in times)
-    assert times[0][0] >= lead - audio.TRIM_PAD_SECONDS - TOLERANCE, (lead, times)
-    assert times[-1][1] <= lead + SPEECH_END + audio.TRIM_PAD_SECONDS + TOLERANCE, (lead, times)
-    assert max(end for _, end in times) - min(start for start, _ in times) >= SPEECH_END - TOLERANCE
+    assert len(voiced) == len(times) and any(voiced)
+    speech_start, speech_end = lead, lead + SPEECH_END
+    first = times[voiced.index(True)]
+    assert first[1] > speech_start + speech.MIN_SPEECH_SECONDS - TOLERANCE, (lead, first)  # not before the speech
+    for (start, end), has_speech in zip(times, voiced, strict=True):
+        if end <= speech_start + TOLERANCE or start >= speech_end - TOLERANCE:
+            assert not has_speech, (lead, start, end)  # silence only
+        if speech_start <= start and end <= speech_end:
+            assert has_speech, (lead, start, end)  # speech throughout
 
 
 @pytest.mark.parametrize("noise", [False, True], ids=["silence", "noise"])
-@pytest.mark.parametrize("lead", PADDING_SECONDS)
+@pytest.mark.parametrize("lead", (*PADDING_SECONDS, 4.0))  # 4 s: whole windows of silence before and after
 def test_analyze_speech_gives_times_on_the_recordings_timeline(lead, noise):
     samples, rate = padded(lead, noise)
     result = analyze_speech(samples, rate)
     assert result.activity.has_speech and result.windows == len(result.window_times) == len(result.window_scores)
-    check_times(list(result.window_times), lead, samples.size / rate)
-    if lead >= audio.TRIM_PAD_SECONDS:  # the cut keeps the same stretch of speech, wherever it lies
-        reference = analyze_speech(*padded(PADDING_SECONDS[-1], noise))
-        shifted = [(a - lead, b - lead) for a, b in result.window_times]
-        expected = [(a - PADDING_SECONDS[-1], b - PADDING_SECONDS[-1]) for a, b in reference.window_times]
-        assert np.allclose(shifted, expected, atol=2 * TOLERANCE), (shifted, expected)
+    check_times(list(result.window_times), list(result.window_speech), lead, samples.size / rate)
+    if lead % windows.WINDOW_HOP_SECONDS == 0 and not noise:  # the same speech in the same windows, shifted
+        reference = analyze_speech(*padded(0.0, noise))
+        inside = [(a, b) for a, b in reference.window_times if b <= SPEECH_END]
+        for start, end in inside:
+            shifted = result.window_times.index(pytest.approx((start + lead, end + lead)))
+            assert result.window_scores[shifted] == reference.window_scores[reference.window_times.index((start, end))]
     dumped = result.to_dict()["window_scores"]
-    assert [(w["start"], w["end"]) for w in dumped] == list(result.window_times)
+    assert [(w["start"], w["end"], w["speech"]) for w in dumped] == [
+        (a, b, v) for (a, b), v in zip(result.window_times, result.window_speech, strict=True)]
     assert all(set(w["scores"]) == set(EMOTIONS) for w in dumped)
 
 
@@ -91,12 +99,13 @@ def test_command_line_writes_times_inside_the_recording(lead, tmp_path):
                            "--csv", str(csv_path)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "error" not in done.stderr and f"{duration:.1f} s of sound" in done.stdout
-    windows = json.loads(json_path.read_text())["window_scores"]
-    times = [(w["start"], w["end"]) for w in windows]
-    check_times(times, lead, duration)
+    read = json.loads(json_path.read_text())["window_scores"]
+    times = [(w["start"], w["end"]) for w in read]
+    check_times(times, [w["speech"] for w in read], lead, duration)
     rows = list(csv.DictReader(csv_path.open()))
     assert [(float(r["start"]), float(r["end"])) for r in rows] == pytest.approx(times)
-    assert all(float(r[name]) == pytest.approx(w["scores"][name]) for r, w in zip(rows, windows, strict=True)
+    assert [r["speech"] == "True" for r in rows] == [w["speech"] for w in read]
+    assert all(float(r[name]) == pytest.approx(w["scores"][name]) for r, w in zip(rows, read, strict=True)
                for name in EMOTIONS)
 
 
@@ -109,4 +118,4 @@ def test_analyze_audio_endpoint_gives_times_inside_the_recording(lead, client, t
     assert result["has_speech"] and result["duration_seconds"] == pytest.approx(duration, abs=1e-3)
     times = [(w["start"], w["end"]) for w in result["window_scores"]]
     assert len(times) == result["windows"]
-    check_times(times, lead, duration)
+    check_times(times, [w["speech"] for w in result["window_scores"]], lead, duration)

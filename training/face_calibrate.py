@@ -1,13 +1,14 @@
-"""Calibrate the crop framing (``CROP_SCALE``, ``CROP_SHIFT_Y``) so a BlazeFace crop looks like FER2013.
+"""Calibrate one detector's crop framing (scale, vertical shift) so its crop looks like FER2013.
 
-Each PublicTest face is enlarged (48 -> 192 px) and edge-padded into a 640x480 frame; the runtime
-detector finds it, ``crop_face`` cuts it with each candidate framing, and the served model classifies
-the crop (on a reader built with ``--model``, as the app classifies its crops). The framing whose
-predictions agree most with the model's predictions on the original 48x48 image wins (PublicTest only).
-The overlap (IoU) of the crop with the true face square is reported too. Writes
-``reports/face/calibration.json``; edit the constants in ``emotion_core/face.py``.
+Each PublicTest face is enlarged (48 -> 192 px by default) and edge-padded into a 640x480 frame; the
+detector (``--detector``, a manifest name) finds it, ``crop_face`` cuts it with each candidate
+framing, and the served model classifies the crop (on a reader built with ``--model``, as the app
+classifies its crops). The framing whose predictions agree most with the model's predictions on the
+original 48x48 image wins (PublicTest only). The overlap (IoU) of the crop with the true face square
+is reported too. Writes ``reports/face/calibration_<detector>.json``; ``--write-manifest`` stores the
+winner as the detector's ``framing`` in ``weights/manifest.json`` (what the runtime crops with).
 
-    python -m training.face_calibrate [--model weights/face_emotion.tflite] [--limit 0]
+    python -m training.face_calibrate [--detector face_detector_full_range] [--write-manifest] [--limit 0]
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core import EmotionReader
-from emotion_core.face import FaceDetector, crop_face, crop_square
+from emotion_core.face import DEFAULT_DETECTOR, FaceDetector, crop_face, crop_square
 from emotion_core.weights import file_sha256
-from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
+from training.face_data import data_dir, load_arrays, split
 from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, reader_of
+from training.manifest import update_fields
 
-DETECTOR = PROJECT_ROOT / "weights" / "face_detection_short_range.tflite"
 FRAME_HW = (480, 640)
 FACE_SIDE = 192  # the 48 px face enlarged 4x, a typical webcam face size
-SCALES = (1.0, 1.1, 1.2, 1.25, 1.3, 1.35, 1.4, 1.5, 1.6, 1.7)
+SCALES = (1.0, 1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4, 1.5, 1.6, 1.7)
 SHIFTS = (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1)
 
 
@@ -62,11 +63,12 @@ def square_iou(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return inter / float(a[2] ** 2 + b[2] ** 2 - inter)
 
 
-def detect_all(detector: FaceDetector, images: np.ndarray) -> list[tuple[np.ndarray, tuple, tuple] | None]:
+def detect_all(detector: FaceDetector, images: np.ndarray, side: int = FACE_SIDE,
+               frame_hw: tuple[int, int] = FRAME_HW) -> list[tuple[np.ndarray, tuple, tuple] | None]:
     """Per face: ``(frame, detector box, true square)``, or ``None`` where nothing was detected."""
     found = []
     for image in images:
-        frame, square = embed_face(image)
+        frame, square = embed_face(image, side, frame_hw)
         box = best_box(detector, frame)
         found.append(None if box is None else (frame, box, square))
     return found
@@ -86,22 +88,37 @@ def score_framing(reader: EmotionReader, found: list, reference: np.ndarray, sca
     return {"scale": scale, "shift_y": shift, "agreement": float(np.mean(agree)), "iou": float(np.mean(ious))}
 
 
-def calibrate(reader: EmotionReader, images: np.ndarray) -> dict:
+def calibrate(reader: EmotionReader, images: np.ndarray, side: int = FACE_SIDE,
+              frame_hw: tuple[int, int] = FRAME_HW) -> dict:
     """Score every framing in SCALES x SHIFTS; returns the grid, the best framing and the detection rate."""
     reference = reader.face_probabilities(images).argmax(axis=1)
-    found = detect_all(reader.detector, images)
+    found = detect_all(reader.detector, images, side, frame_hw)
     grid = [score_framing(reader, found, reference, s, t) for s in SCALES for t in SHIFTS]
     best = max(grid, key=lambda row: (row["agreement"], row["iou"]))
     geometric = max(grid, key=lambda row: row["iou"])
     model_path = reader.face_model.path
     return {"model": model_path.name, "model_sha256": file_sha256(model_path), "images": int(len(images)),
+            "face_side": side, "frame": f"{frame_hw[1]}x{frame_hw[0]}",
             "detected": float(np.mean([f is not None for f in found])),
             "best": best, "best_iou_framing": geometric, "grid": grid}
+
+
+def manifest_framing(result: dict) -> dict:
+    """A detector's manifest ``framing``: the best framing and what it was measured on."""
+    best = result["best"]
+    return {"crop_scale": best["scale"], "crop_shift_y": best["shift_y"],
+            "agreement": round(best["agreement"], 4),
+            "calibrated_on": f"{result['images']} PublicTest faces at {result['face_side']} px in "
+                             f"{result['frame']} frames, {result['model']} (training/face_calibrate.py)"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="the detector's manifest name")
+    parser.add_argument("--face-side", type=int, default=FACE_SIDE, help="face size in the frame, px")
+    parser.add_argument("--frame", default="640x480", help="frame size WxH")
+    parser.add_argument("--write-manifest", action="store_true", help="store the best framing in the manifest")
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N PublicTest faces")
     parser.add_argument("--out", default=str(REPORT_DIR))
@@ -109,10 +126,15 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     images = split(load_arrays(data_dir(args.data_dir)), "PublicTest")["x"]
-    result = calibrate(reader_of(args, detector=DETECTOR), images[: args.limit] if args.limit else images)
+    width, height = (int(v) for v in args.frame.split("x"))
+    result = calibrate(reader_of(args, detector=args.detector), images[: args.limit] if args.limit else images,
+                       args.face_side, (height, width))
+    result["detector"] = args.detector
     result["seconds"] = round(time.perf_counter() - start, 1)
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")
+    (Path(args.out) / f"calibration_{args.detector}.json").write_text(json.dumps(result, indent=2) + "\n")
+    if args.write_manifest:
+        update_fields(args.detector, framing=manifest_framing(result))
     for row in sorted(result["grid"], key=lambda r: -r["agreement"])[:8]:
         print(f"scale {row['scale']:.2f} shift {row['shift_y']:+.2f}  "
               f"agreement {row['agreement']:.4f}  IoU {row['iou']:.3f}")

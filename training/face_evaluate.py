@@ -188,9 +188,11 @@ def benchmark_section(bench: dict) -> list[str]:
 def calibration_section(cal: dict) -> list[str]:
     """The chosen crop framing and how well a detector crop reproduces the 48x48 predictions."""
     best, iou = cal["best"], cal["best_iou_framing"]
-    return ["## Crop calibration (`calibration.json`, PublicTest only)", "",
-            f"{cal['images']} PublicTest faces enlarged into 640x480 frames; BlazeFace found {cal['detected']:.1%}. "
-            f"Best framing CROP_SCALE={best['scale']}, CROP_SHIFT_Y={best['shift_y']}: the crop's prediction "
+    detector = cal.get("detector", "face_detector")
+    return [f"## Crop calibration, {detector} (`calibration_{detector}.json`, PublicTest only)", "",
+            f"{cal['images']} PublicTest faces enlarged to {cal.get('face_side', 192)} px in "
+            f"{cal.get('frame', '640x480')} frames; the detector found {cal['detected']:.1%}. "
+            f"Best framing scale {best['scale']}, shift {best['shift_y']}: the crop's prediction "
             f"agrees with the 48x48 image's prediction on {best['agreement']:.1%} of detected faces "
             f"(mean IoU with the true face square {best['iou']:.3f}; the best-overlap framing is "
             f"scale {iou['scale']}, shift {iou['shift_y']}, IoU {iou['iou']:.3f}).", ""]
@@ -214,7 +216,8 @@ def training_notes(runs: list[dict]) -> str:
 
 def write_report(results: dict, out: Path, model_path: Path) -> Path:
     """``REPORT.md`` from the metrics, plus the training, export, calibration and benchmark JSONs if present."""
-    bench, cal = optional_json(out / "benchmark.json"), optional_json(out / "calibration.json")
+    bench = optional_json(out / "benchmark.json")
+    calibrations = [json.loads(path.read_text()) for path in sorted(out.glob("calibration_*.json"))]
     lines = [
         "# Face emotion model (FER2013): evaluation of the served int8 model", "",
         f"Model `{model_path.name}` run through `emotion_core.EmotionReader` (the served path: "
@@ -231,7 +234,8 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
     if trained is not None:
         lines += ["## Notes", "", training_notes(trained.get("runs", [trained])), ""]
     lines += benchmark_section(bench) if bench else []
-    lines += calibration_section(cal) if cal else []
+    for cal in calibrations:
+        lines += calibration_section(cal)
     for title, name in (("Training", "train_summary.json"), ("Export", "export.json")):
         extra = optional_json(out / name)
         if extra is not None:

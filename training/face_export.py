@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core import EmotionReader
-from emotion_core.face import CROP_SCALE, CROP_SHIFT_Y, FACE_INPUT_SIZE
+from emotion_core.face import FACE_INPUT_SIZE
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from training import quantize
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
@@ -198,8 +198,8 @@ def register(name: str, path: Path, results: dict, agreement: float, kind: str, 
     """Write the manifest entry of one exported face model."""
     return update_entry(
         name, path, kind=kind, labels=list(EMOTIONS), input_shape=[1, FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1],
-        preprocessing={"size": FACE_INPUT_SIZE, "colour": "grey", "range": [0, 255], "blur_sigma": blur_sigma,
-                       "crop_scale": CROP_SCALE, "crop_shift_y": CROP_SHIFT_Y},
+        # The crop framing belongs to each detector's entry (its boxes differ), not to the face model.
+        preprocessing={"size": FACE_INPUT_SIZE, "colour": "grey", "range": [0, 255], "blur_sigma": blur_sigma},
         training_data=TRAINING_DATA, licence=LICENCE, metrics=compact_metrics(results),
         float_int8_top1_agreement=round(agreement, 4))
 

@@ -1,4 +1,4 @@
-"""Write one model's entry, or the fusion parameters, into weights/manifest.json (read-modify-write, keeps the rest)."""
+"""Write a model's entry, or the fusion parameters, into weights/manifest.json (read-modify-write, keeps the rest)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,18 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def read_manifest() -> dict:
-    """The manifest as it is on disk (a fresh one when there is none yet)."""
-    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"schema": 1, "models": {}}
+def update_entry(name: str, file: Path, **fields) -> dict:
+    """Set ``models[name]`` to the file's name, sha256 and size plus ``fields``; returns the entry."""
+    file = Path(file)
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"schema": 1, "models": {}}
+    entry = {"file": file.name, "sha256": sha256_of(file), "size_bytes": file.stat().st_size, **fields}
+    manifest["models"][name] = entry
+    manifest["models"] = dict(sorted(manifest["models"].items()))
+    _write(manifest)
+    return entry
 
 
-def write_manifest(manifest: dict) -> None:
-    """Replace the manifest atomically (temp file in the same folder, then rename)."""
+def _write(manifest: dict) -> None:
     handle, tmp = tempfile.mkstemp(dir=WEIGHTS_DIR, suffix=".json")
     with os.fdopen(handle, "w") as out:
         json.dump(manifest, out, indent=2)
@@ -31,20 +36,19 @@ def write_manifest(manifest: dict) -> None:
     os.replace(tmp, MANIFEST)
 
 
-def update_entry(name: str, file: Path, **fields) -> dict:
-    """Set ``models[name]`` to the file's name, sha256 and size plus ``fields``; returns the entry."""
-    file = Path(file)
-    manifest = read_manifest()
-    entry = {"file": file.name, "sha256": sha256_of(file), "size_bytes": file.stat().st_size, **fields}
-    manifest["models"][name] = entry
-    manifest["models"] = dict(sorted(manifest["models"].items()))
-    write_manifest(manifest)
-    return entry
+def update_fields(name: str, **fields) -> dict:
+    """Set ``fields`` in the existing entry ``models[name]``, keeping its other fields; returns the entry."""
+    manifest = json.loads(MANIFEST.read_text())
+    if name not in manifest["models"]:
+        raise KeyError(f"no model named {name!r} in {MANIFEST}")
+    manifest["models"][name].update(fields)
+    _write(manifest)
+    return manifest["models"][name]
 
 
 def update_fusion(fusion: dict) -> dict:
     """Set the manifest's top-level ``fusion`` object (the served fusion parameters and what they were fit on)."""
-    manifest = read_manifest()
+    manifest = json.loads(MANIFEST.read_text())
     manifest["fusion"] = fusion
-    write_manifest(manifest)
+    _write(manifest)
     return fusion

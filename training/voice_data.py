@@ -2,10 +2,12 @@
 
 ``python -m training.voice_data [--data-dir ../shared/data] [--out artifacts/voice_features.npz]``
 
-Each clip is decoded, trimmed of leading/trailing silence with the runtime's VAD
-(:func:`emotion_core.audio.trim_silence`) and turned into the runtime's log-mel
-(:func:`emotion_core.audio.log_mel`, dB, not yet normalised: the runtime normalises each 3 s window,
-so training normalises each crop the same way). The prototype baseline's MFCCs are cached too.
+Each clip is decoded and resampled to 16 kHz as the runtime does it (:func:`emotion_core.audio.load_audio`,
+:func:`emotion_core.audio.resample`) and cached as float32 samples, untrimmed and unrounded (rounding
+them to 16 bits moved the int8 model's scores by up to 0.027 on digital silence): what the model sees of a
+clip is made from them by the runtime's own window functions (:mod:`emotion_core.windows`): the
+served windows for validation (:func:`clip_windows`), random crops put through the same per-window
+steps for training (``training.voice_train``). The prototype baseline's MFCCs are cached too.
 Splits follow the fixed, speaker-independent protocol in :data:`TEST_ACTORS` / :data:`VAL_ACTORS`.
 """
 
@@ -20,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core.audio import SAMPLE_RATE, load_audio, log_mel, resample, trim_silence
+from emotion_core.audio import SAMPLE_RATE, load_audio, resample
 from emotion_core.labels import EMOTION_INDEX
+from emotion_core.windows import cut, window_input
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "EMOTION_DATA_DIR"
@@ -84,6 +87,14 @@ def list_clips(data_dir: Path) -> list[dict]:
     return clips
 
 
+def clip_table(data_dir: Path) -> dict[str, np.ndarray]:
+    """:func:`list_clips` as arrays (``path``, ``corpus``, ``speaker``, ``label``, ``split``): what
+    evaluation needs, without the feature cache."""
+    clips = list_clips(data_dir)
+    table = {key: np.array([clip[key] for clip in clips]) for key in ("path", "corpus", "speaker", "split")}
+    return {**table, "label": np.array([clip["label"] for clip in clips], dtype=np.int64)}
+
+
 def baseline_mfcc(samples: np.ndarray) -> np.ndarray:
     """The prototype's input: 40 MFCCs of the first 2.5 s (zero padded), ``(40, 79)`` float32."""
     import librosa
@@ -93,48 +104,59 @@ def baseline_mfcc(samples: np.ndarray) -> np.ndarray:
     return librosa.feature.mfcc(y=head, sr=SAMPLE_RATE, n_mfcc=BASELINE_N_MFCC).astype(np.float32)
 
 
-def clip_features(path: str) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Decode one clip -> ``(trimmed speech's log-mel (frames, 64) dB, baseline MFCC, raw and kept sample counts)``."""
+def clip_samples(path: str) -> np.ndarray:
+    """Decode one clip as the runtime does -> its 16 kHz float32 samples, untrimmed."""
     samples, rate = load_audio(path)
-    samples = resample(samples, rate)
-    speech = trim_silence(samples)
-    return log_mel(speech).astype(np.float16), baseline_mfcc(samples), samples.size, speech.size
+    return resample(samples, rate)
+
+
+def clip_features(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one clip -> ``(16 kHz float32 samples, baseline MFCC)``."""
+    samples = clip_samples(path)
+    return samples, baseline_mfcc(samples)
 
 
 def build_cache(clips: list[dict], processes: int = 2) -> dict[str, np.ndarray]:
-    """Features of every clip, as flat arrays: ragged log-mels are concatenated with ``mel_offsets``."""
+    """Features of every clip, as flat arrays: ragged samples are concatenated with ``sample_offsets``."""
     with Pool(processes) as pool:
         results = pool.map(clip_features, [clip["path"] for clip in clips], chunksize=64)
-    mels = [mel for mel, _, _, _ in results]
-    offsets = np.concatenate([[0], np.cumsum([len(mel) for mel in mels])]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(samples) for samples, _ in results])]).astype(np.int64)
     return {
         "path": np.array([clip["path"] for clip in clips]),
         "corpus": np.array([clip["corpus"] for clip in clips]),
         "speaker": np.array([clip["speaker"] for clip in clips]),
         "label": np.array([clip["label"] for clip in clips], dtype=np.int64),
         "split": np.array([clip["split"] for clip in clips]),
-        "mel": np.concatenate(mels).astype(np.float16),
-        "mel_offsets": offsets,
-        "mfcc": np.stack([mfcc for _, mfcc, _, _ in results]),
-        "raw_samples": np.array([raw for _, _, raw, _ in results], dtype=np.int64),
-        "kept_samples": np.array([kept for _, _, _, kept in results], dtype=np.int64),
+        "samples": np.concatenate([samples for samples, _ in results]).astype(np.float32),
+        "sample_offsets": offsets,
+        "mfcc": np.stack([mfcc for _, mfcc in results]),
     }
 
 
 def load_cache(path: Path = DEFAULT_OUT) -> dict[str, np.ndarray]:
     """The cached arrays written by :func:`build_cache`."""
     with np.load(path, allow_pickle=False) as data:
+        if "samples" not in data.files:
+            raise ValueError(f"{path} is a feature cache of the old format (log-mels): rebuild it with "
+                             "python -m training.voice_data")
         return {key: data[key] for key in data.files}
 
 
-def clip_mel(cache: dict[str, np.ndarray], index: int) -> np.ndarray:
-    """Log-mel (dB, ``(frames, 64)`` float32) of clip ``index`` of the cache."""
-    start, stop = cache["mel_offsets"][index], cache["mel_offsets"][index + 1]
-    return cache["mel"][start:stop].astype(np.float32)
+def clip_audio(cache: dict[str, np.ndarray], index: int) -> np.ndarray:
+    """The 16 kHz float32 samples of clip ``index`` of the cache (a view, not a copy)."""
+    start, stop = cache["sample_offsets"][index], cache["sample_offsets"][index + 1]
+    return cache["samples"][start:stop]
+
+
+def clip_windows(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The served windows of one clip's 16 kHz float32 samples: model inputs ``(k, 301, 64)`` and
+    whether each holds speech ``(k,)``, made by the runtime's own window functions."""
+    _, pieces, voiced = cut(np.asarray(samples, dtype=np.float32))
+    return np.stack([window_input(piece) for piece in pieces]), voiced
 
 
 def summary(cache: dict[str, np.ndarray]) -> str:
-    """Clip counts per corpus and split, and how much silence trimming removed."""
+    """Clip counts per corpus and split, and the hours of audio."""
     lines = []
     for corpus in np.unique(cache["corpus"]):
         for split in ("train", "val", "test"):
@@ -143,9 +165,7 @@ def summary(cache: dict[str, np.ndarray]) -> str:
                 counts = np.bincount(cache["label"][mask], minlength=7).tolist()
                 speakers = len(np.unique(cache["speaker"][mask]))
                 lines.append(f"{corpus:8s} {split:5s} clips={mask.sum():5d} speakers={speakers:3d} per class={counts}")
-    kept = cache["kept_samples"].sum() / cache["raw_samples"].sum()
-    hours = cache["raw_samples"].sum() / SAMPLE_RATE / 3600
-    lines.append(f"audio kept after silence trimming: {kept:.1%} of {hours:.2f} h")
+    lines.append(f"audio: {cache['samples'].size / SAMPLE_RATE / 3600:.2f} h")
     return "\n".join(lines)
 
 

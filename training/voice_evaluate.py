@@ -4,7 +4,8 @@
 
 Each test clip goes through the app's own call on a reader built with the model under test
 (``EmotionReader.with_models(voice_model=...).analyze_speech``): decode, resample, no-speech check,
-VAD trimming, 3 s windows every 1.5 s, mean of the windows with speech. Writes
+3 s windows every 0.5 s on the clip's own timeline, each window's silence cut, mean of the windows
+with speech. Clips are listed from the corpora themselves (no feature cache needed). Writes
 ``reports/voice/metrics.json``, confusion-matrix PNGs and ``REPORT.md`` (ours vs the prototype
 baseline, human listeners and fairness by sex and age).
 """
@@ -23,8 +24,7 @@ from emotion_core import EmotionReader
 from emotion_core.audio import load_audio
 from emotion_core.labels import EMOTIONS
 from training.metrics import accuracy, confusion, per_class_recall, uar
-from training.voice_data import DEFAULT_OUT as FEATURES
-from training.voice_data import PROJECT_ROOT, default_data_dir, load_cache
+from training.voice_data import PROJECT_ROOT, baseline_mfcc, clip_samples, clip_table, default_data_dir
 from training.voice_train import ARTIFACTS, limit_threads
 
 REPORT_DIR = PROJECT_ROOT / "reports" / "voice"
@@ -79,9 +79,11 @@ def baseline_metrics(checkpoint: Path, cache: dict, test: dict[str, np.ndarray])
     import keras
 
     model = keras.models.load_model(checkpoint)
-    return {corpus: summarise(cache["label"][index],
-                              model.predict(cache["mfcc"][index][..., None], verbose=0).argmax(axis=1))
-            for corpus, index in test.items()}
+    results = {}
+    for corpus, index in test.items():
+        mfcc = np.stack([baseline_mfcc(clip_samples(path)) for path in cache["path"][index]])
+        results[corpus] = summarise(cache["label"][index], model.predict(mfcc[..., None], verbose=0).argmax(axis=1))
+    return results
 
 
 def human_votes(data_dir: Path, paths: np.ndarray, labels: np.ndarray) -> dict:
@@ -217,7 +219,8 @@ def write_report(report: dict, path: Path) -> None:
         "Test speakers were never used for training or checkpoint choice: RAVDESS actors 19-24 (7 classes), "
         "CREMA-D actors 1076-1091 (6 classes, no surprise; a *surprise* prediction counts as an error). "
         "Ours is measured through the app's own call, `EmotionReader.analyze_speech` on a reader built with "
-        "the model (no-speech check, VAD trimming, 3 s windows every 1.5 s, mean of the windows with speech). "
+        "the model (no-speech check, 3 s windows every 0.5 s on the clip's own timeline, each window's "
+        "silence cut by the VAD, mean of the windows with speech). "
         "The baseline is the prototype recipe (40 MFCCs of the first 2.5 s, "
         "Conv2D 256 4x4 ... Dense 32), float Keras, trained on the same training speakers and "
         "chosen on the same validation speakers. Figures in %; UAR = mean per-class recall.", "",
@@ -257,12 +260,11 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, default=ARTIFACTS / "voice_baseline.keras")
     parser.add_argument("--cross-corpus", type=Path, default=ARTIFACTS / "voice_no_crema-d.tflite")
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
-    parser.add_argument("--features", type=Path, default=FEATURES)
     parser.add_argument("--out", type=Path, default=REPORT_DIR)
     parser.add_argument("--note", action="append", default=[], help="a line for the report's notes (repeatable)")
     args = parser.parse_args()
     limit_threads(1)
-    started, cache = time.time(), load_cache(args.features)
+    started, cache = time.time(), clip_table(args.data_dir)
     test = test_indices(cache)
     args.out.mkdir(parents=True, exist_ok=True)
     results, notes = {}, []

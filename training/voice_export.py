@@ -5,8 +5,8 @@
 A checkpoint is a ``.keras`` file or an exported float ``.tflite`` of our CNN. Given several, the
 exported graph runs each on the same window and averages their probabilities (an ensemble in one file).
 
-The int8 model is calibrated on windows of TRAINING clips only, made by the runtime's own
-``normalize_features`` / ``fit_to_window``. Both files are written to ``weights/`` and registered
+The int8 model is calibrated on windows of TRAINING clips only, made by the runtime's own window
+functions (:func:`training.voice_data.clip_windows`). Both files are written to ``weights/`` and registered
 in ``weights/manifest.json`` with their feature parameters, data, licence, and the float-vs-int8
 top-1 agreement and validation UAR on the validation speakers, both measured through the app's own
 calls on a reader built with each exported file (``EmotionReader.with_models``).
@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core import EmotionReader, audio
+from emotion_core import EmotionReader, audio, windows
 from emotion_core.audio import load_audio
 from emotion_core.labels import EMOTIONS
 from emotion_core.reader import prepare_speech
 from training import quantize
 from training.manifest import WEIGHTS_DIR, update_entry
 from training.voice_data import DEFAULT_OUT as FEATURES
-from training.voice_data import clip_mel, load_cache
-from training.voice_train import ARTIFACTS, build_ours, clip_windows, limit_threads, split_indices, validation_score
+from training.voice_data import clip_audio, clip_windows, load_cache
+from training.voice_train import ARTIFACTS, build_ours, limit_threads, split_indices, validation_score
 from training.warm_start import warm_start
 
 INPUT_SHAPE = [1, audio.WINDOW_FRAMES, audio.N_MELS, 1]
@@ -51,11 +51,12 @@ def feature_parameters() -> dict:
     return {
         "sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "win_length": audio.WIN_LENGTH,
         "hop_length": audio.HOP_LENGTH, "n_mels": audio.N_MELS, "fmin": audio.FMIN, "fmax": audio.FMAX,
-        "window_seconds": audio.WINDOW_SECONDS, "window_hop_seconds": audio.WINDOW_HOP_SECONDS,
+        "window_seconds": audio.WINDOW_SECONDS, "window_hop_seconds": windows.WINDOW_HOP_SECONDS,
         "log": "10*log10(mel power), floor -100 dB",
         "normalisation": "per window: zero mean per mel band, unit overall std (normalize_features); "
                          "shorter speech tiled to the window (fit_to_window)",
-        "silence": "leading/trailing non-speech trimmed with the VAD (trim_silence) before windowing",
+        "silence": "each window's own leading/trailing non-speech trimmed with the VAD (windows.window_input); "
+                   "the mean is over the windows with speech (speech.has_speech)",
     }
 
 
@@ -66,7 +67,7 @@ def calibration_windows(cache: dict, count: int = 400, seed: int = 0, exclude_co
     """
     rng = np.random.default_rng(seed)
     chosen = rng.choice(split_indices(cache, "train", exclude_corpus), count, replace=False)
-    return np.stack([clip_windows(clip_mel(cache, i))[0] for i in chosen])[..., None].astype(np.float32)
+    return np.stack([clip_windows(clip_audio(cache, i))[0][0] for i in chosen])[..., None].astype(np.float32)
 
 
 def convert(model, calibration: np.ndarray | None) -> bytes:

@@ -3,10 +3,13 @@
 ``python -m training.voice_train --model ours [--minutes 25] [--exclude-corpus crema-d]``
 ``python -m training.voice_train --model baseline``
 
-Training uses the runtime's own feature functions: each example is a random 3 s crop of a clip's
-log-mel, normalised by :func:`emotion_core.audio.normalize_features` and tiled by
-:func:`emotion_core.audio.fit_to_window` exactly as :func:`emotion_core.audio.model_input` does.
-Checkpoints are chosen on the validation speakers only (mean of the per-corpus UARs).
+Training uses the runtime's own window functions: each example is a random 3 s crop of a clip's
+16 kHz samples put through the served per-window steps (:func:`emotion_core.windows.window_mel`:
+the crop's own silence cut, then the log-mel), the log-mel augmentations, then
+:func:`emotion_core.audio.mel_to_input` (normalised, tiled), as :func:`emotion_core.windows.window_input`
+makes every served window. Validation scores each clip's served windows
+(:func:`training.voice_data.clip_windows`), pooled as the runtime pools them (the windows with
+speech). Checkpoints are chosen on the validation speakers only (mean of the per-corpus UARs).
 """
 
 from __future__ import annotations
@@ -19,15 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core.audio import N_MELS, WINDOW_FRAMES, fit_to_window, log_mel, normalize_features
-from emotion_core.labels import NUM_EMOTIONS
+from emotion_core.audio import N_MELS, WINDOW_FRAMES, WINDOW_SAMPLES, log_mel, mel_to_input
+from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
+from emotion_core.reader import pooled
+from emotion_core.windows import window_mel
 from training.metrics import uar
 from training.voice_data import DEFAULT_OUT as FEATURES
-from training.voice_data import PROJECT_ROOT, clip_mel, load_cache
+from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
 from training.warm_start import warm_start
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
-WINDOW_HOP_FRAMES = 150  # WINDOW_HOP_SECONDS (1.5 s) in 10 ms frames, as the runtime cuts long audio
 
 
 @dataclass(frozen=True)
@@ -97,16 +101,25 @@ def spec_augment(x: np.ndarray, rng: np.random.Generator, time_masks: int = 2, f
     return x
 
 
-def training_example(mel: np.ndarray, rng: np.random.Generator, profile: np.ndarray, config: TrainConfig) -> np.ndarray:
-    """One augmented model input ``(WINDOW_FRAMES, N_MELS)`` from a clip's dB log-mel ``(frames, N_MELS)``."""
-    mel = warp(mel, rng)
-    if len(mel) > WINDOW_FRAMES:
-        start = int(rng.integers(0, len(mel) - WINDOW_FRAMES + 1))
-        mel = mel[start : start + WINDOW_FRAMES]
+def random_crop(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random window-long stretch of a clip's 16 kHz samples (the whole clip when shorter), as float32."""
+    if len(samples) > WINDOW_SAMPLES:
+        start = int(rng.integers(0, len(samples) - WINDOW_SAMPLES + 1))
+        samples = samples[start : start + WINDOW_SAMPLES]
+    return np.asarray(samples, dtype=np.float32)
+
+
+def training_example(samples: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
+                     config: TrainConfig) -> np.ndarray:
+    """One augmented model input ``(WINDOW_FRAMES, N_MELS)`` from a clip's 16 kHz float32 samples.
+
+    crop -> the served per-window log-mel (its own silence cut) -> warp, noise -> normalise and tile
+    as served -> SpecAugment.
+    """
+    mel = warp(window_mel(random_crop(samples, rng)), rng)
     if rng.random() < config.noise_probability:
         mel = add_noise(mel, rng, profile, config.snr_db)
-    x = fit_to_window(normalize_features(mel))  # exactly the runtime's model_input from here on
-    return spec_augment(x, rng)
+    return spec_augment(mel_to_input(mel), rng)
 
 
 def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfig) -> np.ndarray:
@@ -117,10 +130,10 @@ def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfi
     return weights / weights.sum()
 
 
-def make_batch(mels: list[np.ndarray], labels: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
+def make_batch(clips: list[np.ndarray], labels: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
                config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs ``(b, 301, 64, 1)`` and soft targets ``(b, 7)`` of one mixup batch of the given clips."""
-    x = np.stack([training_example(mel, rng, profile, config) for mel in mels])[..., None]
+    """Inputs ``(b, 301, 64, 1)`` and soft targets ``(b, 7)`` of one mixup batch of the given clips' samples."""
+    x = np.stack([training_example(clip, rng, profile, config) for clip in clips])[..., None]
     y = np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]
     lam = rng.beta(config.mixup_alpha, config.mixup_alpha, size=(len(x), 1)).astype(np.float32)
     lam = np.maximum(lam, 1.0 - lam)  # the first clip stays the main one
@@ -129,23 +142,16 @@ def make_batch(mels: list[np.ndarray], labels: np.ndarray, rng: np.random.Genera
     return x.astype(np.float32), lam * y + (1.0 - lam) * y[order]
 
 
-def clip_windows(mel: np.ndarray) -> np.ndarray:
-    """The runtime's windows of one clip: 3 s every 1.5 s, each normalised and tiled, ``(k, 301, 64)``."""
-    if len(mel) <= WINDOW_FRAMES:
-        return fit_to_window(normalize_features(mel))[None]
-    starts = list(range(0, len(mel) - WINDOW_FRAMES + 1, WINDOW_HOP_FRAMES))
-    if starts[-1] + WINDOW_FRAMES < len(mel):
-        starts.append(len(mel) - WINDOW_FRAMES)
-    return np.stack([normalize_features(mel[s : s + WINDOW_FRAMES]) for s in starts])
-
-
-def predict_clips(model, windows: list[np.ndarray]) -> np.ndarray:
-    """Clip probabilities ``(n, 7)``: the model's mean over each clip's windows."""
-    owner = np.concatenate([np.full(len(w), i) for i, w in enumerate(windows)])
-    probs = model.predict(np.concatenate(windows)[..., None], batch_size=128, verbose=0)
-    totals = np.zeros((len(windows), NUM_EMOTIONS))
-    np.add.at(totals, owner, probs)
-    return totals / np.bincount(owner)[:, None]
+def predict_clips(model, windows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Clip probabilities ``(n, 7)`` from each clip's :func:`~training.voice_data.clip_windows`,
+    pooled as the runtime pools them (:func:`emotion_core.reader.pooled`: the windows with speech)."""
+    owner = np.concatenate([np.full(len(inputs), i) for i, (inputs, _) in enumerate(windows)])
+    probs = model.predict(np.concatenate([inputs for inputs, _ in windows])[..., None], batch_size=128, verbose=0)
+    clips = []
+    for i, (_, voiced) in enumerate(windows):
+        scores = pooled(probs[owner == i], voiced)
+        clips.append([scores[name] for name in EMOTIONS])
+    return np.array(clips)
 
 
 def build_ours(weight_decay: float = 1e-3, name: str = "voice_emotion"):
@@ -220,12 +226,13 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     keras.utils.set_random_seed(config.seed)
     train = split_indices(cache, "train", config.exclude_corpus)
     val = split_indices(cache, "val", config.exclude_corpus)
-    mels = [clip_mel(cache, i) for i in train]
+    clips = [clip_audio(cache, i) for i in train]
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
-    val_windows = [clip_windows(clip_mel(cache, i)) for i in val]
+    val_windows = [clip_windows(clip_audio(cache, i)) for i in val]
     profile, model = noise_profile(), build_ours(config.weight_decay)
     if config.init:  # a .keras checkpoint or an exported float .tflite
-        warm_start(model, config.init, np.stack([clip_windows(mel)[0] for mel in mels[:: len(mels) // 400]])[..., None])
+        samples = [clip_windows(clip)[0][0] for clip in clips[:: len(clips) // 400]]
+        warm_start(model, config.init, np.stack(samples)[..., None])
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy")
     log(f"{model.count_params()} parameters, {len(train)} training clips, {len(val)} validation clips")
     best, history, started, budget = {"score": -1.0}, [], time.time(), config.minutes * 60
@@ -235,8 +242,8 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
             if step % 10 == 0:
                 progress = (time.time() - started) / budget
                 model.optimizer.learning_rate.assign(learning_rate_at(progress, config.learning_rate))
-            batch = rng.choice(len(mels), config.batch_size, p=weights)
-            x, y = make_batch([mels[i] for i in batch], labels[batch], rng, profile, config)
+            batch = rng.choice(len(clips), config.batch_size, p=weights)
+            x, y = make_batch([clips[i] for i in batch], labels[batch], rng, profile, config)
             losses.append(float(model.train_on_batch(x, y)))
         scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
         history.append({"epoch": len(history) + 1, "loss": float(np.mean(losses)), **scores,

@@ -1,0 +1,361 @@
+"""Faces at every distance: recall of both bundled detectors against face size, and emotion accuracy.
+
+Run: python -m benchmarks.detection [--faces 120] [--emotion-faces 400]
+
+Faces are unseen FER2013 PrivateTest images (../shared/data/faces/fer2013/test), 48x48 upscaled.
+Two ways of putting them in a frame, both grey with sensor-like noise:
+
+- ``portrait``: each face pasted (feathered edge) over the face of a real head-and-shoulders photo
+  (scikit-image's astronaut, matplotlib's Grace Hopper; grey), so the detector sees a head, hair
+  and shoulders around it as in a real frame. The targets are read on these.
+- ``tight``: the bare 48x48 crop alone on the background. Full range needs the context a real frame
+  has and scores bare crops low; this row is the context-free worst case.
+
+"Face width" is the face itself (about a BlazeFace box, brows to chin, cheek to cheek) as a share
+of the frame width; the pasted FER square around it is FER_SQUARE times wider. A frame holds as
+many faces as its grid of head-and-shoulders cells fits, up to 8. A face is found when a
+detection's centre lies in its square (one detection per face); other detections count as false.
+Three ways of detecting: short range on the whole frame (before issue 22), full range on the
+whole frame (the live view), and full range with tiles (``small_faces=True``, the default of
+``analyze_frame``); both full-range rows try short range on frames where full range finds nothing. Emotion accuracy: one
+portrait per 1280x720 frame through ``EmotionReader.analyze_frame`` (full range with tiles, its
+calibrated framing) with the face 200 px wide, then 60-100 px; a miss counts as wrong. Writes
+reports/detection/benchmark.json and reports/detection/REPORT.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.machine import cpu_summary, describe_cpu
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("EMOTION_DATA_DIR", ROOT.parent / "shared" / "data"))
+OUT = ROOT / "reports" / "detection"
+FRAMES = {"480p": (640, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
+SHARES = (0.03, 0.04, 0.06, 0.08, 0.12, 0.2)  # face width / frame width
+TARGET_SHARE = 0.06  # recall target applies from this share up
+MAX_FACES = 8
+FER_SQUARE = 1.35  # a FER2013 image is this many face widths wide (the short-range crop calibration)
+CELL = 2.2  # a head-and-shoulders cell is this many FER-square widths square
+BACKGROUND, NOISE_SIGMA = 110, 4.0  # grey level and sensor noise (std of grey levels)
+LARGE_SIDE, SMALL_SIDES = 200, (60, 80, 100)  # face widths of the emotion comparison, px
+# name -> (manifest entry, tiled)
+DETECTORS = {"short": ("face_detector", False), "full": ("face_detector_full_range", False),
+             "full+tiles": ("face_detector_full_range", True)}
+SERVED = "full+tiles"  # what analyze_frame does by default
+TIMING_SHARE = 0.2  # face width of the timing frame: large enough for short range too
+# Real portraits and their face square (x0, y0, side) in pixels: the FER-like square round the face.
+PORTRAITS = {"astronaut": (157, 47, 134), "grace_hopper": (136, 89, 259)}
+SEED = 22
+
+
+def load_portraits() -> list[tuple[np.ndarray, tuple[int, int, int]]]:
+    """The grey portraits with their face squares."""
+    import matplotlib.cbook
+    from skimage import data
+
+    from emotion_core.face import to_grey
+    from emotion_core.images import load_image
+
+    hopper = load_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    images = {"astronaut": data.astronaut(), "grace_hopper": hopper}
+    return [(to_grey(images[name]), square) for name, square in PORTRAITS.items()]
+
+
+def private_test_faces(limit: int, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """``limit`` random PrivateTest faces ``(n, 48, 48)`` uint8 and their label indices."""
+    import cv2
+
+    from emotion_core.labels import EMOTIONS
+
+    paths = sorted((DATA / "faces" / "fer2013" / "test").glob("*/PrivateTest_*.jpg"))
+    if not paths:
+        raise FileNotFoundError(f"no FER2013 PrivateTest images under {DATA}; set EMOTION_DATA_DIR")
+    chosen = np.random.default_rng(seed).choice(len(paths), size=min(limit, len(paths)), replace=False)
+    faces = np.stack([cv2.imread(str(paths[i]), cv2.IMREAD_GRAYSCALE) for i in chosen])
+    labels = np.array([EMOTIONS.index(paths[i].parent.name) for i in chosen])
+    return faces, labels
+
+
+def feather(side: int) -> np.ndarray:
+    """A ``(side, side)`` float mask: 1 inside an ellipse of 75 % of the square, fading to 0 at its edge."""
+    centre = (side - 1) / 2.0
+    yy, xx = np.mgrid[0:side, 0:side]
+    radius = np.hypot(xx - centre, yy - centre) / (side / 2.0)
+    return np.clip((1.0 - radius) / 0.25, 0.0, 1.0)
+
+
+def portrait_with(face: np.ndarray, portrait: np.ndarray, square: tuple[int, int, int]) -> tuple[np.ndarray, tuple]:
+    """``face`` pasted over the portrait's face; returns the head-and-shoulders cell and the face square in it."""
+    import cv2
+
+    x0, y0, side = square
+    canvas = portrait.astype(np.float32)
+    big = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    mask = feather(side)
+    region = canvas[y0 : y0 + side, x0 : x0 + side]
+    canvas[y0 : y0 + side, x0 : x0 + side] = mask * big + (1.0 - mask) * region
+    cell = int(round(CELL * side))
+    left, top = x0 + side // 2 - cell // 2, y0 + side // 2 - int(0.4 * cell)  # face in the upper middle
+    pad = cell
+    padded = np.pad(canvas, pad, mode="edge")
+    out = padded[top + pad : top + pad + cell, left + pad : left + pad + cell]
+    return np.clip(out, 0, 255).astype(np.uint8), (x0 - left, y0 - top, side)
+
+
+def scaled(image: np.ndarray, factor: float) -> np.ndarray:
+    import cv2
+
+    size = max(1, int(round(image.shape[1] * factor)))
+    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+    return cv2.resize(image, (size, size), interpolation=interpolation)
+
+
+def face_cell(face: np.ndarray, width: int, kind: str, portrait) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """A square cell holding a face ``width`` px wide (``portrait`` or ``tight``) and its FER square in it."""
+    width = int(round(FER_SQUARE * width))
+    if kind == "tight":
+        cell = int(round(CELL * width))
+        offset = (cell - width) // 2
+        image = np.full((cell, cell), BACKGROUND, np.uint8)
+        image[offset : offset + width, offset : offset + width] = scaled(face, width / face.shape[1])
+        return image, (offset, offset, width)
+    cell, (fx, fy, side) = portrait_with(face, *portrait)
+    factor = width / side
+    image = scaled(cell, factor)
+    return image, (int(round(fx * factor)), int(round(fy * factor)), width)
+
+
+def grid_slots(frame_size: tuple[int, int], cell: int, count: int, rng) -> list[tuple[int, int]]:
+    """Top-left corners of up to ``count`` cells in a grid over the frame, each jittered inside its slot."""
+    width, height = frame_size
+    cols, rows = max(width // cell, 1), max(height // cell, 1)
+    slot_w, slot_h = width // cols, height // rows
+    chosen = rng.permutation(cols * rows)[: min(count, cols * rows)]
+    return [(int(c % cols * slot_w + rng.integers(0, max(slot_w - cell, 0) + 1)),
+             int(c // cols * slot_h + rng.integers(0, max(slot_h - cell, 0) + 1))) for c in chosen]
+
+
+def compose(cells: list[tuple[np.ndarray, tuple]], frame_size: tuple[int, int], rng) -> tuple[np.ndarray, list]:
+    """An RGB frame with the cells in a grid and the true face squares ``(x0, y0, side)`` in frame pixels."""
+    width, height = frame_size
+    frame = np.full((height, width), float(BACKGROUND), np.float32)
+    slots = grid_slots(frame_size, cells[0][0].shape[0], len(cells), rng)
+    squares = []
+    for (image, (fx, fy, side)), (x, y) in zip(cells, slots, strict=False):
+        h, w = min(image.shape[0], height - y), min(image.shape[1], width - x)
+        frame[y : y + h, x : x + w] = image[:h, :w]
+        squares.append((x + fx, y + fy, side))
+    frame += rng.normal(0.0, NOISE_SIGMA, frame.shape)
+    grey = np.clip(np.round(frame), 0, 255).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2), squares
+
+
+def match(boxes: list[tuple[int, int, int, int]], squares: list[tuple[int, int, int]]) -> tuple[int, int]:
+    """(faces found, false detections): a face is found by a detection whose centre lies in its square."""
+    free = list(range(len(boxes)))
+    found = 0
+    for x0, y0, side in squares:
+        for i in free:
+            cx, cy = boxes[i][0] + boxes[i][2] / 2, boxes[i][1] + boxes[i][3] / 2
+            if x0 <= cx <= x0 + side and y0 <= cy <= y0 + side:
+                free.remove(i)
+                found += 1
+                break
+    return found, len(free)
+
+
+def faces_per_frame(frame_size: tuple[int, int], width: int) -> int:
+    cell = int(round(CELL * round(FER_SQUARE * width)))
+    return max(1, min(MAX_FACES, (frame_size[0] // cell) * (frame_size[1] // cell)))
+
+
+def recall_row(detectors: dict, faces: np.ndarray, frame_size, share: float, kind: str, portraits) -> dict:
+    """Recall, false detections and median detection time of each detector for one size and kind."""
+    width = max(8, int(round(share * frame_size[0])))
+    per_frame = faces_per_frame(frame_size, width)
+    rng = np.random.default_rng(SEED)
+    tallies = {name: {"found": 0, "false": 0, "ms": []} for name in detectors}
+    for start in range(0, len(faces), per_frame):
+        batch = faces[start : start + per_frame]
+        cells = [face_cell(f, width, kind, portraits[(start + i) % len(portraits)]) for i, f in enumerate(batch)]
+        frame, squares = compose(cells, frame_size, rng)
+        for name, (reader, tiled) in detectors.items():
+            begin = time.perf_counter()
+            boxes = [box for box, _, _ in reader.detect_faces(frame, tiled)]
+            tallies[name]["ms"].append((time.perf_counter() - begin) * 1000)
+            found, false = match(boxes, squares)
+            tallies[name]["found"] += found
+            tallies[name]["false"] += false
+    return {"share": share, "face_px": width, "faces_per_frame": per_frame, "faces": int(len(faces)),
+            **{name: {"recall": t["found"] / len(faces), "false_detections": t["false"],
+                      "median_ms": statistics.median(t["ms"])} for name, t in tallies.items()}}
+
+
+def emotion_accuracy(reader, faces: np.ndarray, labels: np.ndarray, portraits) -> dict:
+    """Accuracy of ``reader.analyze_frame`` on portraits in a 720p frame, per face width; misses are wrong."""
+    from emotion_core.labels import EMOTIONS
+
+    rng = np.random.default_rng(SEED)
+    correct = {}
+    for width in (LARGE_SIDE, *SMALL_SIDES):
+        hits = []  # 1 right, 0 wrong, -1 not detected
+        for i, face in enumerate(faces):
+            frame, squares = compose([face_cell(face, width, "portrait", portraits[i % len(portraits)])],
+                                     FRAMES["720p"], rng)
+            found = [f for f in reader.analyze_frame(frame, small_faces=True) if match([f.box], squares)[0]]
+            hits.append(int(found[0].label == EMOTIONS[labels[i]]) if found else -1)
+        correct[width] = np.array(hits)
+    large = correct[LARGE_SIDE]
+    rows = {}
+    for width, hits in correct.items():
+        both = (hits >= 0) & (large >= 0)  # detected at this size and at 200 px
+        rows[str(width)] = {"accuracy": float(np.mean(hits == 1)), "detected": float(np.mean(hits >= 0)),
+                            "accuracy_detected_both": float(np.mean(hits[both] == 1)),
+                            "large_accuracy_detected_both": float(np.mean(large[both] == 1)), "paired": int(both.sum())}
+    return rows
+
+
+def frame_times(readers: dict, faces: np.ndarray, portraits, repeats: int) -> dict:
+    """Median and p95 ms of ``analyze_frame`` (detection + crop + classification), one face in 720p.
+
+    The face is TIMING_SHARE of the width, so every detector finds it (each has one face to classify).
+    """
+    frame, _ = compose([face_cell(faces[0], int(TIMING_SHARE * FRAMES["720p"][0]), "portrait", portraits[0])],
+                       FRAMES["720p"], np.random.default_rng(SEED))
+    times = {}
+    for name, (entry, tiled) in DETECTORS.items():
+        reader = readers[entry]
+        found = len(reader.analyze_frame(frame, small_faces=tiled))
+        samples = []
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            reader.analyze_frame(frame, small_faces=tiled)
+            samples.append((time.perf_counter() - begin) * 1000)
+        samples.sort()
+        times[name] = {"median_ms": statistics.median(samples), "p95_ms": samples[int(0.95 * (repeats - 1))],
+                       "faces_found": found}
+    return times
+
+
+def run(face_count: int, emotion_count: int, repeats: int) -> dict:
+    """Every measurement of this benchmark as one JSON-ready dict."""
+    from emotion_core import EmotionReader
+    from emotion_core.face import DEFAULT_DETECTOR
+
+    readers = {entry: EmotionReader.from_manifest(detector_name=entry, voice_name="")
+               for entry, _ in DETECTORS.values()}
+    detectors = {name: (readers[entry], tiled) for name, (entry, tiled) in DETECTORS.items()}
+    portraits = load_portraits()
+    faces, _ = private_test_faces(face_count)
+    times = frame_times(readers, faces, portraits, repeats)  # first: the machine's load drifts over a run
+    recall = {kind: {frame: [recall_row(detectors, faces, size, share, kind, portraits) for share in SHARES]
+                     for frame, size in FRAMES.items()} for kind in ("portrait", "tight")}
+    emotion_faces, labels = private_test_faces(emotion_count, seed=SEED + 1)
+    return {"faces_per_row": int(len(faces)), "recall": recall,
+            "emotion": emotion_accuracy(readers[DEFAULT_DETECTOR], emotion_faces, labels, portraits),
+            "detectors": {name: {"manifest": entry, "tiled": tiled} for name, (entry, tiled) in DETECTORS.items()},
+            "emotion_faces": int(len(emotion_faces)),
+            "frame_720p_one_face": times,
+            "framing": {entry: vars(reader.detector.framing) for entry, reader in readers.items()},
+            "cpu": describe_cpu(), "load_average": os.getloadavg()}
+
+
+def targets(result: dict) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for each target of issue 22 this benchmark reads."""
+    rows = [r for frame in result["recall"]["portrait"].values() for r in frame if r["share"] >= TARGET_SHARE]
+    worst = min(r[SERVED]["recall"] for r in rows)
+    most = max([r["faces_per_frame"] for r in rows if r[SERVED]["recall"] >= 0.95], default=0)
+    ms = result["frame_720p_one_face"][SERVED]["median_ms"]
+    live_ms = result["frame_720p_one_face"]["full"]["median_ms"]
+    large = result["emotion"][str(LARGE_SIDE)]["accuracy"]
+    gap = max(large - result["emotion"][str(w)]["accuracy"] for w in SMALL_SIDES)
+    return [(f"recall >= 95 % for faces >= {TARGET_SHARE:.0%} of the width (480p/720p/1080p)",
+             f"lowest {worst:.1%}", worst >= 0.95),
+            (f"at least {MAX_FACES} faces in one frame", f"recall >= 95 % with up to {most} faces per frame",
+             most >= MAX_FACES),
+            ("720p, one face: detection + classification <= 8 ms (with tiles)", f"median {ms:.1f} ms", ms <= 8.0),
+            ("the same, whole frame once (the live view)", f"median {live_ms:.1f} ms", live_ms <= 8.0),
+            ("accuracy at 60-100 px within 5 points of 200 px", f"largest gap {gap * 100:.1f} points", gap <= 0.05)]
+
+
+def recall_table(rows_by_frame: dict) -> list[str]:
+    """Markdown: one row per face share, short / full range recall per frame size."""
+    head = "| face width | " + " | ".join(f"{frame} {name}" for frame in rows_by_frame for name in DETECTORS) + " |"
+    lines = [head, "|---" * (1 + len(DETECTORS) * len(rows_by_frame)) + "|"]
+    for i, share in enumerate(SHARES):
+        cells = []
+        for rows in rows_by_frame.values():
+            row = rows[i]
+            cells += [f"{row[name]['recall']:.0%}" for name in DETECTORS]
+        px = " / ".join(str(rows[i]["face_px"]) for rows in rows_by_frame.values())
+        lines.append(f"| {share:.0%} ({px} px) | " + " | ".join(cells) + " |")
+    return lines
+
+
+def report(result: dict) -> str:
+    """REPORT.md: targets, recall tables, timing, emotion accuracy by face size."""
+
+    lines = ["# Face detection at every distance (issue 22)", "",
+             "`python -m benchmarks.detection`; how the frames are made and what is counted: see the module's "
+             "docstring (`benchmarks/detection.py`).", "",
+             "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {'yes' if ok else 'no'} |" for t, m, ok in targets(result)]
+    for kind in ("portrait", "tight"):
+        lines += ["", f"## Recall, {kind} faces ({result['faces_per_row']} faces per cell; short / full = "
+                  "BlazeFace short / full range on the whole frame, full+tiles = full range with tiles)", "",
+                  *recall_table(result["recall"][kind])]
+    false = {name: sum(r[name]["false_detections"] for rows in result["recall"].values()
+                       for frame in rows.values() for r in frame) for name in DETECTORS}
+    lines += ["", "Faces per frame: " + ", ".join(f"{r['share']:.0%}: {r['faces_per_frame']}"
+                                                 for r in result["recall"]["portrait"]["720p"]) + " (720p). "
+              "False detections over every frame: " + ", ".join(f"{n} {v}" for n, v in false.items()) + ".", "",
+              f"## Time per 720p frame with one face {TIMING_SHARE:.0%} of the width (detection + crop + "
+              "classification)", "",
+              "| detector | median ms | p95 ms | detection only, median ms (720p, 8 % faces) |", "|---|---|---|---|"]
+    for name, t in result["frame_720p_one_face"].items():
+        detect_ms = result["recall"]["portrait"]["720p"][SHARES.index(0.08)][name]["median_ms"]
+        lines.append(f"| {name} | {t['median_ms']:.1f} | {t['p95_ms']:.1f} | {detect_ms:.1f} |")
+    lines += ["", "## Emotion accuracy by face width (full range with tiles, portraits in 1280x720)", "",
+              f"{result['emotion_faces']} PrivateTest faces; a face not found counts as wrong. The paired "
+              "columns use only the faces found at both this width and 200 px.", "",
+              "| face width | accuracy | found | paired accuracy | same faces at 200 px | paired faces |",
+              "|---|---|---|---|---|---|"]
+    for width, row in result["emotion"].items():
+        lines.append(f"| {width} px | {row['accuracy']:.1%} | {row['detected']:.1%} | "
+                     f"{row['accuracy_detected_both']:.1%} | {row['large_accuracy_detected_both']:.1%} | "
+                     f"{row['paired']} |")
+    framing = ", ".join(f"{n}: scale {f['scale']}, shift {f['shift_y']}" for n, f in result["framing"].items())
+    lines += ["", f"Crop framing: {framing}.", "",
+              f"Machine: {cpu_summary(result['cpu'])}; load average at the end "
+              f"{result['load_average'][0]:.1f} (shared with other jobs: times are upper bounds).", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", type=int, default=120, help="PrivateTest faces per recall cell")
+    parser.add_argument("--emotion-faces", type=int, default=400, help="PrivateTest faces for the accuracy rows")
+    parser.add_argument("--repeats", type=int, default=100, help="timed analyze_frame calls per detector")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    result = run(args.faces, args.emotion_faces, args.repeats)
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "benchmark.json").write_text(json.dumps(result, indent=2) + "\n")
+    (OUT / "REPORT.md").write_text(report(result))
+    for target, measured, met in targets(result):
+        print(f"{'met ' if met else 'MISS'}  {target}: {measured}")
+    print(f"{result['seconds']} s; wrote {OUT / 'REPORT.md'}")
+
+
+if __name__ == "__main__":
+    main()

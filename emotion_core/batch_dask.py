@@ -1,0 +1,155 @@
+"""The batch on Dask ``distributed``: a local cluster or an existing one, files sent out as tasks.
+
+Every file is two tasks: its hash (:func:`emotion_core.batch.hash_task`), then, if the plan says so,
+its analysis (:func:`emotion_core.batch.analyse_task`). Workers are processes with one thread each;
+the models are cached per process, so each worker loads them once, on its first file, and keeps them
+for every file after. Results come back to this process, which writes them; Ctrl-C (or SIGTERM) stops
+the batch after writing what had finished.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from distributed import Client, LocalCluster, as_completed
+
+from .batch import BatchPlan, BatchTally, FileOutcome, analyse_task, failed_outcome, hash_task
+from .batch_store import ResultStore
+
+CONNECT_TIMEOUT = "30s"  # to reach an existing scheduler
+CLOSE_TIMEOUT = 20  # seconds to stop a local cluster
+WORKER_LOG_LEVEL = logging.ERROR  # the workers' own log lines (they are many, and about Dask, not files)
+
+Progress = Callable[[BatchTally], None]
+
+
+@contextmanager
+def connect(workers: int, scheduler: str | None) -> Iterator[Client]:
+    """A client of the cluster at ``scheduler``, or of a new local one of ``workers`` processes."""
+    if scheduler:
+        with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
+            yield client
+        return
+    with _children_ignore_interrupt():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=WORKER_LOG_LEVEL)
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close(timeout=CLOSE_TIMEOUT)
+
+
+@contextmanager
+def _children_ignore_interrupt() -> Iterator[None]:
+    """Processes started in here ignore Ctrl-C (an ignored signal stays ignored in a new program).
+
+    A terminal sends Ctrl-C to every process of the command, workers included; only this process
+    should act on it, so the workers finish cleanly when it closes the cluster. A Ctrl-C during
+    the few seconds the cluster takes to start is lost.
+    """
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's or ``kill``'s polite stop) ends the batch like Ctrl-C does."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_batch(paths: list[Path], store: ResultStore, plan: BatchPlan, *, workers: int, scheduler: str | None,
+              progress: Progress | None = None) -> BatchTally:
+    """Analyse ``paths`` on the cluster as ``plan`` decides, writing every outcome to ``store``.
+
+    Returns the tally; ``tally.interrupted`` is set when Ctrl-C stopped it (what had finished is written).
+    """
+    tally = BatchTally(total=len(paths))
+    with _sigterm_as_interrupt():
+        try:
+            with connect(workers, scheduler) as client:
+                _drive(client, [str(path) for path in paths], store, plan, tally, progress)
+        except KeyboardInterrupt:
+            tally.interrupted = True
+        finally:
+            store.flush()
+    return tally
+
+
+def _drive(client: Client, paths: list[str], store: ResultStore, plan: BatchPlan, tally: BatchTally,
+           progress: Progress | None) -> None:
+    jobs: dict[str, tuple[str, str, str | None]] = {}  # task key -> (what, path, hash)
+    pending = as_completed()
+    numbers = itertools.count()
+
+    def submit(task, what: str, path: str, *args) -> None:
+        future = client.submit(task, path, *args, pure=False, key=f"{what}-{next(numbers)}-{Path(path).name}")
+        jobs[future.key] = (what, path, args[0] if args else None)
+        pending.add(future)
+
+    for path in paths:
+        submit(hash_task, "hash", path)
+    try:
+        for future in pending:
+            what, path, file_hash = jobs.pop(future.key)
+            if what == "hash":
+                finished = _hashed(plan, path, _result_or_none(future), tally, submit, store.frames_per_second)
+            else:
+                finished = _analysed(plan, _outcome(future, path, file_hash), submit, store.frames_per_second)
+            for outcome in finished:
+                tally.count(outcome)
+            store.add(finished)
+            if store.flush_due():
+                store.flush()
+            if progress is not None:
+                progress(tally)
+    except KeyboardInterrupt:
+        client.cancel(list(pending.futures))
+        raise
+
+
+def _hashed(plan: BatchPlan, path: str, file_hash: str | None, tally: BatchTally, submit, fps: float) -> list:
+    step = plan.hashed(path, file_hash)
+    if step.action == "analyse":
+        submit(analyse_task, "analyse", path, file_hash, fps)
+    elif step.action == "skip":
+        tally.skipped += 1
+    elif step.action == "duplicate":
+        return [FileOutcome(path, file_hash, "duplicate", duplicate_of=step.original)]
+    return []
+
+
+def _analysed(plan: BatchPlan, outcome: FileOutcome, submit, fps: float) -> list[FileOutcome]:
+    duplicates, again = plan.finished(outcome)
+    for path in again:
+        submit(analyse_task, "analyse", path, outcome.file_hash, fps)
+    return [outcome, *duplicates]
+
+
+def _result_or_none(future):
+    try:
+        return future.result()
+    except Exception:  # noqa: BLE001 - a lost hash only means the file is analysed without one
+        return None
+
+
+def _outcome(future, path: str, file_hash: str | None) -> FileOutcome:
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - one file (a crashed worker, an unforeseen error) never stops the batch
+        return failed_outcome(path, file_hash, error)

@@ -1,0 +1,106 @@
+"""The full-range detector: small faces in large frames, the close webcam face, its manifest entry."""
+
+import numpy as np
+import pytest
+
+import emotion_core
+from emotion_core import EmotionReader, face
+from emotion_core.images import load_image
+from emotion_core.weights import WEIGHTS_DIR, file_sha256, model_entry
+from tests.conftest import FIXTURES
+
+WHEEL = "mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+WHEEL_SHA256 = "a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4"
+
+
+def scaled(image: np.ndarray, factor: float) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+
+
+def test_six_faces_about_100_px_wide_are_all_found_in_a_1080p_frame():
+    portrait = scaled(load_image(FIXTURES / "face.jpg"), 2.0)  # her face box is about 50 px in the photo
+    frame = np.full((1080, 1920, 3), 100, np.uint8)
+    corners = [(60 + 620 * col, 20 + 540 * row) for row in range(2) for col in range(3)]
+    for x, y in corners:
+        frame[y : y + 512, x : x + 512] = portrait
+    faces = emotion_core.analyze_frame(frame)
+    assert len(faces) == 6
+    assert all(85 <= f.box[2] <= 130 for f in faces), [f.box for f in faces]
+    centres = [(f.box[0] + f.box[2] // 2, f.box[1] + f.box[3] // 2) for f in faces]
+    for x, y in corners:  # one face in each portrait
+        assert sum(x < cx < x + 512 and y < cy < y + 512 for cx, cy in centres) == 1
+    # One run on the whole frame sees these faces at about 10 px: the tiles are what finds them.
+    assert len(emotion_core.analyze_frame(frame, small_faces=False)) < 6
+
+
+def webcam_frame() -> np.ndarray:
+    """The astronaut photo enlarged to 480 px (her face about 95 px) in a 640x480 frame."""
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 80:560] = scaled(load_image(FIXTURES / "face.jpg"), 480 / 256)
+    return frame
+
+
+def test_a_close_webcam_face_gives_the_same_crop_as_short_range_did():
+    frame = webcam_frame()
+    full = EmotionReader.from_manifest(voice_name="").detector
+    short = EmotionReader.from_manifest(voice_name="", detector_name=face.SHORT_RANGE_DETECTOR).detector
+    assert full.framing != short.framing  # each detector's boxes have their own calibrated framing
+    (full_box, _), = full.detect(frame, tiled=True)
+    (short_box, _), = short.detect(frame)
+    x_full, y_full, side_full = face.crop_square(full_box, full.framing.scale, full.framing.shift_y)
+    x_short, y_short, side_short = face.crop_square(short_box, short.framing.scale, short.framing.shift_y)
+    centre = lambda x, y, side: np.array([x + side / 2, y + side / 2])  # noqa: E731
+    assert np.abs(centre(x_full, y_full, side_full) - centre(x_short, y_short, side_short)).max() <= 6
+    assert abs(side_full - side_short) <= 0.06 * side_short
+    faces = emotion_core.analyze_frame(frame)
+    assert [f.box for f in faces] == [full_box]
+
+
+def test_the_full_range_entry_names_its_file_source_and_licence():
+    entry = model_entry(face.FULL_RANGE_DETECTOR)
+    path = WEIGHTS_DIR / entry["file"]
+    assert file_sha256(path) == entry["sha256"] and path.stat().st_size == entry["size_bytes"]
+    assert entry["licence"].startswith("Apache-2.0")
+    assert WHEEL in entry["source"] and WHEEL_SHA256 in entry["source"]
+    assert "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite" in entry["source"]
+    assert entry["input_shape"] == [1, 192, 192, 3]
+    for name in (face.FULL_RANGE_DETECTOR, face.SHORT_RANGE_DETECTOR):
+        framing = face.Framing.from_entry(model_entry(name))
+        assert 1.0 <= framing.scale <= 1.7 and -0.2 <= framing.shift_y <= 0.1
+    assert face.default_detector().framing == face.Framing.from_entry(entry)
+
+
+@pytest.mark.parametrize(("size", "count"), [((1280, 720), 2), ((1920, 1080), 2), ((640, 480), 4),
+                                             ((720, 1280), 2), ((300, 300), 0)])
+def test_tiles_overlap_and_cover_the_frame(size, count):
+    width, height = size
+    tiles = face.tile_grid(width, height)
+    assert len(tiles) == count
+    covered = np.zeros((height, width), bool)
+    for x, y, side in tiles:
+        assert 0 <= x and 0 <= y and x + side <= width and y + side <= height
+        covered[y : y + side, x : x + side] = True
+    assert covered.all() or not tiles
+
+
+def test_merging_keeps_the_most_confident_box_of_each_face():
+    found = [((10, 10, 50, 50), 0.7), ((12, 8, 48, 52), 0.9), ((20, 20, 20, 20), 0.6), ((200, 10, 50, 50), 0.8)]
+    assert face.merge_faces(found) == [((12, 8, 48, 52), 0.9), ((200, 10, 50, 50), 0.8)]
+
+
+def test_a_face_filling_the_picture_is_left_to_short_range_with_its_own_framing():
+    from skimage.data import lfw_subset
+
+    reader = emotion_core.default_reader()
+    short_framing = face.Framing.from_entry(model_entry(face.SHORT_RANGE_DETECTOR))
+    rescued = 0
+    for crop in lfw_subset()[:20]:  # 25x25 grey faces, cropped tight: no head or shoulders around them
+        image = (np.kron(crop, np.ones((8, 8))) * 255).astype(np.uint8)
+        frame = np.pad(np.repeat(image[:, :, None], 3, axis=2), ((100, 100), (100, 100), (0, 0)), mode="edge")
+        if not reader.detector.detect(frame, tiled=True):
+            found = reader.detect_faces(frame)
+            rescued += len(found) == 1
+            assert all(detector.framing == short_framing for _, _, detector in found)
+    assert rescued >= 3

@@ -1,0 +1,113 @@
+"""The live view's answer to a frame: decoding what the page sends, the reading it gets back, the snapshot.
+
+The page sends a small mirrored JPEG of its preview as a data URL with the frame's number and the
+preview's size (ui/live_view.js); it gets back a few hundred bytes of JSON: boxes in the preview's
+pixels with their captions, and the three readings. Real detector and models on the committed face.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import cv2
+import gradio as gr
+import numpy as np
+import pytest
+
+from emotion_core import EMOTIONS, Face
+from emotion_core.images import MAX_DATA_URL_CHARS, decode_data_url
+from emotion_core.live import LiveSession
+from emotion_core.live_view import FrameReading, frame_reading, scale_box
+from emotion_core.overlay import face_caption
+from emotion_core.reading import caption
+
+MAX_READING_BYTES = 400  # "a few hundred bytes" for two faces and three readings
+
+
+def data_url(frame: np.ndarray, quality: int = 75) -> str:
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(frame[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii")
+
+
+def small(frame: np.ndarray, width: int) -> np.ndarray:
+    height = round(frame.shape[0] * width / frame.shape[1])
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def test_a_data_url_decodes_to_the_frame(face_photo):
+    decoded = decode_data_url(data_url(face_photo, 95))
+    assert decoded.shape == face_photo.shape and decoded.dtype == np.uint8
+    assert np.abs(decoded.astype(int) - face_photo).mean() < 4  # JPEG at quality 95: close, not equal
+
+
+@pytest.mark.parametrize("bad", [None, "", "http://example.com/a.jpg", "data:text/plain;base64,aGk=",
+                                 "data:image/jpeg;base64,not base64!", "data:image/png;base64,aGVsbG8="])
+def test_anything_else_is_refused_with_a_value_error(bad):
+    with pytest.raises(ValueError):
+        decode_data_url(bad)
+
+
+def test_an_oversized_data_url_is_refused_before_decoding():
+    with pytest.raises(ValueError, match="at most"):
+        decode_data_url("data:image/jpeg;base64," + "A" * MAX_DATA_URL_CHARS)
+
+
+def test_boxes_are_scaled_to_the_preview():
+    assert scale_box((10, 20, 30, 40), 640 / 224, 480 / 168) == (29, 57, 86, 114)
+
+
+def test_a_reading_is_a_few_hundred_bytes_and_says_what_the_boxes_say():
+    happy = {name: 0.9 if name == "happy" else 0.1 / 6 for name in EMOTIONS}
+    flat = {name: 1 / len(EMOTIONS) for name in EMOTIONS}
+    session = LiveSession()
+    state = session.snapshot()
+    state = type(state)([Face((10, 20, 50, 50), happy, 0.9), Face((120, 30, 40, 40), flat, 0.8)], happy, flat,
+                        state.fused, True, True)
+    reading = frame_reading(state, 7, (224, 168), (640, 480))
+    assert [b.caption for b in reading.boxes] == ["happy 90%", "uncertain"]
+    assert reading.boxes[0].box == scale_box((10, 20, 50, 50), 640 / 224, 480 / 168)
+    assert (reading.face, reading.voice) == (caption(happy), "uncertain")
+    text = reading.to_json()
+    assert len(text.encode()) < MAX_READING_BYTES and " " not in text.replace("happy 90%", "")
+    assert json.loads(text) == {"number": 7, "size": [640, 480], "boxes": [[*reading.boxes[0].box, "happy 90%"],
+                                                                             [*reading.boxes[1].box, "uncertain"]],
+                                "face": "happy 90%", "voice": "uncertain", "fused": reading.fused}
+    assert json.loads(FrameReading(8, dropped=True).to_json()) == {"number": 8, "dropped": True}
+
+
+def test_the_live_frame_handler_reads_a_small_frame_into_preview_pixels(face_photo):
+    import app
+
+    full = cv2.resize(face_photo, (640, 480))
+    sent = small(full, app.SEND_WIDTH)
+    session = LiveSession()
+    shown, face_bars, fused_bars, status = app.live_frame(
+        {"number": 1, "image": data_url(sent), "width": 640, "height": 480, "bars": True}, session, None)
+    reading = json.loads(shown)
+    assert reading["number"] == 1 and reading["size"] == [640, 480] and len(reading["boxes"]) == 1
+    [x, y, w, h, text] = reading["boxes"][0]
+    faces = LiveSession().add_frame(full).faces  # the same face read on the full frame
+    fx, fy, fw, fh = faces[0].box
+    assert abs(x - fx) < 0.1 * fw and abs(y - fy) < 0.1 * fh and abs(w - fw) < 0.15 * fw
+    assert text == face_caption(Face((x, y, w, h), session.snapshot().face_scores))
+    assert face_bars["label"] in {*EMOTIONS, "uncertain"} and status.endswith("1 face · no speech")
+    assert all(round(c["confidence"], 3) == c["confidence"] for c in face_bars["confidences"])
+
+    # Without "bars", only the reading; an older number, or a broken image, is answered as dropped.
+    later = app.live_frame({"number": 2, "image": data_url(sent), "width": 640, "height": 480}, session, None)
+    assert json.loads(later[0])["number"] == 2 and all(out == gr.skip() for out in later[1:])
+    for stale in ({"number": 2, "image": data_url(sent)}, {"number": 3, "image": "data:image/jpeg;base64,AAAA"}):
+        assert json.loads(app.live_frame(stale, session, None)[0]) == {"number": stale["number"], "dropped": True}
+
+
+def test_a_snapshot_is_the_frame_annotated_inline(face_photo):
+    import app
+
+    picture = app.live_snapshot(data_url(face_photo, 90))
+    assert picture["path"] is None and picture["url"].startswith("data:image/jpeg;base64,")
+    annotated = decode_data_url(picture["url"])
+    assert annotated.shape == face_photo.shape and np.abs(annotated.astype(int) - face_photo).max() > 100
+    with pytest.raises(Exception, match="camera is off"):
+        app.live_snapshot(None)
