@@ -297,3 +297,28 @@ def test_a_video_segment_hears_the_windows_centred_on_it_not_a_neighbouring_sent
     assert voice_scores_at(2.0, 2.5, windows, speech) == pytest.approx(one_hot("sad"))
     assert voice_scores_at(0.0, 0.5, windows, speech) == pytest.approx(one_hot("sad"))  # nearest centre: 1.5 s
     assert voice_scores_at(7.0, 7.5, windows, speech) == {}  # no speech near
+
+
+def test_a_pause_in_live_speech_ends_the_voice_reading(monkeypatch):
+    from emotion_core import live
+    from harness.media import microphone_speech
+
+    voice = {"scores": one_hot("sad")}
+    monkeypatch.setattr(live, "read_window", lambda piece: dict(voice["scores"]))
+    now = [100.0]
+    session = live.LiveSession(lambda: now[0])
+
+    def stream(samples, rate=48000, step=12000):
+        state = None
+        for start in range(0, samples.size, step):
+            now[0] += step / rate
+            state = session.add_audio(samples[start : start + step], rate)
+        return state
+
+    speech = microphone_speech(48000)[: 48000 * 2]
+    assert stream(speech).voice_scores == pytest.approx(one_hot("sad"))
+    paused = stream(np.zeros(int(48000 * 1.25), np.float32))  # shorter than STALE_SECONDS
+    assert not paused.has_speech and paused.voice_scores == {}
+    voice["scores"] = one_hot("happy")
+    resumed = stream(speech[48000 // 2 : 48000 * 3 // 2])
+    assert resumed.has_speech and resumed.voice_scores == pytest.approx(one_hot("happy"))  # not blended with sad
