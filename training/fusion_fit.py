@@ -42,7 +42,7 @@ from training.manifest import update_fusion
 FIT_FACES_PER_CLIP = 3  # each validation clip meets 3 faces: the face side's noise averages out
 BIAS_PENALTY = 0.05  # L2 weight on the voice class bias (log units), against fitting 200 clips' quirks
 PRIOR_GRID = tuple(np.round(np.geomspace(0.05, 4.0, 28), 4))  # exponents / mixing weights tried
-VIDEOS = 6  # validation clips per voice condition for the video condition (~250 segments each)
+VIDEOS = 8  # validation clips per voice condition for the video condition (about 300 segments each)
 FIT_DATA = ("FER2013 PublicTest faces paired (same emotion, seed {seed}, {k} faces per clip) with the voice "
             "model's validation speakers (RAVDESS 17-18, CREMA-D 1066-1075: in-corpus condition) and EMOVO "
             "speakers f1, m1 (new-speaker condition), voice through analyze_speech, faces through "

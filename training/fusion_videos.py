@@ -74,20 +74,26 @@ def framed_face(path: Path) -> np.ndarray | None:
     return frame if default_detector().detect(frame) else None
 
 
-def next_face(decks: dict[str, list[Path]], emotion: str) -> np.ndarray:
-    """The next face of ``emotion`` in its deck that the detector finds (used faces leave the deck)."""
-    while decks[emotion]:
-        frame = framed_face(decks[emotion].pop())
+def next_face(decks: dict[str, list[Path]], emotion: str, dealt: dict[str, list[Path]]) -> np.ndarray:
+    """The next face of ``emotion`` in its deck that the detector finds; when the deck is used up (FER2013
+    has 55 disgust faces per test split), the faces already dealt come round again, in the same order."""
+    while decks[emotion] or dealt.get(emotion):
+        if not decks[emotion]:
+            decks[emotion], dealt[emotion] = dealt[emotion][::-1], []
+        path = decks[emotion].pop()
+        frame = framed_face(path)
         if frame is not None:
+            dealt.setdefault(emotion, []).append(path)
             return frame
-    raise RuntimeError(f"ran out of detectable {emotion} faces")
+    raise RuntimeError(f"no detectable {emotion} face")
 
 
 def turn_sound(clip: Clip) -> np.ndarray:
     """A clip's speech (silence trimmed), centred in a turn of TURN_SECONDS at RATE, cut to SPEECH_SECONDS."""
     from scipy.signal import resample_poly
 
-    from emotion_core.audio import SAMPLE_RATE, load_audio, resample, trim_silence
+    from emotion_core.audio import SAMPLE_RATE, load_audio, resample
+    from emotion_core.speech import trim_silence
 
     samples, rate = load_audio(clip.path)
     speech = trim_silence(resample(samples, rate))[: int(SPEECH_SECONDS * SAMPLE_RATE)]
@@ -136,7 +142,7 @@ def generated_segments(data_dir: Path, split: str, condition: str, videos: int, 
                        keep: Path | None = None) -> Segments:
     """Write ``videos`` clips of one split and condition (in ``keep``, else a temp folder) and table their segments."""
     rng = np.random.default_rng([seed, SPLIT_SEEDS[split], CONDITION_SEEDS[condition]])
-    decks, pools = face_decks(data_dir, split, rng), voice_pools(data_dir, split, condition)
+    decks, pools, dealt = face_decks(data_dir, split, rng), voice_pools(data_dir, split, condition), {}
     tables = []
     with tempfile.TemporaryDirectory(prefix="fusion-videos-") as temporary:
         folder = keep or Path(temporary)
@@ -144,7 +150,7 @@ def generated_segments(data_dir: Path, split: str, condition: str, videos: int, 
         for index in range(videos):
             turns = script(pools[index % len(pools)], rng)
             path = write_turns(folder / f"{split}_{condition}_{index}.mp4",
-                               [(next_face(decks, e), turn_sound(c)) for e, c in turns], TURN_SECONDS)
+                               [(next_face(decks, e, dealt), turn_sound(c)) for e, c in turns], TURN_SECONDS)
             tables.append(read_segments(path, [e for e, _ in turns], index))
     return Segments(*(np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(Segments)))
 
