@@ -22,11 +22,12 @@ import pandas as pd
 
 import emotion_core
 from emotion_core.audio import SAMPLE_RATE, load_audio
+from emotion_core.fusion import Fused
 from emotion_core.images import decode_data_url, load_image
 from emotion_core.live import LiveSession, TimelinePoint
 from emotion_core.live_view import FrameReading, frame_reading
 from emotion_core.overlay import BOX_COLOUR, TEXT_COLOUR, draw_faces
-from emotion_core.reading import UNCERTAIN, reading
+from emotion_core.reading import UNCERTAIN, fused_reading, reading
 from emotion_core.timeline import EMOTION_COLOURS, plot_timeline, summarize, write_csv, write_json
 from emotion_core.upload_cache import FOLDER_ENV, CacheLimits, UploadCache, cache_folder, claim_folder
 from emotion_core.upload_guard import UploadGuard
@@ -251,6 +252,19 @@ def bars(scores: dict[str, float], missing: str, digits: int | None = None) -> d
                             for name, value in ranked]}
 
 
+def fused_value(face_scores: dict[str, float], voice_scores: dict[str, float], fused: Fused,
+                digits: int | None = None) -> dict:
+    """The fused gr.Label value: headed by the fused reading, or by the channels' disagreement
+    ("face: happy · voice: sad"); when both channels count, each one's weight follows the emotions."""
+    value = bars(fused.scores, "nothing to read", digits)
+    value["label"] = fused_reading(face_scores, voice_scores, fused.scores) or "nothing to read"
+    if face_scores and voice_scores:
+        value["confidences"] += [
+            {"label": f"{channel} weight", "confidence": weight if digits is None else round(weight, digits)}
+            for channel, weight in (("face", fused.face_weight), ("voice", fused.voice_weight))]
+    return value
+
+
 def jpeg_image(frame: np.ndarray) -> dict:
     """An RGB frame -> a gr.Image value carrying the JPEG inline, so it never goes to Gradio's file cache."""
     bgr = np.ascontiguousarray(frame[:, :, ::-1])
@@ -301,8 +315,8 @@ def live_frame(sent: dict, session: LiveSession, request: gr.Request | None):
     shown = frame_reading(state, number, (frame.shape[1], frame.shape[0]), preview).to_json()
     if not sent.get("bars"):
         return shown, gr.skip(), gr.skip(), gr.skip()
-    return (shown, bars(state.face_scores, "no face", digits=3), bars(state.fused_scores, "nothing to read", digits=3),
-            state.status())
+    fused = fused_value(state.face_scores, state.voice_scores, state.fused, digits=3)
+    return shown, bars(state.face_scores, "no face", digits=3), fused, state.status()
 
 
 def live_frame_event(session: LiveSession, event: gr.EventData, request: gr.Request):
@@ -371,7 +385,8 @@ def live_audio(path: str | None, session: LiveSession, request: gr.Request):
     state = session.add_audio(samples, rate)
     if state.paused:
         return gr.skip(), gr.skip(), state.status()
-    return bars(state.voice_scores, "no speech"), bars(state.fused_scores, "nothing to read"), state.status()
+    fused = fused_value(state.face_scores, state.voice_scores, state.fused)
+    return bars(state.voice_scores, "no speech"), fused, state.status()
 
 
 def live_timeline(session: LiveSession, drawn: int):

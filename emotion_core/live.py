@@ -15,7 +15,9 @@ the sample count, not the clock: when the stream reaches the end of grid window 
 (``[k * hop, k * hop + 3 s]``) that window is read as the Audio path reads it; before the first 3 s
 are in, the partial window ``[0, now]`` is read at each hop mark (what the Audio path gives for a
 recording that long). A window with speech is classified; when there is speech in the last
-RECENT_SPEECH_SECONDS ("speaking now"), its scores are smoothed into the voice channel like the faces.
+RECENT_SPEECH_SECONDS ("speaking now"), its scores are smoothed into the voice channel like the faces;
+a window without speech in its last RECENT_SPEECH_SECONDS clears it, so a sentence's reading is never
+carried into the next one.
 
 A channel with nothing fresh (no face in the last frame, no speech in the last second, or no data
 for STALE_SECONDS) is unavailable and drops out of the fusion. What each channel reads as (an emotion,
@@ -37,7 +39,7 @@ from . import audio, speech, windows
 from .analysis import analyze_frame, default_reader
 from .fusion import Fused, ema_step, fuse, smooth
 from .labels import scores_to_dict
-from .reading import main_face, reading
+from .reading import fused_reading, main_face, reading
 from .results import Face, VoiceWindow
 
 BUFFER_SECONDS = 4.0  # the ring buffer; the voice model sees its last audio.WINDOW_SECONDS
@@ -125,12 +127,12 @@ class LiveState:
         return self.fused.scores
 
     def status(self) -> str:
-        """One line: the fused reading, then what each channel has."""
+        """One line: the fused reading (or the channels' disagreement), then what each channel has."""
         if self.expired:
             return "stopped at the time limit; press Start to go on"
         if self.stopped:
             return "stopped; press Start to go on"
-        verdict = reading(self.fused_scores) or "nothing to read"
+        verdict = fused_reading(self.face_scores, self.voice_scores, self.fused_scores) or "nothing to read"
         faces = f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}" if self.has_face else "no face"
         voice = "speech" if self.has_speech else "no speech"
         return f"{verdict} · {faces} · {voice}"
@@ -354,7 +356,9 @@ class LiveSession:
         while self._windows[0].end < window.end - TIMELINE_SECONDS:
             self._windows.popleft()
         self._has_speech = speaking
-        if speaking and window.scores:
+        if not speaking:  # a pause ends the sentence: the next one is not smoothed with this one's reading
+            self._voice_scores = {}
+        elif window.scores:
             previous = self._voice_scores if now - self._voice_at <= STALE_SECONDS else None
             self._voice_scores = smooth(previous, window.scores, ema_step(now - self._voice_at, VOICE_TIME_CONSTANT))
             self._voice_at = now

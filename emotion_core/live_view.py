@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .live import LiveState
 from .overlay import face_caption
-from .reading import caption
+from .reading import caption, disagreement
 
 
 @dataclass(frozen=True)
@@ -68,4 +68,5 @@ def frame_reading(state: LiveState, number: int, frame_size: tuple[int, int],
     sx, sy = preview_size[0] / frame_size[0], preview_size[1] / frame_size[1]
     boxes = tuple(OverlayBox(scale_box(face.box, sx, sy), face_caption(face)) for face in state.faces)
     return FrameReading(number, preview_size[0], preview_size[1], boxes, caption(state.face_scores),
-                        caption(state.voice_scores), caption(state.fused_scores))
+                        caption(state.voice_scores),
+                        disagreement(state.face_scores, state.voice_scores) or caption(state.fused_scores))

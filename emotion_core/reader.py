@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import audio, face, speech, windows
 from .classifier import LiteClassifier
-from .fusion import FACE_PRIOR, VOICE_PRIOR, Fused, fuse
+from .fusion import HAND_SET, Fused, FusionSettings, fuse
 from .labels import EMOTIONS, NUM_EMOTIONS, check_labels, scores_to_dict
 from .results import Face, SpeechResult, VoiceActivity
 from .weights import WEIGHTS_DIR, load_manifest, resolve_weight, verify
@@ -36,23 +35,6 @@ CLOSE_DETECTOR_MODEL = face.SHORT_RANGE_DETECTOR
 # The feature parameters a voice model's manifest entry must state, as the runtime computes them.
 VOICE_FEATURES = {"sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "hop_length": audio.HOP_LENGTH,
                   "win_length": audio.WIN_LENGTH, "n_mels": audio.N_MELS}
-
-
-@dataclass(frozen=True)
-class FusionSettings:
-    """Prior trust in each channel for :meth:`EmotionReader.fuse` (a manifest's optional ``fusion`` object)."""
-
-    face_prior: float = FACE_PRIOR
-    voice_prior: float = VOICE_PRIOR
-
-    @classmethod
-    def from_manifest(cls, manifest: dict) -> FusionSettings:
-        """The manifest's ``fusion`` settings; absent ones keep today's defaults, unknown ones fail."""
-        given = manifest.get("fusion", {})
-        unknown = set(given) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown fusion settings in the manifest: {sorted(unknown)}")
-        return cls(**{name: float(value) for name, value in given.items()})
 
 
 def check_voice_features(features: dict) -> None:
@@ -128,7 +110,7 @@ class EmotionReader:
     def __init__(self, face_model: LiteClassifier | None, voice_model: LiteClassifier | None,
                  detector: Callable[[], face.FaceDetector] | None = face.default_detector, *,
                  close_detector: Callable[[], face.FaceDetector] | None = None,
-                 face_blur_sigma: float = 0.0, fusion: FusionSettings = FusionSettings()) -> None:
+                 face_blur_sigma: float = 0.0, fusion: FusionSettings = HAND_SET) -> None:
         """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once,
         ``close_detector`` the one tried on frames where it finds no face (none: no second try)."""
         self.face_model = face_model
@@ -331,5 +313,5 @@ class EmotionReader:
                             tuple(bool(v) for v in voiced))
 
     def fuse(self, face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None) -> Fused:
-        """:func:`emotion_core.fuse` with this reader's channel priors (:class:`FusionSettings`)."""
-        return fuse(face_scores, voice_scores, self.fusion.face_prior, self.fusion.voice_prior)
+        """:func:`emotion_core.fuse` with this reader's fusion parameters (:class:`FusionSettings`)."""
+        return fuse(face_scores, voice_scores, settings=self.fusion)

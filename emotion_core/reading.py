@@ -9,6 +9,9 @@ frame (:func:`main_face`, the largest).
   ``None`` when there are no scores (no face, no speech).
 - :func:`caption`: the reading with its score, as drawn on boxes and printed in tables
   ("happy 87%", "uncertain", or ``None``).
+- :func:`disagreement`: "face: happy · voice: sad" when both channels are sure and name different
+  emotions; :func:`fused_reading` says it instead of a fused reading, which could otherwise turn two
+  confident readings into a confident third.
 
 Labels and readings in results and exports: a result's ``label`` (``Face.label``,
 ``SpeechResult.label``, a video segment's ``face_label`` / ``voice_label`` / ``fused_label``) stays
@@ -30,6 +33,7 @@ from .labels import top_label
 
 UNCERTAIN_BELOW = 0.40  # a top score under this is shown as "uncertain" (7 classes: chance is 0.14)
 UNCERTAIN = "uncertain"
+CHANNEL_SEPARATOR = " · "
 
 
 class _Boxed(Protocol):
@@ -58,6 +62,23 @@ def caption(scores: dict[str, float] | None) -> str | None:
     if word is None or word == UNCERTAIN:
         return word
     return f"{word} {scores[word]:.0%}"
+
+
+def disagreement(face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None) -> str | None:
+    """``"face: happy · voice: sad"`` when both channels read a (sure) emotion and differ; else ``None``.
+
+    An "uncertain" or missing channel does not disagree: the other one speaks alone.
+    """
+    face, voice = reading(face_scores), reading(voice_scores)
+    if face in (None, UNCERTAIN) or voice in (None, UNCERTAIN) or face == voice:
+        return None
+    return f"face: {face}{CHANNEL_SEPARATOR}voice: {voice}"
+
+
+def fused_reading(face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None,
+                  fused_scores: dict[str, float] | None) -> str | None:
+    """What the fused channel says: the :func:`disagreement` when there is one, else the fused :func:`reading`."""
+    return disagreement(face_scores, voice_scores) or reading(fused_scores)
 
 
 def main_face(faces: Sequence[BoxedT]) -> BoxedT | None:

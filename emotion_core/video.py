@@ -9,8 +9,8 @@ by the one definition of :mod:`emotion_core.speech`. Only the current window is 
 not grow with the length of the video; what is kept is the result (a few hundred bytes per segment).
 
 Each sampled frame starts a *segment* that lasts until the next one; a segment's voice scores are
-the mean of the speech windows around its middle, and its fused scores come from
-:func:`emotion_core.fusion.fuse`, as in the live view.
+the mean of the speech windows centred in it (:func:`voice_scores_at`), and its fused scores come
+from :func:`emotion_core.fusion.fuse`, as in the live view.
 """
 
 from __future__ import annotations
@@ -158,16 +158,24 @@ def speech_intervals(voiced: np.ndarray, offset: float = 0.0,
 
 def voice_scores_at(start: float, end: float, windows: tuple[VoiceWindow, ...] | list[VoiceWindow],
                     speech: tuple[tuple[float, float], ...], margin: float = SPEECH_MARGIN_SECONDS) -> dict[str, float]:
-    """Voice scores for the span ``start..end``: the mean of the speech windows holding its middle.
+    """Voice scores for the span ``start..end``: the mean of the speech windows centred in it.
 
-    Empty when the VAD found no speech within ``margin`` seconds of the span, or no window with
-    speech holds its middle.
+    When no speech window has its centre in the span, the speech windows overlapping it whose
+    centres are nearest its middle are used. A 3 s window reaches 1.5 s either side of its centre, so
+    taking the windows centred on the segment, rather than every window that touches it, keeps a
+    voice heard seconds away (another sentence, another emotion) out of the segment. Empty when the
+    VAD found no speech within ``margin`` seconds of the span, or no speech window overlaps it.
     """
     if not any(a < end + margin and b > start - margin for a, b in speech):
         return {}
+    overlapping = [w for w in windows if w.has_speech and w.start < end and w.end > start]
+    if not overlapping:
+        return {}
     middle = (start + end) / 2.0
-    vectors = [as_vector(w.scores) for w in windows if w.has_speech and w.start <= middle <= w.end]
-    return scores_to_dict(np.mean(vectors, axis=0)) if vectors else {}
+    offsets = [abs((w.start + w.end) / 2.0 - middle) for w in overlapping]
+    centred = [w for w in overlapping if start - _TIME_EPSILON <= (w.start + w.end) / 2.0 < end - _TIME_EPSILON]
+    chosen = centred or [w for w, off in zip(overlapping, offsets, strict=True) if off <= min(offsets) + _TIME_EPSILON]
+    return scores_to_dict(np.mean([as_vector(w.scores) for w in chosen], axis=0))
 
 
 def analysis_size(width: int, height: int, max_side: int = ANALYSIS_MAX_SIDE) -> tuple[int, int]:

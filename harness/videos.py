@@ -108,3 +108,28 @@ def _write_audio(container, stream, kind: str, written: int, due: int, block: in
         container.mux(stream.encode(frame))
         written += block
     return written
+
+
+def write_turns(path: str | Path, turns: list[tuple[np.ndarray, np.ndarray]], turn_seconds: float,
+                fps: int = 15, rate: int = AUDIO_RATE) -> Path:
+    """An mp4 (H.264 + AAC) of ``(frame, sound)`` turns: each RGB frame held for ``turn_seconds`` while its
+    mono float32 sound (``turn_seconds * rate`` samples) plays."""
+    import av
+
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps, options={"preset": "veryfast", "crf": "23"})
+        video.height, video.width = turns[0][0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        sound = container.add_stream("aac", rate=rate, layout="mono")
+        for turn, (frame, samples) in enumerate(turns):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            for _ in range(int(round(turn_seconds * fps))):
+                container.mux(video.encode(picture))
+            block = av.AudioFrame.from_ndarray(np.asarray(samples, np.float32)[None, :], format="flt", layout="mono")
+            block.sample_rate, block.time_base = rate, Fraction(1, rate)
+            block.pts = int(round(turn * turn_seconds * rate))
+            container.mux(sound.encode(block))
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    return path

@@ -1,4 +1,4 @@
-"""Write one model's entry into weights/manifest.json (read-modify-write, keeps the others)."""
+"""Write a model's entry, or the fusion parameters, into weights/manifest.json (read-modify-write, keeps the rest)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,11 @@ def update_fields(name: str, **fields) -> dict:
     manifest["models"][name].update(fields)
     _write(manifest)
     return manifest["models"][name]
+
+
+def update_fusion(fusion: dict) -> dict:
+    """Set the manifest's top-level ``fusion`` object (the served fusion parameters and what they were fit on)."""
+    manifest = json.loads(MANIFEST.read_text())
+    manifest["fusion"] = fusion
+    _write(manifest)
+    return fusion
