@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .file_analysis import IMAGE_SUFFIXES, FileAnalysis, analyze_file
+from .video import VIDEO_SUFFIXES
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma", ".aif", ".aiff")
-VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".3gp", ".flv")
-MEDIA_SUFFIXES = IMAGE_SUFFIXES + AUDIO_SUFFIXES + VIDEO_SUFFIXES  # what is picked up inside folders
+# Inside folders: the app's video suffixes and the other containers archives hold (FFmpeg reads them all).
+FOLDER_VIDEO_SUFFIXES = VIDEO_SUFFIXES + (".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".3gp", ".flv")
+MEDIA_SUFFIXES = IMAGE_SUFFIXES + AUDIO_SUFFIXES + FOLDER_VIDEO_SUFFIXES  # what is picked up inside folders
 LIST_SUFFIXES = (".txt", ".list")  # an input with this suffix is a list of paths, one a line
 HASH_CHUNK_BYTES = 1 << 20
-STATUSES = ("ok", "error", "duplicate")
 
 
 @dataclass(frozen=True)

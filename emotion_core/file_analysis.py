@@ -21,7 +21,6 @@ from .timeline import ChannelSummary, summarize, summarize_channel
 from .video import Progress, VideoAnalysis, VideoSegment
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
-KINDS = ("image", "audio", "video")
 
 
 @dataclass(frozen=True)
