@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from emotion_core.video import probe
+    from emotion_core.media import probe
     from harness.machine import describe_cpu
 
     with tempfile.TemporaryDirectory(prefix="batch-benchmark-") as name:

