@@ -19,7 +19,7 @@ detection's centre lies in its square (one detection per face); other detections
 Three ways of detecting: short range on the whole frame (before issue 22), full range on the
 whole frame (the live view), and full range with tiles (``small_faces=True``, the default of
 ``analyze_frame``: the tiles run only where the whole pass found no face or only small ones,
-``emotion_core.face.tiles_needed``; its detector runs per frame are counted); both full-range
+``emotion_core.face.search_tiles``; its detector runs per frame are counted); both full-range
 rows try short range on frames where full range finds nothing. Emotion accuracy: one portrait per
 1280x720 frame through ``EmotionReader.analyze_frame`` (full range with tiles, its
 calibrated framing) with the face 200 px wide, then 60-100 px; a miss counts as wrong. Writes

@@ -255,7 +255,7 @@ class EmotionReader:
 
         ``small_faces`` also searches the frame in overlapping tiles (faces down to about 6 % of its
         width, a few ms more per tile) where the whole-frame pass found no face or only small ones
-        (:func:`emotion_core.face.tiles_needed`); ``False`` runs the detector once (the live view's choice).
+        (:func:`emotion_core.face.search_tiles`); ``False`` runs the detector once (the live view's choice).
         """
         frame = face.check_frame(frame)
         faces = []
