@@ -39,11 +39,12 @@ TILE_MIN_SIDE = 192  # the full-range input: smaller tiles would only be enlarge
 TILE_MIN_GAIN = 1.7  # tiles must enlarge faces at least this much over the whole pass (16:9 coarse: 1.78x)
 TILE_MIN_CONFIDENCE = 0.55  # each tile is one more chance of a false face: 0.4-0.5 also finds chests and badges
 # Which tiles run (the one rule, :func:`search_tiles`) follows what the whole pass found. Its smallest
-# face at least SEEN_WELL_SHARE of the longer side: none (it finds faces that large 98-100 % of the
-# time, so their neighbours of similar size too): a close webcam face, or one face of normal size in
-# 720p, costs one detector run. Smallest face at least COARSE_ONLY_SHARE: the coarse tiles (faces
-# around that size are the ones it may have missed). No face, or a smaller one: both scales.
-SEEN_WELL_SHARE = 0.2
+# box at least SEEN_WELL_SHARE of the longer side: none (the whole pass found every face 18 % wide in
+# the benchmark, so the neighbours of such a face too); a close webcam face, or one face of normal size
+# in 720p, costs one detector run. Smallest box at least COARSE_ONLY_SHARE: the coarse tiles (faces
+# around that size are the ones it may have missed). No face, or a smaller one: both scales. 0.2
+# tiled most 720p frames with a face 20 % wide (boxes run 0.8-1.1x the face); 0.15 lost 15 % faces.
+SEEN_WELL_SHARE = 0.16
 COARSE_ONLY_SHARE = 0.1
 SAME_FACE_OVERLAP = 0.5  # a box covering this share of a more confident box's area (or of its own) is that face
 MAX_FRAME_SIDE = 8192  # larger frames are refused rather than run out of memory
