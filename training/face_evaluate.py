@@ -24,6 +24,7 @@ from harness.machine import cpu_summary
 from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
 
 REPORT_DIR = PROJECT_ROOT / "reports" / "face"
+CHOICE_FILE = "corruptions_PublicTest_choice.json"  # the PublicTest corruption run behind the last swap
 DEFAULT_MODEL = PROJECT_ROOT / "weights" / "face_emotion.tflite"
 # name -> FER2013 usages it holds; "test" is the whole test folder, as published figures use.
 SPLITS = {"PublicTest": ("PublicTest",), "PrivateTest": ("PrivateTest",), "test": ("PublicTest", "PrivateTest")}
@@ -169,8 +170,12 @@ def cpu_text(cpu: dict | str) -> str:
     return cpu if isinstance(cpu, str) else cpu_summary(cpu)
 
 
-def benchmark_section(bench: dict) -> list[str]:
-    """Markdown table of the side-by-side run against the fer package."""
+def benchmark_section(bench: dict, test_accuracy: float | None = None) -> list[str]:
+    """Markdown table of the side-by-side run against the fer package.
+
+    When the run's own test accuracy differs from ``test_accuracy`` (the served model's), the run was made
+    with an earlier model and the section says so.
+    """
     rows = ["| model | test accuracy | median ms / crop | bytes | frames with a face | frame accuracy | "
             "median ms / frame |", "|---|---|---|---|---|---|---|"]
     for name in ("ours", "fer"):
@@ -182,6 +187,10 @@ def benchmark_section(bench: dict) -> list[str]:
             "crop_face + model, fer = Haar cascade + its crop + model; a frame without a face counts as wrong. "
             f"Times are single-threaded on a shared {cpu_text(bench['cpu'])}; the ratio depends on the "
             "CPU's vector instructions (see README).")
+    measured = bench["crop"]["ours"]["accuracy_test"]
+    if test_accuracy is not None and abs(measured - test_accuracy) > 1e-4:
+        note += (f" **Run with an earlier served model** (its test accuracy {measured:.4f}, the served model's "
+                 f"{test_accuracy:.4f}); not re-run since.")
     return ["## Benchmark against `fer` (`benchmark.json`)", "", *rows, "", note, ""]
 
 
@@ -220,6 +229,15 @@ def corruption_section(corr: dict) -> list[str]:
             f"{corr['seed']}); ours is `{corr['model']}` on the served path (input blur sigma "
             f"{corr['ours_blur_sigma']:g}), fer is `fer` {corr['fer_version']}'s model with its own preprocessing. "
             "Accuracy:", "", corruption_table(corr), "", corruption_cost_line(corr) + " " + corr["avx512_note"], ""]
+
+
+def choice_section(corr: dict) -> list[str]:
+    """The PublicTest corruption run that chose between the model then served (ours) and a candidate."""
+    return [f"## Choice on PublicTest (`{CHOICE_FILE}`)", "",
+            f"{corr['faces']} PublicTest faces (the split that may choose), clean and under the same corruptions; "
+            f"ours is the model served when the run was made (`{corr['model']}`, blur {corr['ours_blur_sigma']:g}), "
+            f"candidate `{corr['candidate']}` (blur {corr['candidate_blur_sigma']:g}). Accuracy:", "",
+            corruption_table(corr), ""]
 
 
 def issue20_targets(private: dict, size_bytes: int, corr: dict | None, bench: dict | None) -> list[str]:
@@ -302,8 +320,10 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
     trained = optional_json(out / "train_summary.json")
     if trained is not None:
         lines += ["## Notes", "", training_notes(trained.get("runs", [trained])), ""]
-    lines += benchmark_section(bench) if bench else []
+    lines += benchmark_section(bench, results["test"]["accuracy"]) if bench else []
     lines += corruption_section(corr) if corr else []
+    choice = optional_json(out / CHOICE_FILE)
+    lines += choice_section(choice) if choice else []
     for cal in calibrations:
         lines += calibration_section(cal)
     for title, name in (("Training", "train_summary.json"), ("Export", "export.json")):
