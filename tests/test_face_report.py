@@ -92,3 +92,13 @@ def test_a_fer_benchmark_of_an_earlier_model_is_labelled():
     assert "earlier served model" not in "\n".join(benchmark_section(bench, 0.7003))
     assert "earlier served model** (its test accuracy 0.7003, the served model's 0.7019)" in "\n".join(
         benchmark_section(bench, 0.7019))
+
+
+def test_a_calibration_of_an_earlier_model_is_labelled():
+    from training.face_evaluate import calibration_section
+
+    framing = {"scale": 1.2, "shift_y": -0.05, "agreement": 0.86, "iou": 0.76}
+    cal = {"detector": "face_detector_full_range", "images": 3589, "detected": 0.68, "best": framing,
+           "best_iou_framing": framing, "model_sha256": "33a008ae539c" + "0" * 52}
+    assert "earlier served model" not in "\n".join(calibration_section(cal, cal["model_sha256"]))
+    assert "earlier served model** (sha256 33a008ae539c...)" in "\n".join(calibration_section(cal, "aef369"))

@@ -20,6 +20,7 @@ import numpy as np
 from emotion_core import EmotionReader
 from emotion_core.face import face_model_input
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
+from emotion_core.weights import file_sha256
 from harness.machine import cpu_summary
 from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
 
@@ -258,17 +259,22 @@ def issue20_targets(private: dict, size_bytes: int, corr: dict | None, bench: di
     return [f"- {'met' if ok else 'NOT met'}: {name} ({value})" for name, ok, value in checks]
 
 
-def calibration_section(cal: dict) -> list[str]:
-    """The chosen crop framing and how well a detector crop reproduces the 48x48 predictions."""
+def calibration_section(cal: dict, model_sha256: str | None = None) -> list[str]:
+    """The chosen crop framing and how well a detector crop reproduces the 48x48 predictions.
+
+    A calibration run with another model than ``model_sha256`` (the served one) is labelled as such.
+    """
     best, iou = cal["best"], cal["best_iou_framing"]
     detector = cal.get("detector", "face_detector")
+    earlier = cal.get("model_sha256") not in (None, model_sha256) and model_sha256 is not None
+    note = f" **Run with an earlier served model** (sha256 {cal['model_sha256'][:12]}...)." if earlier else ""
     return [f"## Crop calibration, {detector} (`calibration_{detector}.json`, PublicTest only)", "",
             f"{cal['images']} PublicTest faces enlarged to {cal.get('face_side', 192)} px in "
             f"{cal.get('frame', '640x480')} frames; the detector found {cal['detected']:.1%}. "
             f"Best framing scale {best['scale']}, shift {best['shift_y']}: the crop's prediction "
             f"agrees with the 48x48 image's prediction on {best['agreement']:.1%} of detected faces "
             f"(mean IoU with the true face square {best['iou']:.3f}; the best-overlap framing is "
-            f"scale {iou['scale']}, shift {iou['shift_y']}, IoU {iou['iou']:.3f}).", ""]
+            f"scale {iou['scale']}, shift {iou['shift_y']}, IoU {iou['iou']:.3f}).{note}", ""]
 
 
 def training_notes(runs: list[dict]) -> str:
@@ -325,7 +331,7 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
     choice = optional_json(out / CHOICE_FILE)
     lines += choice_section(choice) if choice else []
     for cal in calibrations:
-        lines += calibration_section(cal)
+        lines += calibration_section(cal, file_sha256(model_path))
     for title, name in (("Training", "train_summary.json"), ("Export", "export.json")):
         extra = optional_json(out / name)
         if extra is not None:
