@@ -137,3 +137,18 @@ def test_members_load_from_a_keras_checkpoint_at_its_own_width(tmp_path):
     x = faces(8)
     (restored,) = load_members([path], x)
     np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_a_separable_checkpoint_loads_as_its_own_architecture(tmp_path):
+    from training.face_export import checkpoint_arch, checkpoint_width
+
+    keras.utils.set_random_seed(3)
+    model = build_model(width=4, name="student", arch="separable")
+    path, plain = tmp_path / "student.keras", tmp_path / "plain.keras"
+    model.save(path)
+    build_model(width=4).save(plain)
+    assert (checkpoint_arch(path), checkpoint_width(path)) == ("separable", 4)
+    assert checkpoint_arch(plain) == "vgg"
+    x = faces(8)
+    (restored,) = load_members([path], x)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

@@ -68,3 +68,37 @@ def test_issue20_targets_judge_privatetest_and_the_corruptions():
     assert lines[5].startswith("- NOT met: per crop <= fer's on AVX2-only CPUs (ratio 3.00")
     assert len(lines) == 6
     assert len(issue20_targets(private, 635_144, None, None)) == 3
+
+
+def test_the_choice_section_shows_ours_the_candidate_and_fer_on_publictest():
+    from training.face_evaluate import choice_section
+
+    result = corruption_result(0.62, 0.52)
+    result["scores"]["candidate"] = result["scores"]["ours"] | {"clean": 0.71}
+    result["summary"]["candidate"] = result["summary"]["ours"] | {"clean": 0.71, "drop_from_clean": 0.09}
+    result |= {"split": "PublicTest", "candidate": "cand.tflite", "candidate_blur_sigma": 0.6}
+    text = "\n".join(choice_section(result))
+    assert "`cand.tflite` (blur 0.6)" in text and "3589 PublicTest faces" in text
+    assert "| candidate | 0.7100 | 0.6200 | 9.0 pts |" in text and "| fer | 0.6000 |" in text
+
+
+def test_a_fer_benchmark_of_an_earlier_model_is_labelled():
+    from training.face_evaluate import benchmark_section
+
+    side = {"accuracy_test": 0.7003, "median_ms_per_crop": 0.4, "model_bytes": 635144}
+    frame = {"detected": 0.8, "accuracy": 0.57, "median_ms_per_frame": 3.0}
+    bench = {"crop": {"ours": side, "fer": side}, "frame": {"ours": frame, "fer": frame},
+             "crop_time_ratio_ours_over_fer": 1.0, "frames": 500, "cpu": "AMD EPYC"}
+    assert "earlier served model" not in "\n".join(benchmark_section(bench, 0.7003))
+    assert "earlier served model** (its test accuracy 0.7003, the served model's 0.7019)" in "\n".join(
+        benchmark_section(bench, 0.7019))
+
+
+def test_a_calibration_of_an_earlier_model_is_labelled():
+    from training.face_evaluate import calibration_section
+
+    framing = {"scale": 1.2, "shift_y": -0.05, "agreement": 0.86, "iou": 0.76}
+    cal = {"detector": "face_detector_full_range", "images": 3589, "detected": 0.68, "best": framing,
+           "best_iou_framing": framing, "model_sha256": "33a008ae539c" + "0" * 52}
+    assert "earlier served model" not in "\n".join(calibration_section(cal, cal["model_sha256"]))
+    assert "earlier served model** (sha256 33a008ae539c...)" in "\n".join(calibration_section(cal, "aef369"))

@@ -69,3 +69,63 @@ def test_the_served_model_holds_two_networks_and_either_one_restores():
     np.testing.assert_allclose(model.get_layer("emotion").get_weights()[0], found[-1][1], atol=1e-6)
     with pytest.raises(ValueError, match="conv/dense ops"):
         restore_from_tflite(build_model(16), path, faces(8).astype(np.float32))
+
+
+def test_distill_targets_mix_teacher_and_labels_and_stay_distributions():
+    from training.face_train import distill_targets, soften_probs
+
+    labels = np.eye(7, dtype=np.float32)[[0, 3, 6]]
+    teacher = np.array([[0.7, 0.1, 0.05, 0.05, 0.04, 0.03, 0.03]] * 3, dtype=np.float32)
+    np.testing.assert_allclose(distill_targets(labels, teacher, 0.0), labels)
+    np.testing.assert_allclose(distill_targets(labels, teacher, 1.0), teacher, atol=1e-6)
+    mixed = distill_targets(labels, teacher, 0.5)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(mixed[1, 3], 0.5 + 0.5 * 0.05, atol=1e-6)
+    flat = soften_probs(teacher, 4.0)
+    assert flat[0].argmax() == 0 and flat[0, 0] < teacher[0, 0] and flat[0, 6] > teacher[0, 6]
+    np.testing.assert_allclose(flat.sum(axis=1), 1.0, atol=1e-6)
+    with pytest.raises(ValueError, match="teacher weight"):
+        distill_targets(labels, teacher, 1.5)
+
+
+def test_teacher_probs_are_the_served_float_pair_and_are_cached(tmp_path):
+    pytest.importorskip("tensorflow")
+    from emotion_core import EmotionReader
+    from training.face_train import teacher_probs
+
+    path, x = PROJECT_ROOT / "weights" / "face_emotion_float.tflite", faces(6)
+    cache = tmp_path / "teacher.npz"
+    probs = teacher_probs(path, x, 0.6, cache)
+    served = EmotionReader.with_models(face_model=path, face_blur_sigma=0.6).face_probabilities(x)
+    np.testing.assert_allclose(probs, served, atol=1e-6)
+    np.savez(cache, key=np.load(cache)["key"], probs=np.zeros_like(probs))  # a cache hit returns what is stored
+    assert not teacher_probs(path, x, 0.6, cache).any()
+    assert teacher_probs(path, x, 0.0, cache).any()  # another blur is another key: computed again
+
+
+def test_a_separable_student_is_smaller_and_a_few_distillation_steps_lower_its_loss():
+    pytest.importorskip("keras")
+    import keras
+
+    from training.face_train import build_model, compile_model, distill_targets, train_dataset
+
+    keras.utils.set_random_seed(0)
+    student, plain = build_model(24, dropout=0.0, arch="separable"), build_model(24)
+    assert student.output_shape == (None, 7) and student.count_params() < plain.count_params() / 3
+    assert any(isinstance(layer, keras.layers.DepthwiseConv2D) for layer in student.layers)
+    x = faces(32)
+    labels = np.eye(7, dtype=np.float32)[np.arange(32) % 7]
+    targets = distill_targets(labels, np.full((32, 7), 1 / 7, dtype=np.float32), 0.5)
+    compile_model(student, 3e-3, 1e-4)
+    data = train_dataset(x, targets, np.ones(32, np.float32), batch=16, seed=0, corrupt_share=0.5)
+    images, y, w = next(iter(data))  # one augmented, corrupted batch, fixed from here on
+
+    def loss() -> float:  # training mode: batch statistics, as the steps see them
+        return float(keras.losses.categorical_crossentropy(y, student(images, training=True)).numpy().mean())
+
+    before = loss()
+    for _ in range(8):
+        student.train_on_batch(images, y, sample_weight=w)
+    assert loss() < before - 0.05
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model(24, arch="resnet")

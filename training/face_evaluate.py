@@ -20,10 +20,12 @@ import numpy as np
 from emotion_core import EmotionReader
 from emotion_core.face import face_model_input
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
+from emotion_core.weights import file_sha256
 from harness.machine import cpu_summary
 from training.face_data import PROJECT_ROOT, data_dir, load_arrays, split
 
 REPORT_DIR = PROJECT_ROOT / "reports" / "face"
+CHOICE_FILE = "corruptions_PublicTest_choice.json"  # the PublicTest corruption run behind the last swap
 DEFAULT_MODEL = PROJECT_ROOT / "weights" / "face_emotion.tflite"
 # name -> FER2013 usages it holds; "test" is the whole test folder, as published figures use.
 SPLITS = {"PublicTest": ("PublicTest",), "PrivateTest": ("PrivateTest",), "test": ("PublicTest", "PrivateTest")}
@@ -169,8 +171,12 @@ def cpu_text(cpu: dict | str) -> str:
     return cpu if isinstance(cpu, str) else cpu_summary(cpu)
 
 
-def benchmark_section(bench: dict) -> list[str]:
-    """Markdown table of the side-by-side run against the fer package."""
+def benchmark_section(bench: dict, test_accuracy: float | None = None) -> list[str]:
+    """Markdown table of the side-by-side run against the fer package.
+
+    When the run's own test accuracy differs from ``test_accuracy`` (the served model's), the run was made
+    with an earlier model and the section says so.
+    """
     rows = ["| model | test accuracy | median ms / crop | bytes | frames with a face | frame accuracy | "
             "median ms / frame |", "|---|---|---|---|---|---|---|"]
     for name in ("ours", "fer"):
@@ -182,6 +188,10 @@ def benchmark_section(bench: dict) -> list[str]:
             "crop_face + model, fer = Haar cascade + its crop + model; a frame without a face counts as wrong. "
             f"Times are single-threaded on a shared {cpu_text(bench['cpu'])}; the ratio depends on the "
             "CPU's vector instructions (see README).")
+    measured = bench["crop"]["ours"]["accuracy_test"]
+    if test_accuracy is not None and abs(measured - test_accuracy) > 1e-4:
+        note += (f" **Run with an earlier served model** (its test accuracy {measured:.4f}, the served model's "
+                 f"{test_accuracy:.4f}); not re-run since.")
     return ["## Benchmark against `fer` (`benchmark.json`)", "", *rows, "", note, ""]
 
 
@@ -222,6 +232,15 @@ def corruption_section(corr: dict) -> list[str]:
             "Accuracy:", "", corruption_table(corr), "", corruption_cost_line(corr) + " " + corr["avx512_note"], ""]
 
 
+def choice_section(corr: dict) -> list[str]:
+    """The PublicTest corruption run that chose between the model then served (ours) and a candidate."""
+    return [f"## Choice on PublicTest (`{CHOICE_FILE}`)", "",
+            f"{corr['faces']} PublicTest faces (the split that may choose), clean and under the same corruptions; "
+            f"ours is the model served when the run was made (`{corr['model']}`, blur {corr['ours_blur_sigma']:g}), "
+            f"candidate `{corr['candidate']}` (blur {corr['candidate_blur_sigma']:g}). Accuracy:", "",
+            corruption_table(corr), ""]
+
+
 def issue20_targets(private: dict, size_bytes: int, corr: dict | None, bench: dict | None) -> list[str]:
     """Issue 20's targets (PrivateTest, corruptions, cost, size), one line each; unmeasured ones say so."""
     checks = [("PrivateTest accuracy >= 0.72", private["accuracy"] >= 0.72, f"{private['accuracy']:.4f}"),
@@ -240,17 +259,22 @@ def issue20_targets(private: dict, size_bytes: int, corr: dict | None, bench: di
     return [f"- {'met' if ok else 'NOT met'}: {name} ({value})" for name, ok, value in checks]
 
 
-def calibration_section(cal: dict) -> list[str]:
-    """The chosen crop framing and how well a detector crop reproduces the 48x48 predictions."""
+def calibration_section(cal: dict, model_sha256: str | None = None) -> list[str]:
+    """The chosen crop framing and how well a detector crop reproduces the 48x48 predictions.
+
+    A calibration run with another model than ``model_sha256`` (the served one) is labelled as such.
+    """
     best, iou = cal["best"], cal["best_iou_framing"]
     detector = cal.get("detector", "face_detector")
+    earlier = cal.get("model_sha256") not in (None, model_sha256) and model_sha256 is not None
+    note = f" **Run with an earlier served model** (sha256 {cal['model_sha256'][:12]}...)." if earlier else ""
     return [f"## Crop calibration, {detector} (`calibration_{detector}.json`, PublicTest only)", "",
             f"{cal['images']} PublicTest faces enlarged to {cal.get('face_side', 192)} px in "
             f"{cal.get('frame', '640x480')} frames; the detector found {cal['detected']:.1%}. "
             f"Best framing scale {best['scale']}, shift {best['shift_y']}: the crop's prediction "
             f"agrees with the 48x48 image's prediction on {best['agreement']:.1%} of detected faces "
             f"(mean IoU with the true face square {best['iou']:.3f}; the best-overlap framing is "
-            f"scale {iou['scale']}, shift {iou['shift_y']}, IoU {iou['iou']:.3f}).", ""]
+            f"scale {iou['scale']}, shift {iou['shift_y']}, IoU {iou['iou']:.3f}).{note}", ""]
 
 
 def training_notes(runs: list[dict]) -> str:
@@ -302,10 +326,12 @@ def write_report(results: dict, out: Path, model_path: Path) -> Path:
     trained = optional_json(out / "train_summary.json")
     if trained is not None:
         lines += ["## Notes", "", training_notes(trained.get("runs", [trained])), ""]
-    lines += benchmark_section(bench) if bench else []
+    lines += benchmark_section(bench, results["test"]["accuracy"]) if bench else []
     lines += corruption_section(corr) if corr else []
+    choice = optional_json(out / CHOICE_FILE)
+    lines += choice_section(choice) if choice else []
     for cal in calibrations:
-        lines += calibration_section(cal)
+        lines += calibration_section(cal, file_sha256(model_path))
     for title, name in (("Training", "train_summary.json"), ("Export", "export.json")):
         extra = optional_json(out / name)
         if extra is not None:

@@ -132,11 +132,21 @@ def checkpoint_width(path: Path) -> int:
     return next(int(layer["config"]["filters"]) for layer in layers if layer["class_name"] == "Conv2D")
 
 
+def checkpoint_arch(path: Path) -> str:
+    """``"separable"`` for a ``.keras`` checkpoint with depthwise convolutions, else ``"vgg"`` (every ``.tflite``)."""
+    if Path(path).suffix == ".tflite":
+        return "vgg"
+    with zipfile.ZipFile(path) as archive:
+        layers = json.loads(archive.read("config.json"))["config"]["layers"]
+    return "separable" if any(layer["class_name"] == "DepthwiseConv2D" for layer in layers) else "vgg"
+
+
 def load_members(checkpoints: list[Path], sample_images: np.ndarray) -> list:
     """One model per checkpoint, each under its own name so that several fit in one graph."""
     members = []
     for index, checkpoint in enumerate(checkpoints):
-        member = build_model(checkpoint_width(checkpoint), name=f"face_member_{index}")
+        arch = checkpoint_arch(checkpoint)
+        member = build_model(checkpoint_width(checkpoint), name=f"face_member_{index}", arch=arch)
         warm_start(member, checkpoint, sample_images)
         members.append(member)
     return members

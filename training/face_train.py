@@ -4,7 +4,14 @@ The network takes what :func:`emotion_core.face.face_model_input` gives, ``(48, 
 [0, 255], and rescales inside itself, so its int8 input quantization has a scale of about 1.
 Augmentation imitates webcam crops (shift, scale, tilt, mirror, light, blur) and runs only in training.
 
+``--arch separable`` builds a cheaper network of depthwise-separable convolutions (the per-crop cost of
+plain 3x3 convolutions is high on AVX2-only CPUs); ``--teacher`` distils an exported float ``.tflite``
+(e.g. the served pair) into it: the targets mix the teacher's probabilities on the clean faces, as served,
+with the label targets, while the student sees the augmented and corrupted faces.
+
     python -m training.face_train [--minutes 40] [--width 16] [--out artifacts/face]
+    python -m training.face_train --arch separable --width 24 --teacher weights/face_emotion_float.tflite \
+        --corrupt-share 0.4 --out artifacts/face_student
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.warm_start import warm_start
 
 INPUT_SHAPE = (FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1)
+ARCHS = ("vgg", "separable")  # plain 3x3 convolutions; depthwise 3x3 + pointwise 1x1 (cheaper per crop)
+TEACHER_CACHE = "teacher_probs.npz"  # in --out: the teacher's Training probabilities, reused by warm restarts
 
 
 def set_threads(intra: int = 1, inter: int = 1) -> None:
@@ -45,6 +54,43 @@ def train_targets(labels: np.ndarray, ferplus: np.ndarray, ferplus_weight: float
     onehot = np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]
     mixed = (1.0 - ferplus_weight) * onehot + ferplus_weight * ferplus
     return ((1.0 - smoothing) * mixed + smoothing / NUM_EMOTIONS).astype(np.float32)
+
+
+def soften_probs(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``(n, 7)`` probabilities raised to ``1 / temperature`` and renormalised (> 1 flattens, 1 keeps them)."""
+    logs = np.log(np.clip(probs, 1e-8, 1.0)) / temperature
+    logs -= logs.max(axis=1, keepdims=True)
+    soft = np.exp(logs)
+    return (soft / soft.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def distill_targets(targets: np.ndarray, teacher: np.ndarray, weight: float, temperature: float = 1.0) -> np.ndarray:
+    """``(n, 7)`` targets: ``weight`` of the teacher's (softened) probabilities, the rest the label targets."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"teacher weight must be in [0, 1], got {weight}")
+    return ((1.0 - weight) * targets + weight * soften_probs(teacher, temperature)).astype(np.float32)
+
+
+def teacher_probs(path: Path, images: np.ndarray, blur_sigma: float | None, cache: Path | None = None) -> np.ndarray:
+    """``(n, 7)`` probabilities of the float ``.tflite`` at ``path`` on uint8 ``(n, 48, 48, 1)`` clean faces, as served.
+
+    The runtime's own preprocessing and input blur (the served model's when ``blur_sigma`` is None).
+    With ``cache``, the probabilities are kept there, keyed by the teacher file's sha256 and the faces.
+    """
+    import hashlib
+
+    from emotion_core import EmotionReader
+
+    key = hashlib.sha256(Path(path).read_bytes() + images.tobytes() + repr(blur_sigma).encode()).hexdigest()
+    if cache is not None and cache.exists():
+        stored = np.load(cache)
+        if str(stored["key"]) == key:
+            return stored["probs"]
+    reader = EmotionReader.with_models(face_model=path, face_blur_sigma=blur_sigma)
+    probs = np.concatenate([reader.face_probabilities(images[i : i + 512]) for i in range(0, len(images), 512)])
+    if cache is not None:
+        np.savez(cache, key=key, probs=probs)
+    return probs.astype(np.float32)
 
 
 def downscale_blur(images, max_factor: float = 0.5, rate: float = 0.3):
@@ -119,22 +165,43 @@ def conv_block(x, filters: int, convs: int, pool: bool):
     return keras.layers.MaxPooling2D()(x) if pool else x
 
 
-def build_model(width: int = 16, dropout: float = 0.3, name: str = ""):
-    """VGG-like CNN: ``(b, 48, 48, 1)`` grey in [0, 255] -> ``(b, 7)`` softmax over EMOTIONS.
+def separable_block(x, filters: int, convs: int, pool: bool):
+    """``convs`` x (3x3 depthwise -> BN -> ReLU -> 1x1 pointwise to ``filters`` -> BN -> ReLU), then a 2x2 max pool."""
+    import keras
 
-    Four stages of two 3x3 convs (``width``, 2x, 4x, 8x channels) at 48, 24, 12 and 6 pixels,
-    global average pooling, dropout and one dense layer.
+    for _ in range(convs):
+        x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.Conv2D(filters, 1, use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    return keras.layers.MaxPooling2D()(x) if pool else x
+
+
+def build_model(width: int = 16, dropout: float = 0.3, name: str = "", arch: str = "vgg"):
+    """CNN: ``(b, 48, 48, 1)`` grey in [0, 255] -> ``(b, 7)`` softmax over EMOTIONS.
+
+    Four stages of two convolutions (``width``, 2x, 4x, 8x channels) at 48, 24, 12 and 6 pixels,
+    global average pooling, dropout and one dense layer. ``arch="vgg"``: plain 3x3 convolutions;
+    ``"separable"``: one plain 3x3 stem convolution, then depthwise-separable ones.
     """
     import keras
 
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHS}")
     inputs = keras.Input(INPUT_SHAPE, name="face")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
+    if arch == "separable":  # a depthwise conv on one grey channel would learn only 9 weights
+        x = conv_block(x, width, convs=1, pool=False)
+    block = separable_block if arch == "separable" else conv_block
     for stage in range(4):
-        x = conv_block(x, width * 2**stage, convs=2, pool=stage < 3)
+        x = block(x, width * 2**stage, convs=2, pool=stage < 3)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(NUM_EMOTIONS, activation="softmax", name="emotion")(x)
-    return keras.Model(inputs, outputs, name=name or f"face_vgg{width}")
+    prefix = "face_vgg" if arch == "vgg" else "face_sep"
+    return keras.Model(inputs, outputs, name=name or f"{prefix}{width}")
 
 
 def light_augmenter():
@@ -222,6 +289,15 @@ def compile_model(model, lr: float, weight_decay: float) -> None:
                   loss="categorical_crossentropy", metrics=["accuracy"])
 
 
+def run_targets(args: argparse.Namespace, train: dict, out: Path) -> np.ndarray:
+    """The training targets of ``args``: labels with FER+ votes, mixed with ``--teacher``'s probabilities if given."""
+    targets = train_targets(train["y"], train["ferplus"], args.ferplus_weight, args.smoothing)
+    if not args.teacher:
+        return targets
+    probs = teacher_probs(Path(args.teacher), train["x"], args.teacher_blur, out / TEACHER_CACHE)
+    return distill_targets(targets, probs, args.teacher_weight, args.temperature)
+
+
 def run(args: argparse.Namespace) -> dict:
     """Train, keep the best-PublicTest-accuracy checkpoint in ``args.out``; returns a summary."""
     import keras
@@ -232,16 +308,16 @@ def run(args: argparse.Namespace) -> dict:
     train, public = split(arrays, "Training"), split(arrays, "PublicTest")
     if args.limit:
         train = {key: value[: args.limit] for key, value in train.items()}
-    targets = train_targets(train["y"], train["ferplus"], args.ferplus_weight, args.smoothing)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    targets = run_targets(args, train, out)
     weights = class_weights(train["y"], args.class_weight_power)[train["y"]]
     data = train_dataset(train["x"], targets, weights, args.batch, args.seed, args.sharp_share, args.corrupt_share)
-    model = build_model(args.width, args.dropout)
+    model = build_model(args.width, args.dropout, arch=args.arch)
     if args.init:  # continue an earlier run with a fresh learning-rate cycle (new optimizer state)
         member = None if args.init_member < 0 else args.init_member
         warm_start(model, args.init, train["x"][:1000].astype(np.float32), member)
     compile_model(model, args.lr, args.weight_decay)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     callbacks = [
         keras.callbacks.ModelCheckpoint(out / "best.keras", monitor="val_accuracy", mode="max", save_best_only=True),
         keras.callbacks.CSVLogger(out / "history.csv"),
@@ -267,6 +343,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=200, help="upper bound; the time budget usually stops first")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--width", type=int, default=16, help="channels of the first stage")
+    parser.add_argument("--arch", choices=ARCHS, default=ARCHS[0], help="plain or depthwise-separable convolutions")
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
@@ -284,6 +361,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="which network of a --init .tflite holding several (served face model: 0 face, 1 mirror)")
     parser.add_argument("--corrupt-share", type=float, default=0.0,
                         help="share of training faces given one webcam corruption (harness.corruptions) first")
+    parser.add_argument("--teacher", default="", help="distil this exported float .tflite (e.g. the served pair)")
+    parser.add_argument("--teacher-weight", type=float, default=0.7, help="share of the teacher in the targets")
+    parser.add_argument("--teacher-blur", type=float, default=None,
+                        help="the teacher's input blur sigma (default: the served face model's)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="> 1 flattens the teacher's probabilities")
     return parser.parse_args(argv)
 
 
