@@ -67,6 +67,7 @@ class TrainConfig:
     exclude_corpus: str = ""
     normalisation: str = DEFAULT_NORMALISATION  # per-window input normalisation (emotion_core.audio.NORMALISATIONS)
     init: str = ""  # warm start from a .keras checkpoint or exported float .tflite, e.g. for a new cycle
+    init_member: int = 0  # which network of a .tflite holding several (the served ensemble): the first by default
     seed: int = 0
 
 
@@ -254,7 +255,7 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     profile, model = noise_profile(), build_ours(config.weight_decay)
     if config.init:  # a .keras checkpoint or an exported float .tflite
         samples = [clip_windows(clip, config.normalisation)[0][0] for clip in clips[:: len(clips) // 400]]
-        warm_start(model, config.init, np.stack(samples)[..., None])
+        warm_start(model, config.init, np.stack(samples)[..., None], member=config.init_member)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy")
     log(f"{model.count_params()} parameters, {len(train)} training clips, {len(val)} validation clips")
     best, history, started, budget = {"score": -1.0}, [], time.time(), config.minutes * 60
@@ -326,6 +327,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--init", type=Path, default=None,
                         help="warm start from this .keras checkpoint or exported float .tflite")
+    parser.add_argument("--init-member", type=int, default=0,
+                        help="with --init on a .tflite of several averaged networks: which one to start from")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path (.keras)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--augment", choices=tuple(AUGMENT_PRESETS), default="studio")
@@ -344,6 +347,7 @@ def main() -> None:
     else:
         config = TrainConfig(minutes=args.minutes, exclude_corpus=args.exclude_corpus, seed=args.seed,
                              learning_rate=args.learning_rate, init=str(args.init or ""),
+                             init_member=args.init_member,
                              corpus_power=args.corpus_power, normalisation=args.normalisation,
                              **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
