@@ -28,6 +28,14 @@ WINDOW_SAMPLES = int(WINDOW_SECONDS * SAMPLE_RATE)
 WINDOW_FRAMES = 1 + WINDOW_SAMPLES // HOP_LENGTH  # frames of a centred STFT over one window
 assert WINDOW_SAMPLES % HOP_LENGTH == 0, "a window must hold a whole number of hops"
 
+# Per-window normalisation of the log-mel (a voice model's manifest ``preprocessing.normalisation``):
+# "band_mean" (the default): zero mean per band, one shared scale; "band_mean_var": zero mean and unit
+# spread per band, both measured on the window's active frames (:func:`standardize_bands`).
+NORMALISATIONS = ("band_mean", "band_mean_var")
+DEFAULT_NORMALISATION = NORMALISATIONS[0]
+ACTIVE_RANGE_DB = 30.0  # a frame within this much of the window's loudest frame counts as voice
+BAND_STD_FLOOR_DB = 3.0  # spread below this is not scaled up (band-limited or noise-only bands)
+
 MAX_AUDIO_SECONDS = 600.0  # load_audio refuses longer recordings (10 minutes, as for videos)
 RESAMPLE_QUALITY = "HQ"  # soxr's default quality, for whole signals and streams alike
 
@@ -201,6 +209,43 @@ def normalize_features(features: np.ndarray) -> np.ndarray:
     return (centred / (centred.std() + 1e-3)).astype(np.float32)
 
 
+def active_frames(features: np.ndarray, range_db: float = ACTIVE_RANGE_DB) -> np.ndarray:
+    """``(frames,)`` bool: the frames of a ``(frames, N_MELS)`` dB log-mel whose level (mean dB over the
+    bands) lies within ``range_db`` of the loudest frame's; pauses and breaths below it are left out.
+
+    A mean of dB, not of power: a fixed colouring (microphone, room) then moves every frame's level
+    by the same amount and leaves the choice of frames unchanged.
+    """
+    if features.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    level = features.astype(np.float64).mean(axis=1)
+    return level >= level.max() - range_db
+
+
+def standardize_bands(features: np.ndarray) -> np.ndarray:
+    """Per-utterance mean and variance normalisation of ``(frames, N_MELS)`` dB log-mels, float32.
+
+    Each band's mean and standard deviation are measured on the :func:`active_frames` (the voice,
+    not the pauses), then every frame has that mean removed and is divided by that deviation
+    (at least BAND_STD_FLOOR_DB). The mean takes out the microphone's and room's colouring, the
+    deviation how widely this voice and channel swing in each band.
+    """
+    if features.shape[0] == 0:
+        return features.astype(np.float32)
+    active = features[active_frames(features)].astype(np.float64)
+    spread = np.maximum(active.std(axis=0), BAND_STD_FLOOR_DB)
+    return ((features - active.mean(axis=0)) / spread).astype(np.float32)
+
+
+def normalized(features: np.ndarray, normalisation: str = DEFAULT_NORMALISATION) -> np.ndarray:
+    """``(frames, N_MELS)`` dB log-mels normalised as ``normalisation`` (one of :data:`NORMALISATIONS`) says."""
+    if normalisation == "band_mean":
+        return normalize_features(features)
+    if normalisation == "band_mean_var":
+        return standardize_bands(features)
+    raise ValueError(f"unknown voice normalisation {normalisation!r}; known: {', '.join(NORMALISATIONS)}")
+
+
 def fit_to_window(features: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:
     """Tile a short ``(n, N_MELS)`` matrix (or cut a long one) to exactly ``frames`` rows.
 
@@ -212,10 +257,10 @@ def fit_to_window(features: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarr
     return np.tile(features, (repeats, 1))[:frames].astype(np.float32)
 
 
-def mel_to_input(features: np.ndarray) -> np.ndarray:
+def mel_to_input(features: np.ndarray, normalisation: str = DEFAULT_NORMALISATION) -> np.ndarray:
     """A window's ``(frames, N_MELS)`` dB log-mel -> the voice model's ``(WINDOW_FRAMES, N_MELS)`` input.
 
-    :func:`normalize_features`, then :func:`fit_to_window`; training applies its log-mel
-    augmentations before this step, so what the model learns from is made as it is served.
+    :func:`normalized` (the model's ``normalisation``), then :func:`fit_to_window`; training applies
+    its log-mel augmentations before this step, so what the model learns from is made as it is served.
     """
-    return fit_to_window(normalize_features(features))
+    return fit_to_window(normalized(features, normalisation))

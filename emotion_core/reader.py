@@ -61,6 +61,16 @@ def blur_sigma_of(entry: dict) -> float:
     return float(entry.get("preprocessing", {}).get("blur_sigma", 0.0))
 
 
+def voice_normalisation_of(entry: dict) -> str:
+    """A voice model's per-window normalisation from its manifest entry (``preprocessing.normalisation``;
+    absent = :data:`~emotion_core.audio.DEFAULT_NORMALISATION`, what every earlier model was trained with)."""
+    normalisation = entry.get("preprocessing", {}).get("normalisation", audio.DEFAULT_NORMALISATION)
+    if normalisation not in audio.NORMALISATIONS:
+        raise ValueError(f"voice model's manifest names an unknown normalisation {normalisation!r}; "
+                         f"this runtime knows {', '.join(audio.NORMALISATIONS)}")
+    return normalisation
+
+
 def prepare_speech(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Any mono/stereo int or float PCM at 8-96 kHz -> 16 kHz mono float32 in [-1, 1]."""
     try:
@@ -112,11 +122,14 @@ class EmotionReader:
     def __init__(self, face_model: LiteClassifier | None, voice_model: LiteClassifier | None,
                  detector: Callable[[], face.FaceDetector] | None = face.default_detector, *,
                  close_detector: Callable[[], face.FaceDetector] | None = None,
-                 face_blur_sigma: float = 0.0, fusion: FusionSettings = HAND_SET) -> None:
+                 face_blur_sigma: float = 0.0, fusion: FusionSettings = HAND_SET,
+                 voice_normalisation: str = audio.DEFAULT_NORMALISATION) -> None:
         """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once,
-        ``close_detector`` the one tried on frames where it finds no face (none: no second try)."""
+        ``close_detector`` the one tried on frames where it finds no face (none: no second try);
+        ``voice_normalisation`` is the voice model's (:func:`voice_normalisation_of` its manifest entry)."""
         self.face_model = face_model
         self.voice_model = voice_model
+        self.voice_normalisation = voice_normalisation_of({"preprocessing": {"normalisation": voice_normalisation}})
         self.face_blur_sigma = float(face_blur_sigma)
         self.fusion = fusion
         self._makers = {"detector": detector, "close_detector": close_detector}
@@ -149,8 +162,8 @@ class EmotionReader:
 
         face_entry = _entry(manifest, face_name) if face_name else {}
         face_model = checked_classifier(path_of(face_name), face_entry) if face_name else None
-        voice_model = (checked_classifier(path_of(voice_name), _entry(manifest, voice_name), voice=True)
-                       if voice_name else None)
+        voice_entry = _entry(manifest, voice_name) if voice_name else {}
+        voice_model = checked_classifier(path_of(voice_name), voice_entry, voice=True) if voice_name else None
         def detector_of(name: str) -> Callable[[], face.FaceDetector] | None:
             if not name:
                 return None
@@ -160,18 +173,21 @@ class EmotionReader:
 
         close_name = close_name if detector_name and close_name != detector_name else ""
         return cls(face_model, voice_model, detector_of(detector_name), close_detector=detector_of(close_name),
-                   face_blur_sigma=blur_sigma_of(face_entry), fusion=FusionSettings.from_manifest(manifest))
+                   face_blur_sigma=blur_sigma_of(face_entry), fusion=FusionSettings.from_manifest(manifest),
+                   voice_normalisation=voice_normalisation_of(voice_entry))
 
     @classmethod
     def with_models(cls, face_model: str | Path | None = None, voice_model: str | Path | None = None,
-                    detector: str | Path | None = None, *, face_blur_sigma: float | None = None) -> EmotionReader:
+                    detector: str | Path | None = None, *, face_blur_sigma: float | None = None,
+                    voice_normalisation: str | None = None) -> EmotionReader:
         """A reader on candidate model files (e.g. a training export), served exactly as the app serves its own.
 
         Each file is checked against the bundled manifest's entry for its channel (labels, input shape,
         voice features); no checksum, as a candidate is not in the manifest yet. ``face_blur_sigma``
         defaults to the served face model's. A channel without a file is left out; the detectors are the
         served ones unless ``detector`` is a manifest name (a bundled detector with its framing, alone)
-        or a file (cropped with the default framing, alone).
+        or a file (cropped with the default framing, alone). ``voice_normalisation`` is the candidate
+        voice model's (default: the served voice model's).
         """
         manifest = load_manifest()
         face_entry = _entry(manifest, FACE_MODEL)
@@ -182,7 +198,8 @@ class EmotionReader:
             _detector_named_or_file(manifest, detector),
             close_detector=(lambda: face.named_detector(CLOSE_DETECTOR_MODEL)) if detector is None else None,
             face_blur_sigma=blur_sigma_of(face_entry) if face_blur_sigma is None else face_blur_sigma,
-            fusion=FusionSettings.from_manifest(manifest))
+            fusion=FusionSettings.from_manifest(manifest),
+            voice_normalisation=voice_normalisation or voice_normalisation_of(_entry(manifest, VOICE_MODEL)))
 
     def __repr__(self) -> str:
         name = lambda runner: runner.path.name if runner is not None else None  # noqa: E731
@@ -272,10 +289,11 @@ class EmotionReader:
         """The voice model's ``(n, 7)`` probabilities (EMOTIONS order) for voice windows.
 
         Each piece is 16 kHz mono float32 audio of at most one window, fed to the model as every
-        path feeds it (:func:`emotion_core.windows.window_input`: trimmed, log-mel, normalised, tiled).
+        path feeds it (:func:`emotion_core.windows.window_input`: trimmed, log-mel, normalised as the
+        model's manifest says, tiled).
         """
         runner = self._voice()
-        rows = [runner.predict(windows.window_input(piece)) for piece in pieces]
+        rows = [runner.predict(windows.window_input(piece, self.voice_normalisation)) for piece in pieces]
         return np.stack(rows) if rows else np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
 
     def window_probabilities(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

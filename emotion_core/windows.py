@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, WINDOW_SAMPLES, log_mel, mel_to_input
+from .audio import DEFAULT_NORMALISATION, SAMPLE_RATE, WINDOW_SAMPLES, log_mel, mel_to_input
 from .speech import has_speech, trim_silence
 
 WINDOW_HOP_SECONDS = 0.5  # windows start this far apart (the live view reads the voice this often)
@@ -68,6 +68,10 @@ def window_mel(window: np.ndarray) -> np.ndarray:
     return log_mel(trim_silence(np.asarray(window, dtype=np.float32)))
 
 
-def window_input(window: np.ndarray) -> np.ndarray:
-    """16 kHz mono float32 audio of at most one window -> the voice model's ``(WINDOW_FRAMES, N_MELS)`` input."""
-    return mel_to_input(window_mel(window))
+def window_input(window: np.ndarray, normalisation: str = DEFAULT_NORMALISATION) -> np.ndarray:
+    """16 kHz mono float32 audio of at most one window -> the voice model's ``(WINDOW_FRAMES, N_MELS)`` input.
+
+    ``normalisation`` is the model's (manifest ``preprocessing.normalisation``, one of
+    :data:`~emotion_core.audio.NORMALISATIONS`).
+    """
+    return mel_to_input(window_mel(window), normalisation)

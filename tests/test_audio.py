@@ -96,3 +96,45 @@ def test_decoders_hand_over_samples_at_the_files_own_rate(tmp_path, speech):
     assert audio.load_audio(tmp_path / "high.wav")[1] == 48000
     too_high, too_high_rate = audio.load_audio(tmp_path / "too_high.wav")  # outside the API's rates: brought to 16 kHz
     assert too_high_rate == audio.SAMPLE_RATE and too_high.size == audio.SAMPLE_RATE
+
+
+# Two bands, four frames (dB). Frame levels (mean dB over the bands): -2, -6, -60, -3 dB, so with
+# 30 dB of range the -60 dB frame is a pause and is left out of the band statistics.
+PAUSED = np.array([[0.0, -4.0], [-10.0, -2.0], [-60.0, -60.0], [-6.0, 0.0]], dtype=np.float32)
+
+
+def test_active_frames_leave_out_what_lies_far_below_the_loudest_frame():
+    assert audio.active_frames(PAUSED).tolist() == [True, True, False, True]
+    assert audio.active_frames(PAUSED, range_db=58.0).all() and not audio.active_frames(PAUSED, range_db=57.9).all()
+    assert audio.active_frames(np.zeros((0, 2), np.float32)).shape == (0,)
+
+
+def test_band_standardisation_by_hand():
+    out = audio.standardize_bands(PAUSED)
+    # Band 0 on the active frames 0, -10, -6: mean -16/3, variance (16^2 + 14^2 + 2^2) / 9 / 3 = 456/27.
+    band0 = (np.array([0.0, -10.0, -60.0, -6.0]) + 16.0 / 3.0) / np.sqrt(456.0 / 27.0)
+    # Band 1 on -4, -2, 0: mean -2, std sqrt(8/3) = 1.63 dB, below the 3 dB floor, so divided by 3.
+    band1 = (np.array([-4.0, -2.0, -60.0, 0.0]) + 2.0) / audio.BAND_STD_FLOOR_DB
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, np.stack([band0, band1], axis=1), rtol=1e-5)
+    assert audio.standardize_bands(np.zeros((0, 2), np.float32)).shape == (0, 2)
+
+
+def test_band_standardisation_removes_a_channel_gain_and_spread_per_band(speech):
+    mel = audio.log_mel(speech[0][: audio.WINDOW_SAMPLES])
+    np.testing.assert_allclose(audio.standardize_bands(mel + 12.0), audio.standardize_bands(mel), atol=1e-4)  # gain
+    tilt = np.linspace(-12.0, 6.0, audio.N_MELS, dtype=np.float32)  # a microphone's colouring
+    np.testing.assert_allclose(audio.standardize_bands(mel + tilt), audio.standardize_bands(mel), atol=1e-4)
+    standard = audio.standardize_bands(mel)[audio.active_frames(mel)]
+    np.testing.assert_allclose(standard.mean(axis=0), 0.0, atol=1e-4)
+    assert np.all(standard.std(axis=0) <= 1.0 + 1e-4)  # 1 exactly unless the band's spread was floored
+
+
+def test_the_normalisation_is_chosen_by_name():
+    mel = np.random.default_rng(0).normal(-40.0, 10.0, (50, audio.N_MELS)).astype(np.float32)
+    assert audio.DEFAULT_NORMALISATION == "band_mean"  # what every model before this one was trained with
+    np.testing.assert_array_equal(audio.mel_to_input(mel), audio.fit_to_window(audio.normalize_features(mel)))
+    np.testing.assert_array_equal(audio.mel_to_input(mel, "band_mean_var"),
+                                  audio.fit_to_window(audio.standardize_bands(mel)))
+    with pytest.raises(ValueError, match="band_mean_var"):
+        audio.normalized(mel, "cepstral")

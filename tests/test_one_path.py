@@ -156,19 +156,21 @@ def test_one_recording_reads_the_same_through_every_path(recording, wav, audio_p
     print("max score difference against the Audio path:", {k: round(float(v), 5) for k, v in measured.items()})
 
 
-def test_a_training_crop_is_made_as_a_served_window(recording, monkeypatch):
-    """Without augmentation, a training example is exactly the served input of the same stretch of samples."""
+@pytest.mark.parametrize("normalisation", audio.NORMALISATIONS)
+def test_a_training_crop_is_made_as_a_served_window(recording, monkeypatch, normalisation):
+    """Without augmentation, a training example is exactly the served input of the same stretch of samples,
+    with either per-window normalisation a model may be trained with."""
     from training import voice_train
 
     monkeypatch.setattr(voice_train, "warp", lambda mel, rng: mel)
     monkeypatch.setattr(voice_train, "spec_augment", lambda x, rng: x)
-    config = voice_train.TrainConfig(noise_probability=0.0)
+    config = voice_train.TrainConfig(noise_probability=0.0, normalisation=normalisation)
     samples = audio.resample(audio.to_mono_float(recording), MIC_RATE)
     for seed in range(3):
         example = voice_train.training_example(samples, np.random.default_rng(seed), None, config)
         crop = voice_train.random_crop(samples, np.random.default_rng(seed))
         assert crop.size == audio.WINDOW_SAMPLES and np.shares_memory(crop, samples)
-        np.testing.assert_array_equal(example, windows.window_input(crop))
+        np.testing.assert_array_equal(example, windows.window_input(crop, normalisation))
     short = samples[: audio.SAMPLE_RATE]  # a clip shorter than a window is its own window
     np.testing.assert_array_equal(voice_train.training_example(short, np.random.default_rng(0), None, config),
-                                  windows.window_input(short))
+                                  windows.window_input(short, normalisation))

@@ -117,6 +117,7 @@ def edited(model: str, **changes) -> dict:
     (edited(VOICE_MODEL, features={**load_manifest()["models"][VOICE_MODEL]["features"], "n_mels": 40}),
      ValueError, "other features"),
     (edited(FACE_MODEL, sha256="0" * 64), ChecksumError, "does not match the manifest"),
+    (edited(VOICE_MODEL, preprocessing={"normalisation": "cepstral"}), ValueError, "unknown normalisation"),
     ({**load_manifest(), "fusion": {"face_weight": 2.0}}, ValueError, "unknown fusion settings"),
 ])
 def test_a_manifest_that_does_not_fit_fails_when_the_reader_is_built(manifest, error, message):
@@ -129,6 +130,25 @@ def test_unknown_names_and_mismatched_candidates_fail_at_construction():
         EmotionReader.from_manifest(face_name="face_emotion_v9")
     with pytest.raises(ValueError, match="does not match the manifest"):
         EmotionReader.with_models(face_model=VOICE_FLOAT)  # a voice file offered as the face model
+
+
+def test_the_voice_normalisation_comes_from_the_manifest_and_is_used(bundled, speech):
+    """A voice entry without ``preprocessing`` is read with today's normalisation (the bundled model
+    bit for bit); one that names another has its windows made with that one."""
+    from emotion_core import audio, windows
+
+    entry = load_manifest()["models"][VOICE_MODEL]
+    assert bundled.voice_normalisation == entry.get("preprocessing", {}).get("normalisation", "band_mean")
+    no_field = EmotionReader.from_manifest(edited(VOICE_MODEL, preprocessing={}))
+    assert no_field.voice_normalisation == "band_mean"
+    other = EmotionReader.from_manifest(edited(VOICE_MODEL, preprocessing={"normalisation": "band_mean_var"}))
+    assert other.voice_normalisation == "band_mean_var"
+    assert EmotionReader.with_models(voice_model=VOICE_FLOAT, voice_normalisation="band_mean_var").voice_normalisation \
+        == "band_mean_var"
+    mono = audio.resample(*speech)[: audio.WINDOW_SAMPLES]
+    served = other.voice_model.predict(windows.window_input(mono, "band_mean_var"))
+    np.testing.assert_array_equal(other.voice_probabilities([mono])[0], served)
+    assert not np.array_equal(other.voice_probabilities([mono]), no_field.voice_probabilities([mono]))
 
 
 def test_fusion_settings_come_from_the_manifest(crop, speech):

@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core import EmotionReader
+from emotion_core.audio import NORMALISATIONS
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from training.voice_data import CORPORA, PROJECT_ROOT, TEST_ONLY_CORPORA, default_data_dir, list_clips
-from training.voice_evaluate import REPORT_DIR, percent, predict_files, summarise
+from training.voice_evaluate import REPORT_DIR, demographic_groups, fairness, percent, predict_files, summarise
 from training.voice_train import limit_threads
 
 HELD_OUT_CORPORA = ("ravdess", "crema-d", "emovo")  # the leave-one-corpus-out test corpora
@@ -89,14 +90,21 @@ def evaluation_sets(clips: list[dict], trained_without: tuple[str, ...]) -> dict
     return sets
 
 
-def score_set(reader: EmotionReader, clips: list[dict], index: np.ndarray) -> dict:
-    """Served-path metrics of one test set: accuracy, UAR, recall, confusion, no answers and collapse."""
-    probs = predict_files(reader, [clips[i]["path"] for i in index])
+def score_set(probs: np.ndarray, clips: list[dict], index: np.ndarray) -> dict:
+    """Served-path metrics of one test set from its clips' served scores ``probs`` (``(len(index), 7)``,
+    NaN rows = no answer): accuracy, UAR, recall, confusion, no answers and collapse."""
     answered = ~np.isnan(probs).any(axis=1)
     labels = np.array([clips[i]["label"] for i in index])
     predicted = np.where(answered, np.nan_to_num(probs).argmax(axis=1), -1)
     return {**summarise(labels, predicted), "no_answer": int((~answered).sum()),
-            "collapse": asdict(collapse(labels, predicted))}
+            "collapse": asdict(collapse(labels, predicted)), "predicted": predicted.tolist()}
+
+
+def crema_fairness(measured: dict, clips: list[dict], index: np.ndarray, data_dir: Path) -> dict:
+    """UAR and accuracy per CREMA-D actor sex and age group of one CREMA-D test set's answers."""
+    labels = np.array([clips[i]["label"] for i in index])
+    groups = demographic_groups(data_dir, np.array([clips[i]["path"] for i in index]))
+    return fairness(labels, np.array(measured["predicted"]), groups)
 
 
 def sha256_of(path: Path) -> str:
@@ -104,16 +112,23 @@ def sha256_of(path: Path) -> str:
 
 
 def evaluate_model(model: Path, clips: list[dict], trained_without: tuple[str, ...],
-                   only: tuple[str, ...] = ()) -> dict:
-    """Every test set of :func:`evaluation_sets` (or those named in ``only``) for one int8 model file."""
-    reader = EmotionReader.with_models(voice_model=model)
+                   only: tuple[str, ...] = (), normalisation: str | None = None,
+                   data_dir: Path | None = None) -> dict:
+    """Every test set of :func:`evaluation_sets` (or those named in ``only``) for one int8 model file,
+    its windows normalised as ``normalisation`` (default: the served voice model's)."""
+    reader = EmotionReader.with_models(voice_model=model, voice_normalisation=normalisation)
     sets = {name: index for name, index in evaluation_sets(clips, trained_without).items() if not only or name in only}
     started, scores = time.time(), {}
-    for name, index in sets.items():
-        scores[name] = score_set(reader, clips, index)
+    needed = np.unique(np.concatenate(list(sets.values()))) if sets else np.zeros(0, dtype=int)
+    served = dict(zip(needed.tolist(), predict_files(reader, [clips[i]["path"] for i in needed]), strict=True))
+    for name, index in sets.items():  # a clip in several sets (all, dev, test) is scored once
+        scores[name] = score_set(np.array([served[i] for i in index]).reshape(-1, NUM_EMOTIONS), clips, index)
+        if name.startswith("crema-d") and data_dir is not None:
+            scores[name]["fairness"] = crema_fairness(scores[name], clips, index, data_dir)
         print(f"{name}: UAR {scores[name]['uar']:.3f}, collapse {scores[name]['collapse']['ratio']:.2f}, "
               f"foreign {scores[name]['collapse']['foreign_share']:.3f} ({time.time() - started:.0f} s)", flush=True)
     return {"file": str(model), "sha256": sha256_of(model), "trained_without": list(trained_without),
+            "normalisation": reader.voice_normalisation,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sets": scores}
 
 
@@ -197,13 +212,17 @@ def main() -> None:
     parser.add_argument("--trained-without", nargs="*", default=["emovo"], choices=HELD_OUT_CORPORA,
                         help="the acted corpora the model never trained on (tested on all their speakers)")
     parser.add_argument("--only", nargs="*", default=[], help="test only these sets, e.g. emovo:all urdu:all")
+    parser.add_argument("--normalisation", choices=NORMALISATIONS, default=None,
+                        help="the model's per-window normalisation (default: the served model's)")
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     limit_threads(1)
     clips = list_clips(args.data_dir)
+    measured = evaluate_model(args.model, clips, tuple(args.trained_without), tuple(args.only), args.normalisation,
+                              args.data_dir)
+    # Read only now: another model's test may have finished and written its row while this one ran.
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
-    measured = evaluate_model(args.model, clips, tuple(args.trained_without), tuple(args.only))
     if args.name in results:  # keep earlier sets of the same model that were not measured again
         measured["sets"] = {**results[args.name]["sets"], **measured["sets"]}
     results[args.name] = measured

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core.audio import SAMPLE_RATE, load_audio, resample
+from emotion_core.audio import DEFAULT_NORMALISATION, SAMPLE_RATE, load_audio, resample
 from emotion_core.labels import EMOTION_INDEX
 from emotion_core.windows import cut, window_input
 
@@ -168,11 +168,12 @@ def clip_audio(cache: dict[str, np.ndarray], index: int) -> np.ndarray:
     return cache["samples"][start:stop]
 
 
-def clip_windows(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def clip_windows(samples: np.ndarray, normalisation: str = DEFAULT_NORMALISATION) -> tuple[np.ndarray, np.ndarray]:
     """The served windows of one clip's 16 kHz float32 samples: model inputs ``(k, 301, 64)`` and
-    whether each holds speech ``(k,)``, made by the runtime's own window functions."""
+    whether each holds speech ``(k,)``, made by the runtime's own window functions (with the model's
+    ``normalisation``)."""
     _, pieces, voiced = cut(np.asarray(samples, dtype=np.float32))
-    return np.stack([window_input(piece) for piece in pieces]), voiced
+    return np.stack([window_input(piece, normalisation) for piece in pieces]), voiced
 
 
 def summary(cache: dict[str, np.ndarray]) -> str:

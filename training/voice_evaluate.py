@@ -28,6 +28,8 @@ from training.voice_data import PROJECT_ROOT, baseline_mfcc, clip_samples, clip_
 from training.voice_train import ARTIFACTS, limit_threads
 
 REPORT_DIR = PROJECT_ROOT / "reports" / "voice"
+# REPORT.md keeps this hand-written section (the issue-17 runs), and all below it, when it is rewritten.
+HAND_WRITTEN = "## Leave one corpus out and new conditions (issue 17)"
 VOTE_LETTERS = {"A": "angry", "D": "disgust", "F": "fear", "H": "happy", "S": "sad", "N": "neutral"}
 AGE_GROUPS = ((20, 29, "20-29"), (30, 44, "30-44"), (45, 120, "45+"))
 BASELINE_ROW = "baseline (prototype, float)"
@@ -241,6 +243,9 @@ def write_report(report: dict, path: Path) -> None:
     lines += ["## New corpora and conditions", "", CROSS_CORPUS_POINTER, ""]
     lines += ["## Training runs (validation speakers only)", "", *training_table(report.get("training", {})), ""]
     lines += ["## Notes", "", *[f"- {note}" for note in report.get("notes", [])], ""]
+    kept = path.read_text().split(HAND_WRITTEN, 1) if path.exists() else []
+    if len(kept) == 2:
+        lines += [HAND_WRITTEN + kept[1].rstrip("\n"), ""]
     path.write_text("\n".join(lines))
 
 

@@ -46,28 +46,36 @@ LICENCE = (
 )
 
 
-def feature_parameters() -> dict:
+NORMALISATION_TEXT = {
+    "band_mean": "per window: zero mean per mel band, unit overall std (normalize_features); ",
+    "band_mean_var": "per window: zero mean and unit std per mel band, measured on the frames within "
+                     f"{audio.ACTIVE_RANGE_DB:g} dB of the loudest, std floored at {audio.BAND_STD_FLOOR_DB:g} dB "
+                     "(standardize_bands); "}
+
+
+def feature_parameters(normalisation: str = audio.DEFAULT_NORMALISATION) -> dict:
     """The runtime feature settings the model was trained with (all from ``emotion_core.audio``)."""
     return {
         "sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "win_length": audio.WIN_LENGTH,
         "hop_length": audio.HOP_LENGTH, "n_mels": audio.N_MELS, "fmin": audio.FMIN, "fmax": audio.FMAX,
         "window_seconds": audio.WINDOW_SECONDS, "window_hop_seconds": windows.WINDOW_HOP_SECONDS,
         "log": "10*log10(mel power), floor -100 dB",
-        "normalisation": "per window: zero mean per mel band, unit overall std (normalize_features); "
-                         "shorter speech tiled to the window (fit_to_window)",
+        "normalisation": NORMALISATION_TEXT[normalisation] + "shorter speech tiled to the window (fit_to_window)",
         "silence": "each window's own leading/trailing non-speech trimmed with the VAD (windows.window_input); "
                    "the mean is over the windows with speech (speech.has_speech)",
     }
 
 
-def calibration_windows(cache: dict, count: int = 400, seed: int = 0, exclude_corpus: str = "") -> np.ndarray:
+def calibration_windows(cache: dict, count: int = 400, seed: int = 0, exclude_corpus: str = "",
+                        normalisation: str = audio.DEFAULT_NORMALISATION) -> np.ndarray:
     """``(count, 301, 64, 1)`` float32 model inputs: the first window of random training clips.
 
     ``exclude_corpus`` keeps a cross-corpus model's int8 ranges free of the corpus it must never hear.
     """
     rng = np.random.default_rng(seed)
     chosen = rng.choice(split_indices(cache, "train", exclude_corpus), count, replace=False)
-    return np.stack([clip_windows(clip_audio(cache, i))[0][0] for i in chosen])[..., None].astype(np.float32)
+    inputs = [clip_windows(clip_audio(cache, i), normalisation)[0][0] for i in chosen]
+    return np.stack(inputs)[..., None].astype(np.float32)
 
 
 def convert(model, calibration: np.ndarray | None) -> bytes:
@@ -85,11 +93,14 @@ def window_agreement(first: EmotionReader, second: EmotionReader, paths: list[st
     return float(np.mean(same)), len(same)
 
 
-def register(name: str, path: Path, members: int, extra: dict) -> dict:
-    """Write (or replace) the manifest entry of one voice model file (an average of ``members`` CNNs)."""
+def register(name: str, path: Path, members: int, extra: dict,
+             normalisation: str = audio.DEFAULT_NORMALISATION) -> dict:
+    """Write (or replace) the manifest entry of one voice model file (an average of ``members`` CNNs);
+    ``preprocessing.normalisation`` tells the reader how to normalise its windows."""
     kind = "log-mel CNN" if members == 1 else f"average of {members} log-mel CNNs in one graph"
     return update_entry(name, path, kind=f"voice emotion classifier ({kind})", labels=list(EMOTIONS),
-                        input_shape=INPUT_SHAPE, features=feature_parameters(), training_data=TRAINING_DATA,
+                        input_shape=INPUT_SHAPE, features=feature_parameters(normalisation),
+                        preprocessing={"normalisation": normalisation}, training_data=TRAINING_DATA,
                         licence=LICENCE, **extra)
 
 
@@ -130,18 +141,26 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR, help="registered in the manifest only if weights/")
     parser.add_argument("--exclude-corpus", default="",
                         help="a cross-corpus model: calibrate and validate without this corpus")
+    parser.add_argument("--normalisation", choices=audio.NORMALISATIONS, default=audio.DEFAULT_NORMALISATION,
+                        help="the per-window normalisation the checkpoint was trained with")
+    parser.add_argument("--int8-only", action="store_true",
+                        help="write the int8 file only, without the validation checks (a test candidate outside "
+                             "weights/, measured by training.voice_crosscorpus)")
     args = parser.parse_args()
     limit_threads(1)
     started, cache = time.time(), load_cache(args.features)
-    calibration = calibration_windows(cache, exclude_corpus=args.exclude_corpus)
+    calibration = calibration_windows(cache, exclude_corpus=args.exclude_corpus, normalisation=args.normalisation)
     model = load_model(args.checkpoint, calibration)
     int8_path, float_path = args.out_dir / f"{args.name}.tflite", args.out_dir / f"{args.name}_float.tflite"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     int8_path.write_bytes(convert(model, calibration))
+    if args.int8_only:
+        print(f"{int8_path.name}: {int8_path.stat().st_size} bytes ({time.time() - started:.0f} s)")
+        return
     float_bytes = convert(model, None)
     (ARTIFACTS / f"{args.name}_float.tflite").write_bytes(float_bytes)
-    readers = {"int8": EmotionReader.with_models(voice_model=int8_path),
-               "float": EmotionReader.with_models(voice_model=ARTIFACTS / f"{args.name}_float.tflite")}
+    readers = {kind: EmotionReader.with_models(voice_model=path, voice_normalisation=args.normalisation)
+               for kind, path in (("int8", int8_path), ("float", ARTIFACTS / f"{args.name}_float.tflite"))}
     agreement, windows = window_agreement(readers["float"], readers["int8"],
                                           validation_paths(cache, args.exclude_corpus))
     common = {"training_run": "+".join(c.stem for c in args.checkpoint), "parameters": model.count_params(),
@@ -151,12 +170,13 @@ def main() -> None:
     if args.out_dir.resolve() == WEIGHTS_DIR.resolve():
         members = len(args.checkpoint)
         register(args.name, int8_path, members, {"quantization": "full integer int8 (input and output int8)",
-                                                 "metrics": {"validation_uar": scores["int8"]}, **common})
+                                                 "metrics": {"validation_uar": scores["int8"]}, **common},
+                 args.normalisation)
         if len(float_bytes) <= MAX_FLOAT_BYTES:
             float_path.write_bytes(float_bytes)
             register(f"{args.name}_float", float_path, members, {"quantization": "none (float32 reference for tests)",
                                                                  "metrics": {"validation_uar": scores["float"]},
-                                                                 **common})
+                                                                 **common}, args.normalisation)
     print(f"{int8_path.name}: {int8_path.stat().st_size} bytes; float {len(float_bytes)} bytes; "
           f"top-1 agreement {agreement:.4f}; validation UAR {json.dumps(scores)} ({time.time() - started:.0f} s)")
 

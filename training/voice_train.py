@@ -22,7 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_core.audio import N_MELS, WINDOW_FRAMES, WINDOW_SAMPLES, log_mel, mel_to_input
+from emotion_core.audio import (
+    DEFAULT_NORMALISATION,
+    N_MELS,
+    NORMALISATIONS,
+    WINDOW_FRAMES,
+    WINDOW_SAMPLES,
+    log_mel,
+    mel_to_input,
+)
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from emotion_core.reader import pooled
 from emotion_core.windows import window_mel
@@ -57,7 +65,9 @@ class TrainConfig:
     room_mic: RoomMicSettings | None = None  # rooms and microphones (training.voice_augment); None = off
     corpus_power: float = 0.0  # 1.0 = every corpus drawn equally often in total (after the class weights)
     exclude_corpus: str = ""
+    normalisation: str = DEFAULT_NORMALISATION  # per-window input normalisation (emotion_core.audio.NORMALISATIONS)
     init: str = ""  # warm start from a .keras checkpoint or exported float .tflite, e.g. for a new cycle
+    init_member: int = 0  # which network of a .tflite holding several (the served ensemble): the first by default
     seed: int = 0
 
 
@@ -130,7 +140,7 @@ def training_example(samples: np.ndarray, rng: np.random.Generator, profile: np.
         mel = room_and_microphone(mel, rng, config.room_mic)
     if rng.random() < config.noise_probability:
         mel = add_noise(mel, rng, profile, config.snr_db)
-    return spec_augment(mel_to_input(mel), rng)
+    return spec_augment(mel_to_input(mel, config.normalisation), rng)
 
 
 def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfig) -> np.ndarray:
@@ -241,11 +251,11 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     val = split_indices(cache, "val", config.exclude_corpus)
     clips = [clip_audio(cache, i) for i in train]
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
-    val_windows = [clip_windows(clip_audio(cache, i)) for i in val]
+    val_windows = [clip_windows(clip_audio(cache, i), config.normalisation) for i in val]
     profile, model = noise_profile(), build_ours(config.weight_decay)
     if config.init:  # a .keras checkpoint or an exported float .tflite
-        samples = [clip_windows(clip)[0][0] for clip in clips[:: len(clips) // 400]]
-        warm_start(model, config.init, np.stack(samples)[..., None])
+        samples = [clip_windows(clip, config.normalisation)[0][0] for clip in clips[:: len(clips) // 400]]
+        warm_start(model, config.init, np.stack(samples)[..., None], member=config.init_member)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy")
     log(f"{model.count_params()} parameters, {len(train)} training clips, {len(val)} validation clips")
     best, history, started, budget = {"score": -1.0}, [], time.time(), config.minutes * 60
@@ -317,9 +327,13 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--init", type=Path, default=None,
                         help="warm start from this .keras checkpoint or exported float .tflite")
+    parser.add_argument("--init-member", type=int, default=0,
+                        help="with --init on a .tflite of several averaged networks: which one to start from")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path (.keras)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--augment", choices=tuple(AUGMENT_PRESETS), default="studio")
+    parser.add_argument("--normalisation", choices=NORMALISATIONS, default=DEFAULT_NORMALISATION,
+                        help="per-window input normalisation (export and evaluate with the same)")
     parser.add_argument("--corpus-power", type=float, default=0.0, help="1.0 = every corpus drawn equally often")
     args = parser.parse_args()
     limit_threads(args.threads)
@@ -333,7 +347,9 @@ def main() -> None:
     else:
         config = TrainConfig(minutes=args.minutes, exclude_corpus=args.exclude_corpus, seed=args.seed,
                              learning_rate=args.learning_rate, init=str(args.init or ""),
-                             corpus_power=args.corpus_power, **AUGMENT_PRESETS[args.augment])
+                             init_member=args.init_member,
+                             corpus_power=args.corpus_power, normalisation=args.normalisation,
+                             **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
