@@ -237,13 +237,18 @@ def standardize_bands(features: np.ndarray) -> np.ndarray:
     return ((features - active.mean(axis=0)) / spread).astype(np.float32)
 
 
+def known_normalisation(normalisation: str) -> str:
+    """``normalisation`` itself when it is one of :data:`NORMALISATIONS`; else a ValueError naming them."""
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {normalisation!r} (voice); known: {', '.join(NORMALISATIONS)}")
+    return normalisation
+
+
 def normalized(features: np.ndarray, normalisation: str = DEFAULT_NORMALISATION) -> np.ndarray:
     """``(frames, N_MELS)`` dB log-mels normalised as ``normalisation`` (one of :data:`NORMALISATIONS`) says."""
-    if normalisation == "band_mean":
-        return normalize_features(features)
-    if normalisation == "band_mean_var":
+    if known_normalisation(normalisation) == "band_mean_var":
         return standardize_bands(features)
-    raise ValueError(f"unknown voice normalisation {normalisation!r}; known: {', '.join(NORMALISATIONS)}")
+    return normalize_features(features)
 
 
 def fit_to_window(features: np.ndarray, frames: int = WINDOW_FRAMES) -> np.ndarray:

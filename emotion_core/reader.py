@@ -64,11 +64,7 @@ def blur_sigma_of(entry: dict) -> float:
 def voice_normalisation_of(entry: dict) -> str:
     """A voice model's per-window normalisation from its manifest entry (``preprocessing.normalisation``;
     absent = :data:`~emotion_core.audio.DEFAULT_NORMALISATION`, what every earlier model was trained with)."""
-    normalisation = entry.get("preprocessing", {}).get("normalisation", audio.DEFAULT_NORMALISATION)
-    if normalisation not in audio.NORMALISATIONS:
-        raise ValueError(f"voice model's manifest names an unknown normalisation {normalisation!r}; "
-                         f"this runtime knows {', '.join(audio.NORMALISATIONS)}")
-    return normalisation
+    return audio.known_normalisation(entry.get("preprocessing", {}).get("normalisation", audio.DEFAULT_NORMALISATION))
 
 
 def prepare_speech(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -129,7 +125,7 @@ class EmotionReader:
         ``voice_normalisation`` is the voice model's (:func:`voice_normalisation_of` its manifest entry)."""
         self.face_model = face_model
         self.voice_model = voice_model
-        self.voice_normalisation = voice_normalisation_of({"preprocessing": {"normalisation": voice_normalisation}})
+        self.voice_normalisation = audio.known_normalisation(voice_normalisation)
         self.face_blur_sigma = float(face_blur_sigma)
         self.fusion = fusion
         self._makers = {"detector": detector, "close_detector": close_detector}
