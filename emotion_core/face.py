@@ -33,7 +33,7 @@ ANCHOR_LAYOUTS = {128: ((8, 2), (16, 6)), 192: ((4, 1),)}
 BOX_VALUES = 16  # per anchor: box centre, size, then six (x, y) keypoints this package does not use
 LOGIT_CLIP = 100.0  # MediaPipe clips the raw scores before the sigmoid
 NMS_OVERLAP = 0.3  # boxes overlapping more (IoU) are one face, averaged by score (MediaPipe's weighted NMS)
-DETECTOR_THREADS = 1  # one frame at a time per thread; callers run frames in parallel, not one model
+DETECTOR_THREADS = 1  # LiteRT threads per run: a second one costs CPU time (about +25 % under load) for latency
 # Full range sees the frame at 192x192, and finds a face reliably only from about 35 px there (a fifth
 # of the frame's longer side). Smaller faces are searched for in overlapping square tiles, each
 # enlarged to the 192 px input, at two scales: fine tiles TILE_SHARE of the longer side (a face 6 % of

@@ -23,6 +23,11 @@ def test_anchor_centres_follow_each_models_grid():
         face.anchor_centres(256)
 
 
+def test_a_model_that_is_not_blazeface_is_refused():
+    with pytest.raises(ValueError, match="no BlazeFace anchor layout for a 48x48 input"):
+        face.FaceDetector(str(resolve_weight("face_emotion")))
+
+
 def test_letterbox_centres_the_frame_in_the_square():
     assert face.letterbox(1280, 720, 192) == (0.15, 0.0, -280.0)
     assert face.letterbox(480, 640, 128) == (0.2, -80.0, 0.0)
