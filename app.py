@@ -46,6 +46,7 @@ SEND_QUALITY = 0.75
 MAX_IN_FLIGHT = 2  # frames sent and not yet answered, per page: covers the round trip, never a backlog
 FRAME_STALE = 2.0  # seconds after which an unanswered frame no longer counts as in flight
 BARS_EVERY = 0.5  # seconds between bar and status updates (the overlay gets every reading)
+FRAME_TOKEN_CHARS = 32  # hex digits of the token a page's frames carry (128 random bits)
 SNAPSHOT_QUALITY = 0.9
 LIVE_PAGE = Path(__file__).resolve().parent / "ui"  # the Live preview's HTML, CSS and script
 AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk
@@ -105,6 +106,10 @@ STOP_JS = """async (...inputs) => {
 SNAPSHOT_JS = "() => [window.liveView?.snapshot() ?? null]"
 
 _live_sessions: weakref.WeakValueDictionary[str, LiveSession] = weakref.WeakValueDictionary()
+_frame_tokens: weakref.WeakValueDictionary[str, LiveSession] = weakref.WeakValueDictionary()  # page token -> session
+# Webcam frames skip Gradio's queue (one plain request each: live_frame_request), so this, not the queue's
+# concurrency limit, caps how many are analysed at once.
+_frame_analyses = threading.BoundedSemaphore(STREAM_CONCURRENCY)
 CACHE = UploadCache(cache_folder(), CACHE_LIMITS)  # uploads and results: swept, capped, held while in use
 
 
@@ -307,7 +312,8 @@ def live_frame(sent: dict, session: LiveSession, request: gr.Request | None):
         frame = decode_data_url(sent.get("image"))
     except ValueError:
         return FrameReading(number, dropped=True).to_json(), gr.skip(), gr.skip(), gr.skip()
-    state = session.add_newest_frame(frame, number)
+    with _frame_analyses:
+        state = session.add_newest_frame(frame, number)
     if state is None or state.paused:
         status = state.status() if state is not None else gr.skip()
         return FrameReading(number, dropped=True).to_json(), gr.skip(), gr.skip(), status
@@ -319,9 +325,34 @@ def live_frame(sent: dict, session: LiveSession, request: gr.Request | None):
     return shown, bars(state.face_scores, "no face", digits=3), fused, state.status()
 
 
-def live_frame_event(session: LiveSession, event: gr.EventData, request: gr.Request):
-    """The preview's ``frame`` event: its data is what :func:`live_frame` takes."""
-    return live_frame(event._data or {}, session, request)
+def live_frame_request(sent: dict) -> str:
+    """A frame the preview sends straight to the server (a server function of the preview, not an event):
+    the reading as JSON. ``sent`` also carries the page's token, which its bars event tied to its session.
+
+    One plain request per frame: through an event, each frame also took Gradio's queue and, in the page,
+    its event and state handling, which on a small machine cost several times the analysis itself.
+    """
+    number = int(sent.get("number", 0)) if isinstance(sent, dict) else 0
+    session = _frame_tokens.get(str(sent.get("token"))) if isinstance(sent, dict) else None
+    if session is None:
+        return FrameReading(number, dropped=True).to_json()
+    return live_frame({**sent, "bars": False}, session, None)[0]
+
+
+def live_bars(session: LiveSession, event: gr.EventData, request: gr.Request):
+    """The preview's ``bars`` event (a few times a second while it streams): face and fused bars, status.
+
+    Its data is the page's token for its frames (random, made by the page): it names this session.
+    """
+    remember(session, request)
+    token = (event._data or {}).get("token")
+    if isinstance(token, str) and len(token) == FRAME_TOKEN_CHARS:
+        _frame_tokens[token] = session
+    state = session.snapshot()
+    if state.paused:
+        return gr.skip(), gr.skip(), state.status()
+    fused = fused_value(state.face_scores, state.voice_scores, state.fused, digits=3)
+    return bars(state.face_scores, "no face", digits=3), fused, state.status()
 
 
 def live_snapshot(image: str | None):
@@ -433,6 +464,7 @@ def live_page_config() -> dict:
     colour = "rgb({}, {}, {})"
     return {"frame_every_ms": round(FRAME_EVERY * 1000), "tick_ms": 20, "max_in_flight": MAX_IN_FLIGHT,
             "stale_ms": round(FRAME_STALE * 1000), "bars_every_ms": round(BARS_EVERY * 1000),
+            "token_chars": FRAME_TOKEN_CHARS,
             "send_width": SEND_WIDTH, "send_quality": SEND_QUALITY, "snapshot_quality": SNAPSHOT_QUALITY,
             "constraints": WEBCAM_CONSTRAINTS["video"], "latencies_kept": 2000, "microphone_rate": SAMPLE_RATE,
             "narrow_ms": 8000,
@@ -445,7 +477,7 @@ def live_preview() -> gr.HTML:
     script = (LIVE_PAGE / "live_view.js").read_text().replace("LIVE_CONFIG", json.dumps(live_page_config()))
     return gr.HTML("", html_template=(LIVE_PAGE / "live_view.html").read_text(),
                    css_template=(LIVE_PAGE / "live_view.css").read_text(), js_on_load=script,
-                   elem_id="live-view", apply_default_css=False)
+                   server_functions=[live_frame_request], elem_id="live-view", apply_default_css=False)
 
 
 def build_live_tab(demo: gr.Blocks) -> None:
@@ -472,11 +504,10 @@ def build_live_tab(demo: gr.Blocks) -> None:
                               color_map=TIMELINE_COLOURS, label="Timeline (last minute)", elem_id="live-timeline")
     snapshot = gr.Image(label="Snapshot (faces annotated)", interactive=False, elem_id="live-snapshot")
     timer = gr.Timer(TIMELINE_EVERY)
-    # postprocess=False: the functions return the browser's payloads themselves (reading JSON, labels).
-    # trigger_mode="multiple": the page itself keeps at most MAX_IN_FLIGHT frames unanswered.
-    view.frame(live_frame_event, session, [view, face_bars, fused_bars, status], trigger_mode="multiple",
-               concurrency_limit=STREAM_CONCURRENCY, postprocess=False, show_progress="hidden",
-               api_visibility="private")
+    # postprocess=False: the functions return the browser's payloads themselves (labels). Frames go to
+    # live_frame_request, a server function of the preview; the bars and status follow a few times a second.
+    view.bars(live_bars, session, [face_bars, fused_bars, status], postprocess=False, show_progress="hidden",
+              concurrency_limit=None, api_visibility="private")
     microphone.stream(live_audio, [microphone, session], [voice_bars, fused_bars, status],
                       stream_every=AUDIO_EVERY, time_limit=LIVE_TIME_LIMIT, concurrency_limit=STREAM_CONCURRENCY,
                       postprocess=False, show_progress="hidden", api_visibility="private")

@@ -19,7 +19,7 @@ and all uploads with the microphone's) and down (all response bodies), and the a
 per session. Writes reports/live/benchmark.json.
 
     python -m benchmarks.live_latency [--latency-ms 100 --kbps 2000] [--matrix] [--designs new old]
-        [--sessions 1] [--seconds 25] [--warmup 5] [--long-seconds 120]
+        [--base-ref HEAD] [--together] [--rounds 1] [--sessions 1] [--seconds 25] [--warmup 5] [--long-seconds 120]
 """
 
 from __future__ import annotations
@@ -204,28 +204,36 @@ def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, 
     }
 
 
-def measure(browser, app: tuple, design: str, link: tuple[float, float], sessions: int, warmup: float,
-            seconds: float) -> dict:
-    """Stream ``sessions`` pages of one design over one link; the row for the report."""
-    process, url = app
-    pages = [open_page(browser, url, link) for _ in range(sessions)]
+def measure(browser, apps: dict[str, tuple], link: tuple[float, float], sessions: int, warmup: float,
+            seconds: float) -> list[dict]:
+    """Stream ``sessions`` pages of each design in ``apps`` (design -> (process, url)) over one link, all
+    at the same time; one row for the report per design."""
+    pages = {design: [open_page(browser, url, link) for _ in range(sessions)] for design, (_, url) in apps.items()}
+    everything = [page for group in pages.values() for page in group]
     try:
-        for page in pages:
+        for page in everything:
             page.click("#live-start")
-        pages[0].wait_for_timeout(warmup * 1000)
-        before = [page_counts(page, design, restart=True) for page in pages]
-        cpu, start, load = cpu_seconds(process.pid), time.monotonic(), os.getloadavg()[0]
-        pages[0].wait_for_timeout(seconds * 1000)
-        wall, cpu = time.monotonic() - start, cpu_seconds(process.pid) - cpu
-        parts = [difference(page_counts(page, design), b, design) for page, b in zip(pages, before, strict=True)]
-        row = {"design": design, **summarize(parts, wall, sessions, link, cpu), "load_average_1min": round(load, 2),
-               "last_status": [page.locator("#live-status textarea").input_value() for page in pages]}
-        for page in pages:
+        everything[0].wait_for_timeout(warmup * 1000)
+        before = {design: [page_counts(page, design, restart=True) for page in group]
+                  for design, group in pages.items()}
+        cpu = {design: cpu_seconds(process.pid) for design, (process, _) in apps.items()}
+        start, load = time.monotonic(), os.getloadavg()[0]
+        everything[0].wait_for_timeout(seconds * 1000)
+        wall = time.monotonic() - start
+        cpu = {design: cpu_seconds(process.pid) - cpu[design] for design, (process, _) in apps.items()}
+        rows = []
+        for design, group in pages.items():
+            parts = [difference(page_counts(page, design), b, design)
+                     for page, b in zip(group, before[design], strict=True)]
+            rows.append({"design": design, **summarize(parts, wall, sessions, link, cpu[design]),
+                         "load_average_1min": round(load, 2), "together": len(apps) > 1,
+                         "last_status": [page.locator("#live-status textarea").input_value() for page in group]})
+        for page in everything:
             page.click("#live-stop")
-        pages[0].wait_for_timeout(1000)
-        return row
+        everything[0].wait_for_timeout(1000)
+        return rows
     finally:
-        for page in pages:
+        for page in everything:
             page.context.close()
 
 
@@ -236,6 +244,20 @@ def old_app(ref: str, folder: Path) -> Path:
     path = folder / "app_old.py"
     path.write_text(source)
     return path
+
+
+def base_app(ref: str, folder: Path) -> Path:
+    """``app.py`` and the page's ``ui/`` files of git ``ref``, written into ``folder/base`` (which the app
+    reads its page from); it imports this checkout's emotion_core."""
+    base = folder / "base"
+    names = subprocess.run(["git", "ls-tree", "--name-only", ref, "ui/"], cwd=PROJECT_ROOT, check=True,
+                           capture_output=True, text=True).stdout.split()
+    for name in ["app.py", *names]:
+        source = subprocess.run(["git", "show", f"{ref}:{name}"], cwd=PROJECT_ROOT, check=True, capture_output=True,
+                                text=True).stdout
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        (base / name).write_text(source)
+    return base / "app.py"
 
 
 def table(rows: list[dict]) -> str:
@@ -264,11 +286,15 @@ def main() -> None:
     parser.add_argument("--kbps", type=float, default=0.0, help="emulated bandwidth each way, kbit/s (0: unlimited)")
     parser.add_argument("--matrix", action="store_true", help=f"every link of {MATRIX} (latency ms, kbit/s)")
     parser.add_argument("--long-seconds", type=float, default=0.0, help=f"add one run this long on {LONG_LINK}")
-    parser.add_argument("--designs", nargs="+", default=["new"], choices=["new", "old"])
+    parser.add_argument("--designs", nargs="+", default=["new"], choices=["new", "old", "base"])
     parser.add_argument("--old-ref", default="main", help="git ref whose app.py is the old design")
+    parser.add_argument("--base-ref", default="HEAD", help="git ref whose app.py and ui/ are the base design")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1], help="simultaneous sessions to try")
     parser.add_argument("--seconds", type=float, default=25.0, help="measuring window per run")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds streamed before measuring")
+    parser.add_argument("--together", action="store_true",
+                        help="stream every design at once (one browser): a fair comparison on a busy machine")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every run this often (short runs, busy machine)")
     parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -282,22 +308,29 @@ def main() -> None:
         apps = {}
         try:
             for design in args.designs:
-                file = old_app(args.old_ref, folder) if design == "old" else PROJECT_ROOT / "app.py"
+                file = {"old": lambda: old_app(args.old_ref, folder), "base": lambda: base_app(args.base_ref, folder),
+                        "new": lambda: PROJECT_ROOT / "app.py"}[design]()
                 process, url, _ = start_app(env, app=file)
                 apps[design] = (process, url)
             with sync_playwright() as playwright:
-                for link, sessions, seconds in runs(args):
-                    for design in args.designs:  # the designs take turns, so both see the same machine load
+                for turn, (link, sessions, seconds) in enumerate(runs(args) * args.rounds):
+                    # The designs stream at once (--together), or take turns, first one then the other, so
+                    # that all see the same machine load.
+                    order = args.designs if turn % 2 == 0 else args.designs[::-1]
+                    for group in [order] if args.together else [[design] for design in order]:
                         browser = launch_chromium(playwright, *media)
                         try:
-                            rows.append(measure(browser, apps[design], design, link, sessions, args.warmup, seconds))
+                            found = measure(browser, {d: apps[d] for d in group}, link, sessions, args.warmup,
+                                            seconds)
                         finally:
                             browser.close()
-                        print(table(rows[-1:]).splitlines()[-1], flush=True)
+                        rows += found
+                        print("\n".join(table(found).splitlines()[2:]), flush=True)
         finally:
             for process, _ in apps.values():
                 stop_app(process)
-    report = {"what": __doc__.splitlines()[0], "cpu": describe_cpu(), "old_ref": args.old_ref, "runs": rows}
+    report = {"what": __doc__.splitlines()[0], "cpu": describe_cpu(), "old_ref": args.old_ref,
+              "base_ref": args.base_ref, "runs": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(rows))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import cv2
 import gradio as gr
@@ -100,6 +101,48 @@ def test_the_live_frame_handler_reads_a_small_frame_into_preview_pixels(face_pho
     assert json.loads(later[0])["number"] == 2 and all(out == gr.skip() for out in later[1:])
     for stale in ({"number": 2, "image": data_url(sent)}, {"number": 3, "image": "data:image/jpeg;base64,AAAA"}):
         assert json.loads(app.live_frame(stale, session, None)[0]) == {"number": stale["number"], "dropped": True}
+
+
+def test_frames_go_to_the_previews_server_function_for_the_session_its_bars_event_named(face_photo):
+    import app
+
+    [preview] = [b for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "live-view"]
+    assert app.live_frame_request in preview.server_fns  # one plain request per frame, not a queued event
+    events = {t[1] for d in app.demo.config["dependencies"] for t in d["targets"] if t[0] == preview._id}
+    assert events == {"bars"}
+
+    session, token = LiveSession(), "0123456789abcdef" * 2
+    sent = {"token": token, "number": 1, "image": data_url(small(face_photo, app.SEND_WIDTH)), "width": 640,
+            "height": 480}
+    assert json.loads(app.live_frame_request(sent)) == {"number": 1, "dropped": True}  # no session named yet
+    face_bars, fused_bars, status = app.live_bars(session, gr.EventData(None, {"token": token}), None)
+    assert face_bars["label"] == "no face" and status
+    reading = json.loads(app.live_frame_request({**sent, "number": 2}))
+    assert reading["number"] == 2 and reading["size"] == [640, 480] and len(reading["boxes"]) == 1
+    face_bars, _, status = app.live_bars(session, gr.EventData(None, {"token": token}), None)
+    assert face_bars["label"] in {*EMOTIONS, "uncertain"} and status.endswith("1 face · no speech")
+    wrong = {**sent, "number": 3, "token": "f" * app.FRAME_TOKEN_CHARS}
+    assert json.loads(app.live_frame_request(wrong)) == {"number": 3, "dropped": True}
+
+
+def test_at_most_the_stream_limit_of_frames_are_analysed_at_once(face_photo):
+    import app
+
+    sent = {"number": 1, "image": data_url(small(face_photo, app.SEND_WIDTH)), "width": 640, "height": 480}
+    app.live_frame(sent, LiveSession(), None)  # models loaded: a frame now takes well under a second
+    answers = []
+    worker = threading.Thread(target=lambda: answers.append(app.live_frame(sent, LiveSession(), None)))
+    for _ in range(app.STREAM_CONCURRENCY):  # every slot taken by other sessions' frames
+        app._frame_analyses.acquire()
+    try:
+        worker.start()
+        worker.join(3.0)
+        assert not answers  # waits for a slot
+    finally:
+        for _ in range(app.STREAM_CONCURRENCY):
+            app._frame_analyses.release()
+    worker.join(60)
+    assert len(json.loads(answers[0][0])["boxes"]) == 1
 
 
 def test_a_snapshot_is_the_frame_annotated_inline(face_photo):

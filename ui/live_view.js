@@ -1,7 +1,7 @@
 // The Live tab's preview: the page shows the camera itself, sends the server a small mirrored JPEG
 // of the newest frame (at most MAX_IN_FLIGHT unanswered) and draws each reading that comes back
 // over the video. `CONFIG` is filled in by app.py. Gradio runs this with `element` (the component),
-// `trigger` (raise an event on it), `props` (its value: the latest reading, as JSON) and `watch`.
+// `trigger` (raise an event on it), `server` (its server functions), `props` (its value) and `watch`.
 const CONFIG = LIVE_CONFIG;
 const video = element.querySelector("video");
 const overlay = element.querySelector("canvas");
@@ -9,6 +9,9 @@ const idle = element.querySelector(".live-idle");
 const chips = Object.fromEntries([...element.querySelectorAll("[data-channel]")].map(
   (chip) => [chip.dataset.channel, chip.querySelector(".value")]));
 const grab = document.createElement("canvas");
+// Names this page's session to the server: its frames are plain requests, outside Gradio's session.
+const token = [...crypto.getRandomValues(new Uint8Array(CONFIG.token_chars / 2))]
+  .map((byte) => byte.toString(16).padStart(2, "0")).join("");
 const live = {narrowUntil: -1, stream: null, running: false, number: 0, pending: new Map(), painted: 0, sentAt: -1e9, barsAt: -1e9};
 window.liveUpdates = 0;  // readings painted so far (the live benchmark reads it)
 window.liveLatencies = [];  // ms from a frame's capture to its reading painted, the last LATENCIES_KEPT
@@ -25,19 +28,24 @@ const capture = (width, quality) => {
   return grab.toDataURL("image/jpeg", quality);
 };
 
-// Send the newest frame when one is due and fewer than MAX_IN_FLIGHT wait for their reading.
+// Send the newest frame when one is due and fewer than MAX_IN_FLIGHT wait for their reading: one plain
+// request each (the preview's server function), answered with the reading; the bars and status below
+// come through a Gradio event a few times a second.
 const send = () => {
   if (!live.running || !video.videoWidth) return;
   const now = performance.now();
+  if (now - live.barsAt >= CONFIG.bars_every_ms) {
+    live.barsAt = now;
+    trigger("bars", {token});
+  }
   for (const [number, at] of live.pending) if (now - at > CONFIG.stale_ms) live.pending.delete(number);
   if (live.pending.size >= CONFIG.max_in_flight || now - live.sentAt < CONFIG.frame_every_ms) return;
-  const bars = now - live.barsAt >= CONFIG.bars_every_ms;
-  if (bars) live.barsAt = now;
   const number = ++live.number;
   live.pending.set(number, now);
   live.sentAt = now;
-  trigger("frame", {number, image: capture(CONFIG.send_width, CONFIG.send_quality),
-                    width: video.videoWidth, height: video.videoHeight, bars});
+  server.live_frame_request({token, number, image: capture(CONFIG.send_width, CONFIG.send_quality),
+                             width: video.videoWidth, height: video.videoHeight})
+    .then(apply, () => { live.pending.delete(number); });
 };
 
 const clearOverlay = () => overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
@@ -66,9 +74,10 @@ const paint = (reading) => {
   for (const [channel, chip] of Object.entries(chips)) chip.textContent = reading[channel] ?? CONFIG.missing[channel];
 };
 
-watch("value", () => {
+// A reading (JSON): from a frame sent, or Reset's {"clear": true} through the component's value.
+const apply = (text) => {
   let reading;
-  try { reading = JSON.parse(props.value); } catch { return; }
+  try { reading = JSON.parse(text); } catch { return; }
   if (!reading) return;
   if (reading.clear) {
     live.painted = live.number;
@@ -88,7 +97,8 @@ watch("value", () => {
     });
   }
   send();
-});
+};
+watch("value", () => apply(props.value));
 setInterval(send, CONFIG.tick_ms);
 
 // The microphone at the voice model's own rate when Start opens it (the recorder and its waveform
