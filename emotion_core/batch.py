@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from .file_analysis import IMAGE_SUFFIXES, FileAnalysis, analyze_file
@@ -28,6 +29,11 @@ FOLDER_VIDEO_SUFFIXES = VIDEO_SUFFIXES + (".avi", ".m4v", ".mpg", ".mpeg", ".ts"
 MEDIA_SUFFIXES = IMAGE_SUFFIXES + AUDIO_SUFFIXES + FOLDER_VIDEO_SUFFIXES  # what is picked up inside folders
 LIST_SUFFIXES = (".txt", ".list")  # an input with this suffix is a list of paths, one a line
 HASH_CHUNK_BYTES = 1 << 20
+# Threads of work per worker process: a local cluster has one worker per core, so a worker's decoder
+# or OpenCV threads would only take time from the next worker. (Its LiteRT interpreters already run
+# one thread each, classifier.DEFAULT_THREADS; BLAS gets OMP/OPENBLAS/MKL_NUM_THREADS=1 from Dask's
+# nanny, set before the worker process starts.)
+WORKER_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -119,12 +125,23 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@cache
+def hold_to_one_core() -> None:
+    """Keep this process's OpenCV to WORKER_THREADS threads (once per process; the first task does it)."""
+    import cv2
+
+    cv2.setNumThreads(WORKER_THREADS)
+
+
 def analyse_task(path: str, file_hash: str | None, frames_per_second: float) -> FileOutcome:
-    """Analyse one file on a worker. A file that cannot be analysed gives an "error" outcome with the
-    command line's message; the models are the worker process's own, loaded on its first file."""
+    """Analyse one file on a worker, in WORKER_THREADS threads. A file that cannot be analysed gives an
+    "error" outcome with the command line's message; the models are the worker process's own, loaded on
+    its first file."""
+    hold_to_one_core()
     started = time.perf_counter()
     try:
-        analysis, status, message = analyze_file(path, frames_per_second), "ok", None
+        analysis = analyze_file(path, frames_per_second, decode_threads=WORKER_THREADS)
+        status, message = "ok", None
     except (ValueError, KeyError, OSError) as error:  # the exceptions the command line reports as "error:"
         analysis, status, message = None, "error", str(error) or type(error).__name__
     return FileOutcome(path, file_hash, status, analysis, message, seconds=time.perf_counter() - started,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dask
 from distributed import Client, LocalCluster, as_completed
 
 from .batch import BatchPlan, BatchTally, FileOutcome, analyse_task, failed_outcome, hash_task
@@ -24,6 +25,9 @@ from .batch_store import ResultStore
 CONNECT_TIMEOUT = "30s"  # to reach an existing scheduler
 CLOSE_TIMEOUT = 20  # seconds to stop a local cluster
 WORKER_LOG_LEVEL = logging.ERROR  # the workers' own log lines (they are many, and about Dask, not files)
+# The local workers' Dask settings: no statistical profiler (it samples the task's stack every 10 ms
+# on the worker's event loop, a few percent of a core that a worker per core cannot spare).
+LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 Progress = Callable[[BatchTally], None]
 
@@ -35,7 +39,7 @@ def connect(workers: int, scheduler: str | None) -> Iterator[Client]:
         with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
             yield client
         return
-    with _children_ignore_interrupt():
+    with _children_ignore_interrupt(), dask.config.set(LOCAL_WORKER_CONFIG):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=WORKER_LOG_LEVEL)
     try:

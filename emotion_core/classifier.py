@@ -11,14 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
+# One interpreter thread: a call takes well under a millisecond, and the callers (app users, batch
+# workers) already run side by side; num_threads=n starts n - 1 more threads per interpreter.
+DEFAULT_THREADS = 1
+
 
 class LiteClassifier:
     """A softmax classifier in a ``.tflite`` file, with int8 or float input and output."""
 
-    def __init__(self, model_path: str | Path, num_threads: int = 1):
+    def __init__(self, model_path: str | Path, num_threads: int = DEFAULT_THREADS):
         from ai_edge_litert.interpreter import Interpreter
 
+        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+            raise ValueError(f"num_threads must be a whole number >= 1, got {num_threads!r}")
         self.path = Path(model_path)
+        self.num_threads = num_threads  # the interpreter's threads, the caller's included
         self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]

@@ -18,7 +18,7 @@ from .fusion import fuse
 from .reading import main_face
 from .results import Face, SpeechResult
 from .timeline import ChannelSummary, summarize, summarize_channel
-from .video import Progress, VideoAnalysis, VideoSegment
+from .video import DECODE_THREADS, Progress, VideoAnalysis, VideoSegment
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
@@ -89,10 +89,11 @@ def video_analysis(analysis: VideoAnalysis) -> FileAnalysis:
 
 
 def analyze_file(path: str | Path, frames_per_second: float | None = None,
-                 progress: Progress | None = None) -> FileAnalysis:
+                 progress: Progress | None = None, *, decode_threads: int = DECODE_THREADS) -> FileAnalysis:
     """Read and analyse an image, a recording or a video as ``python -m emotion_core FILE`` does.
 
-    ``frames_per_second``: video frames sampled per second (default: the command line's). Raises
+    ``frames_per_second``: video frames sampled per second (default: the command line's);
+    ``decode_threads``: the video decoder's threads (:func:`~emotion_core.video.analyze_video`). Raises
     ``ValueError`` (or ``OSError``) with the command line's message for a file it cannot analyse.
     """
     from .analysis import analyze_frame, analyze_speech
@@ -108,4 +109,4 @@ def analyze_file(path: str | Path, frames_per_second: float | None = None,
         samples, rate = load_audio(path)
         return recording_analysis(samples, rate, analyze_speech(samples, rate))
     rate = DEFAULT_FRAMES_PER_SECOND if frames_per_second is None else frames_per_second
-    return video_analysis(analyze_video(path, rate, progress=progress))
+    return video_analysis(analyze_video(path, rate, progress=progress, decode_threads=decode_threads))

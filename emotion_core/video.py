@@ -50,7 +50,7 @@ from .results import Face, VoiceWindow
 MAX_VIDEO_SECONDS = 600.0  # 10 minutes; longer files are refused
 DEFAULT_FRAMES_PER_SECOND = 2.0  # sampled frames per second of video
 MIN_FRAMES_PER_SECOND, MAX_FRAMES_PER_SECOND = 0.1, 10.0
-DECODE_THREADS = 2  # FFmpeg frame threads for the video decoder
+DECODE_THREADS = 2  # FFmpeg frame threads for the video decoder (1: none, decoding runs in the caller's thread)
 ANALYSIS_MAX_SIDE = 640  # sampled frames are scaled down to this before detection (full range sees 192x192 tiles)
 SKIP_NONREF_UP_TO = 0.5  # sampling at most this share of the frames lets the decoder skip unreferenced ones
 SPEECH_MARGIN_SECONDS = 0.25  # a segment has voice when speech is found within this much of it
@@ -304,7 +304,7 @@ class VoiceTrack:
 # --- the analysis -------------------------------------------------------------------------------
 
 def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PER_SECOND,
-                  progress: Progress | None = None) -> VideoAnalysis:
+                  progress: Progress | None = None, *, decode_threads: int = DECODE_THREADS) -> VideoAnalysis:
     """Face, voice and fused emotions over a video file, read once in a single streaming pass.
 
     ``frames_per_second`` frames are sampled per second of video and every face in them classified;
@@ -312,13 +312,16 @@ def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PE
     called as ``progress(fraction, message)`` at most once per percent. Raises :class:`VideoError`
     (a ``ValueError``) for files that are missing, too large, too long, not a video or unreadable.
     A video with no face or no sound is not an error: those segments just have empty scores.
+    ``decode_threads``: FFmpeg threads for the video decoder; 1 decodes in the calling thread (what a
+    batch worker, one per core, wants), more decode ahead of it on other cores.
     """
     rate = check_frames_per_second(frames_per_second)
+    threads = check_decode_threads(decode_threads)
     path = check_file(path)
     with open_media(path) as container:
         info = check_video(container_info(path, container))
         report = ProgressReporter(progress, info)
-        samples, track, video_end = _read(container, info, rate, report)
+        samples, track, video_end = _read(container, info, rate, report, threads)
     report.done()
     if not samples:
         raise VideoError(f"{info.name}: no video frame could be decoded (the file may be damaged)")
@@ -327,12 +330,12 @@ def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PE
     return VideoAnalysis(info, rate, video_end, build_segments(samples, video_end, windows, speech), windows, speech)
 
 
-def _read(container, info: VideoInfo, rate: float, report: ProgressReporter):
+def _read(container, info: VideoInfo, rate: float, report: ProgressReporter, decode_threads: int):
     """The single decoding pass: sampled frames with their faces, the voice track, and the video's end."""
     import av
 
     video = video_stream(container)
-    _configure_decoder(video, rate, info.frame_rate)
+    _configure_decoder(video, rate, info.frame_rate, decode_threads)
     sound = container.streams.audio[0] if info.has_audio else None
     origin = stream_origin(container)
     frame_seconds = 1.0 / info.frame_rate if info.frame_rate else 0.0
@@ -365,8 +368,18 @@ def _read(container, info: VideoInfo, rate: float, report: ProgressReporter):
     return samples, track, video_end
 
 
-def _configure_decoder(video, rate: float, frame_rate: float | None) -> None:
-    video.thread_type, video.codec_context.thread_count = "AUTO", DECODE_THREADS
+def check_decode_threads(threads: int) -> int:
+    """``threads`` if it is a whole number >= 1; a ``ValueError`` otherwise (FFmpeg reads 0 as "one per core")."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"decode_threads must be a whole number >= 1, got {threads!r}")
+    return threads
+
+
+def _configure_decoder(video, rate: float, frame_rate: float | None, threads: int = DECODE_THREADS) -> None:
+    """Set up a PyAV video stream before its first packet: ``threads`` decoder threads, and skipping
+    the frames nothing refers to when ``rate`` samples few enough of the ``frame_rate`` frames."""
+    video.thread_type = "AUTO" if threads > 1 else "NONE"
+    video.codec_context.thread_count = threads
     if frame_rate and rate <= SKIP_NONREF_UP_TO * frame_rate:
         # Frames no other frame refers to (most B-frames) are not needed to decode the rest.
         video.codec_context.skip_frame = "NONREF"

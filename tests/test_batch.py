@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -312,6 +313,73 @@ def test_a_second_run_skips_what_is_done_and_retries_failures(first_run, cluster
     new = after[str(another_copy)]
     assert (new["status"], new["duplicate_of"]) == ("duplicate", str(media / "face.jpg"))
     assert len(read(out, "segments")) == len(first_run["segments"])
+
+
+# --- one core per worker -----------------------------------------------------------------------------
+
+def ffmpeg_threads() -> set[str]:
+    """Names of this process's FFmpeg threads (FFmpeg names them ``av:CODEC:...``, e.g. ``av:h264:df0``)."""
+    names = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            names.add((task / "comm").read_text().strip())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return {name for name in names if name.startswith("av:")}
+
+
+def ffmpeg_threads_during(call):
+    """``call()``, and every FFmpeg thread this process had while it ran (looked at every millisecond)."""
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(0.001):
+            seen.update(ffmpeg_threads())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        return call(), seen
+    finally:
+        done.set()
+        watcher.join()
+
+
+def threads_in_worker(path: str) -> dict:
+    """Runs in a worker: the batch's analysis of ``path`` and the threads its libraries used; then the
+    same file through the command line's analysis (the decoder's default threads), which the watch must see."""
+    import cv2
+    from distributed import get_worker
+    from threadpoolctl import threadpool_info
+
+    from emotion_core.analysis import default_reader
+    from emotion_core.batch import analyse_task
+
+    outcome, batch_decoder = ffmpeg_threads_during(lambda: analyse_task(path, None, 2.0))
+    _, default_decoder = ffmpeg_threads_during(lambda: analyze_file(path))
+    models = default_reader().face_model, default_reader().voice_model
+    return {"status": outcome.status, "batch_decoder": batch_decoder, "default_decoder": default_decoder,
+            "opencv": cv2.getNumThreads(), "interpreters": tuple(model.num_threads for model in models),
+            "blas": {info["filepath"]: info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"},
+            "profiler": "profile" in get_worker().periodic_callbacks}
+
+
+def test_a_local_worker_does_its_work_in_one_thread(tmp_path):
+    """The batch's own local cluster: the decoder, OpenCV, the interpreters and BLAS each run one thread."""
+    from emotion_core.batch_dask import connect
+
+    video = write_video(tmp_path / "talking.mp4", seconds=3.0)
+    with connect(1, None) as client:
+        report = client.submit(threads_in_worker, str(video), pure=False).result()
+    assert report["status"] == "ok"
+    assert report["default_decoder"], "the watch saw no decoder thread even with the decoder's default threads"
+    assert report["batch_decoder"] == set(), f"the batch's decoder ran threads {report['batch_decoder']}"
+    assert report["opencv"] == 1 and report["interpreters"] == (1, 1)
+    assert report["blas"] and set(report["blas"].values()) == {1}, report["blas"]
+    assert report["profiler"] is False  # Dask's stack sampler, on the worker's event loop every 10 ms
+    with pytest.raises(ValueError, match="decode_threads must be a whole number >= 1"):
+        analyze_file(video, decode_threads=0)
 
 
 # --- a batch process: killed and resumed, stopped with Ctrl-C ------------------------------------------

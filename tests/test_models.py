@@ -56,3 +56,18 @@ def test_int8_agrees_with_float(name, loader, data_dir):
     agreement = float(np.mean(int8 == reference))
     assert agreement >= MIN_AGREEMENT, f"{name}: int8 agrees with float on {agreement:.0%}"
     assert len(set(reference.tolist())) >= 3  # the float model is not stuck on one class
+
+
+def test_num_threads_reaches_the_interpreter():
+    """LiteRT runs ``num_threads`` threads, the caller's included: n - 1 more threads in this process."""
+    def threads() -> int:
+        return len(list(Path("/proc/self/task").iterdir()))
+
+    for count in (1, 3):
+        before = threads()
+        runner = LiteClassifier(resolve_weight("face_emotion"), num_threads=count)
+        runner.predict(np.zeros(runner.input_shape, dtype=np.float32))
+        assert (threads() - before, runner.num_threads) == (count - 1, count)
+        del runner
+    with pytest.raises(ValueError, match="num_threads must be a whole number >= 1"):
+        LiteClassifier(resolve_weight("face_emotion"), num_threads=0)
