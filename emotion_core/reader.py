@@ -111,7 +111,7 @@ class EmotionReader:
     """Face and voice emotion models with the calls of :mod:`emotion_core` (``analyze_frame``, ...).
 
     Build one with :meth:`from_manifest` or :meth:`with_models`; either may leave a channel out
-    (its calls then raise). The face detectors load on first use (MediaPipe takes seconds to start);
+    (its calls then raise). The face detectors load on first use (only the calls that need them pay for it);
     each one's faces are cropped with the framing calibrated for its boxes (manifest ``framing``).
     """
 
