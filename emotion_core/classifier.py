@@ -16,14 +16,21 @@ import numpy as np
 DEFAULT_THREADS = 1
 
 
+def check_threads(threads: int, name: str) -> int:
+    """``threads`` if it is a whole number >= 1 (a thread count for an interpreter or a decoder); a
+    ``ValueError`` naming ``name`` otherwise (LiteRT and FFmpeg would both read 0 as "pick for me")."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {threads!r}")
+    return threads
+
+
 class LiteClassifier:
     """A softmax classifier in a ``.tflite`` file, with int8 or float input and output."""
 
     def __init__(self, model_path: str | Path, num_threads: int = DEFAULT_THREADS):
         from ai_edge_litert.interpreter import Interpreter
 
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-            raise ValueError(f"num_threads must be a whole number >= 1, got {num_threads!r}")
+        check_threads(num_threads, "num_threads")
         self.path = Path(model_path)
         self.num_threads = num_threads  # the interpreter's threads, the caller's included
         self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import audio, speech, windows
 from .analysis import analyze_frame, default_reader
+from .classifier import check_threads
 from .fusion import Fused, as_vector, fuse
 from .labels import scores_to_dict, top_label
 from .media import (
@@ -316,7 +317,7 @@ def analyze_video(path: str | Path, frames_per_second: float = DEFAULT_FRAMES_PE
     batch worker, one per core, wants), more decode ahead of it on other cores.
     """
     rate = check_frames_per_second(frames_per_second)
-    threads = check_decode_threads(decode_threads)
+    threads = check_threads(decode_threads, "decode_threads")
     path = check_file(path)
     with open_media(path) as container:
         info = check_video(container_info(path, container))
@@ -366,13 +367,6 @@ def _read(container, info: VideoInfo, rate: float, report: ProgressReporter, dec
             track.feed(piece, piece_rate)
         track.finish()
     return samples, track, video_end
-
-
-def check_decode_threads(threads: int) -> int:
-    """``threads`` if it is a whole number >= 1; a ``ValueError`` otherwise (FFmpeg reads 0 as "one per core")."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"decode_threads must be a whole number >= 1, got {threads!r}")
-    return threads
 
 
 def _configure_decoder(video, rate: float, frame_rate: float | None, threads: int = DECODE_THREADS) -> None:
