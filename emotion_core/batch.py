@@ -17,9 +17,9 @@ import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
+from .classifier import check_threads
 from .file_analysis import IMAGE_SUFFIXES, FileAnalysis, analyze_file
 from .video import VIDEO_SUFFIXES
 
@@ -29,10 +29,11 @@ FOLDER_VIDEO_SUFFIXES = VIDEO_SUFFIXES + (".avi", ".m4v", ".mpg", ".mpeg", ".ts"
 MEDIA_SUFFIXES = IMAGE_SUFFIXES + AUDIO_SUFFIXES + FOLDER_VIDEO_SUFFIXES  # what is picked up inside folders
 LIST_SUFFIXES = (".txt", ".list")  # an input with this suffix is a list of paths, one a line
 HASH_CHUNK_BYTES = 1 << 20
-# Threads of work per worker process: a local cluster has one worker per core, so a worker's decoder
-# or OpenCV threads would only take time from the next worker. (Its LiteRT interpreters already run
-# one thread each, classifier.DEFAULT_THREADS; BLAS gets OMP/OPENBLAS/MKL_NUM_THREADS=1 from Dask's
-# nanny, set before the worker process starts.)
+# Threads of work per worker process on a cluster this command joins (--scheduler): its layout is not
+# known here, and the README starts one worker per core there. A local cluster shares this machine's
+# cores out among its workers instead (threads_per_worker). (The LiteRT interpreters run one thread
+# each whatever the count, classifier.DEFAULT_THREADS, as in the single-file command; BLAS gets
+# OMP/OPENBLAS/MKL_NUM_THREADS=1 from Dask's nanny, set before the worker process starts.)
 WORKER_THREADS = 1
 
 
@@ -125,22 +126,47 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@cache
-def hold_to_one_core() -> None:
-    """Keep this process's OpenCV to WORKER_THREADS threads (once per process; the first task does it)."""
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system tells it, else all of them)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def threads_per_worker(cores: int, workers: int) -> int:
+    """Threads of work for each of ``workers`` processes sharing ``cores``: an equal share, at least one.
+
+    Two workers on two cores get one thread each (a second thread would only take time from the
+    other worker); a lone worker gets both cores, as the single-file command uses them.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    return max(1, cores // workers)
+
+
+def task_threads(workers: int, scheduler: str | None) -> int:
+    """Threads of work for each analysis of a batch: a local cluster of ``workers`` processes shares this
+    machine's cores (:func:`threads_per_worker`); on the cluster at ``scheduler``, WORKER_THREADS (how many
+    workers share each of its hosts is not asked)."""
+    return WORKER_THREADS if scheduler else threads_per_worker(usable_cores(), workers)
+
+
+def hold_threads(threads: int) -> None:
+    """Keep this process's OpenCV to ``threads`` threads (set again only when the count changes)."""
     import cv2
 
-    cv2.setNumThreads(WORKER_THREADS)
+    if cv2.getNumThreads() != threads:
+        cv2.setNumThreads(threads)
 
 
-def analyse_task(path: str, file_hash: str | None, frames_per_second: float) -> FileOutcome:
-    """Analyse one file on a worker, in WORKER_THREADS threads. A file that cannot be analysed gives an
-    "error" outcome with the command line's message; the models are the worker process's own, loaded on
-    its first file."""
-    hold_to_one_core()
+def analyse_task(path: str, file_hash: str | None, frames_per_second: float, threads: int) -> FileOutcome:
+    """Analyse one file on a worker, its decoder and OpenCV in ``threads`` threads (:func:`threads_per_worker`).
+
+    A file that cannot be analysed gives an "error" outcome with the command line's message; the models
+    are the worker process's own, loaded on its first file.
+    """
+    hold_threads(check_threads(threads, "threads"))
     started = time.perf_counter()
     try:
-        analysis = analyze_file(path, frames_per_second, decode_threads=WORKER_THREADS)
+        analysis = analyze_file(path, frames_per_second, decode_threads=threads)
         status, message = "ok", None
     except (ValueError, KeyError, OSError) as error:  # the exceptions the command line reports as "error:"
         analysis, status, message = None, "error", str(error) or type(error).__name__

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,9 @@ DrawProgress = Callable[[float, str], None]  # (fraction done, message): the com
 
 def default_workers() -> int:
     """One worker process per CPU core this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from .batch import usable_cores
+
+    return usable_cores()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

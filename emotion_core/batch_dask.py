@@ -1,10 +1,11 @@
 """The batch on Dask ``distributed``: a local cluster or an existing one, files sent out as tasks.
 
 Every file is two tasks: its hash (:func:`emotion_core.batch.hash_task`), then, if the plan says so,
-its analysis (:func:`emotion_core.batch.analyse_task`). Workers are processes with one thread each;
-the models are cached per process, so each worker loads them once, on its first file, and keeps them
-for every file after. Results come back to this process, which writes them; Ctrl-C (or SIGTERM) stops
-the batch after writing what had finished.
+its analysis (:func:`emotion_core.batch.analyse_task`). Workers are processes that run one task at a
+time, in the threads :func:`emotion_core.batch.task_threads` gives them (a local cluster's workers
+share this machine's cores); the models are cached per process, so each worker loads them once, on
+its first file, and keeps them for every file after. Results come back to this process, which writes
+them; Ctrl-C (or SIGTERM) stops the batch after writing what had finished.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import dask
 from distributed import Client, LocalCluster, as_completed
 
-from .batch import BatchPlan, BatchTally, FileOutcome, analyse_task, failed_outcome, hash_task
+from .batch import BatchPlan, BatchTally, FileOutcome, analyse_task, failed_outcome, hash_task, task_threads
 from .batch_store import ResultStore
 
 CONNECT_TIMEOUT = "30s"  # to reach an existing scheduler
@@ -84,10 +85,11 @@ def run_batch(paths: list[Path], store: ResultStore, plan: BatchPlan, *, workers
     Returns the tally; ``tally.interrupted`` is set when Ctrl-C stopped it (what had finished is written).
     """
     tally = BatchTally(total=len(paths))
+    threads = task_threads(workers, scheduler)
     with _sigterm_as_interrupt():
         try:
             with connect(workers, scheduler) as client:
-                _drive(client, [str(path) for path in paths], store, plan, tally, progress)
+                _drive(client, [str(path) for path in paths], store, plan, tally, progress, threads)
         except KeyboardInterrupt:
             tally.interrupted = True
         finally:
@@ -96,7 +98,7 @@ def run_batch(paths: list[Path], store: ResultStore, plan: BatchPlan, *, workers
 
 
 def _drive(client: Client, paths: list[str], store: ResultStore, plan: BatchPlan, tally: BatchTally,
-           progress: Progress | None) -> None:
+           progress: Progress | None, threads: int) -> None:
     jobs: dict[str, tuple[str, str, str | None]] = {}  # task key -> (what, path, hash)
     pending = as_completed()
     numbers = itertools.count()
@@ -106,15 +108,16 @@ def _drive(client: Client, paths: list[str], store: ResultStore, plan: BatchPlan
         jobs[future.key] = (what, path, args[0] if args else None)
         pending.add(future)
 
+    settings = (store.frames_per_second, threads)  # analyse_task's arguments after the path and hash
     for path in paths:
         submit(hash_task, "hash", path)
     try:
         for future in pending:
             what, path, file_hash = jobs.pop(future.key)
             if what == "hash":
-                finished = _hashed(plan, path, _result_or_none(future), tally, submit, store.frames_per_second)
+                finished = _hashed(plan, path, _result_or_none(future), tally, submit, settings)
             else:
-                finished = _analysed(plan, _outcome(future, path, file_hash), submit, store.frames_per_second)
+                finished = _analysed(plan, _outcome(future, path, file_hash), submit, settings)
             for outcome in finished:
                 tally.count(outcome)
             store.add(finished)
@@ -127,10 +130,10 @@ def _drive(client: Client, paths: list[str], store: ResultStore, plan: BatchPlan
         raise
 
 
-def _hashed(plan: BatchPlan, path: str, file_hash: str | None, tally: BatchTally, submit, fps: float) -> list:
+def _hashed(plan: BatchPlan, path: str, file_hash: str | None, tally: BatchTally, submit, settings: tuple) -> list:
     step = plan.hashed(path, file_hash)
     if step.action == "analyse":
-        submit(analyse_task, "analyse", path, file_hash, fps)
+        submit(analyse_task, "analyse", path, file_hash, *settings)
     elif step.action == "skip":
         tally.skipped += 1
     elif step.action == "duplicate":
@@ -138,10 +141,10 @@ def _hashed(plan: BatchPlan, path: str, file_hash: str | None, tally: BatchTally
     return []
 
 
-def _analysed(plan: BatchPlan, outcome: FileOutcome, submit, fps: float) -> list[FileOutcome]:
+def _analysed(plan: BatchPlan, outcome: FileOutcome, submit, settings: tuple) -> list[FileOutcome]:
     duplicates, again = plan.finished(outcome)
     for path in again:
-        submit(analyse_task, "analyse", path, outcome.file_hash, fps)
+        submit(analyse_task, "analyse", path, outcome.file_hash, *settings)
     return [outcome, *duplicates]
 
 

@@ -31,7 +31,18 @@ pytest.importorskip("pyarrow")
 
 import emotion_core  # noqa: E402
 from emotion_core import EMOTIONS, batch_cli  # noqa: E402
-from emotion_core.batch import BatchPlan, BatchTally, FileOutcome, content_hash, hash_task, list_inputs  # noqa: E402
+from emotion_core.batch import (  # noqa: E402
+    WORKER_THREADS,
+    BatchPlan,
+    BatchTally,
+    FileOutcome,
+    content_hash,
+    hash_task,
+    list_inputs,
+    task_threads,
+    threads_per_worker,
+    usable_cores,
+)
 from emotion_core.batch_store import FILE_SCHEMA, ResultStore  # noqa: E402
 from emotion_core.file_analysis import analyze_file, image_analysis  # noqa: E402
 from harness import FIXTURES, PROJECT_ROOT  # noqa: E402
@@ -315,7 +326,18 @@ def test_a_second_run_skips_what_is_done_and_retries_failures(first_run, cluster
     assert len(read(out, "segments")) == len(first_run["segments"])
 
 
-# --- one core per worker -----------------------------------------------------------------------------
+# --- threads per worker ------------------------------------------------------------------------------
+
+def test_workers_share_the_cores_out_and_a_joined_cluster_gets_one_thread():
+    assert threads_per_worker(2, 2) == 1  # the 2-core machine with its default 2 workers: 1.91x one worker
+    assert threads_per_worker(2, 1) == 2  # a lone worker decodes as the single-file command does
+    assert [threads_per_worker(16, n) for n in (1, 3, 4, 16, 32)] == [16, 5, 4, 1, 1]  # at least one each
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        threads_per_worker(2, 0)
+    cores = usable_cores()
+    assert task_threads(cores, None) == 1 and task_threads(1, None) == cores
+    assert task_threads(1, "tcp://127.0.0.1:8786") == WORKER_THREADS == 1  # its hosts are not asked
+
 
 def ffmpeg_threads() -> set[str]:
     """Names of this process's FFmpeg threads (FFmpeg names them ``av:CODEC:...``, e.g. ``av:h264:df0``)."""
@@ -346,9 +368,9 @@ def ffmpeg_threads_during(call):
         watcher.join()
 
 
-def threads_in_worker(path: str) -> dict:
-    """Runs in a worker: the batch's analysis of ``path`` and the threads its libraries used; then the
-    same file through the command line's analysis (the decoder's default threads), which the watch must see."""
+def threads_in_worker(path: str, threads: int) -> dict:
+    """Runs in a worker: the batch's analysis of ``path`` in ``threads`` threads, and the threads its
+    libraries used (FFmpeg's decoder threads are seen as they run; 1 decodes in the caller's thread)."""
     import cv2
     from distributed import get_worker
     from threadpoolctl import threadpool_info
@@ -356,28 +378,29 @@ def threads_in_worker(path: str) -> dict:
     from emotion_core.analysis import default_reader
     from emotion_core.batch import analyse_task
 
-    outcome, batch_decoder = ffmpeg_threads_during(lambda: analyse_task(path, None, 2.0))
-    _, default_decoder = ffmpeg_threads_during(lambda: analyze_file(path))
+    outcome, decoder = ffmpeg_threads_during(lambda: analyse_task(path, None, 2.0, threads))
     models = default_reader().face_model, default_reader().voice_model
-    return {"status": outcome.status, "batch_decoder": batch_decoder, "default_decoder": default_decoder,
+    return {"status": outcome.status, "decoder": decoder,
             "opencv": cv2.getNumThreads(), "interpreters": tuple(model.num_threads for model in models),
             "blas": {info["filepath"]: info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"},
             "profiler": "profile" in get_worker().periodic_callbacks}
 
 
-def test_a_local_worker_does_its_work_in_one_thread(tmp_path):
-    """The batch's own local cluster: the decoder, OpenCV, the interpreters and BLAS each run one thread."""
+def test_a_local_worker_works_in_the_threads_it_is_given(tmp_path):
+    """The batch's own local cluster: the decoder and OpenCV run the task's threads; the interpreters
+    and BLAS one each whatever the count (as in the single-file command, and Dask's nanny for BLAS)."""
     from emotion_core.batch_dask import connect
 
     video = write_video(tmp_path / "talking.mp4", seconds=3.0)
     with connect(1, None) as client:
-        report = client.submit(threads_in_worker, str(video), pure=False).result()
-    assert report["status"] == "ok"
-    assert report["default_decoder"], "the watch saw no decoder thread even with the decoder's default threads"
-    assert report["batch_decoder"] == set(), f"the batch's decoder ran threads {report['batch_decoder']}"
-    assert report["opencv"] == 1 and report["interpreters"] == (1, 1)
-    assert report["blas"] and set(report["blas"].values()) == {1}, report["blas"]
-    assert report["profiler"] is False  # Dask's stack sampler, on the worker's event loop every 10 ms
+        reports = {threads: client.submit(threads_in_worker, str(video), threads, pure=False).result()
+                   for threads in (1, 2)}
+    for threads, report in reports.items():
+        assert report["status"] == "ok"
+        assert len(report["decoder"]) == (0 if threads == 1 else threads), (threads, report["decoder"])
+        assert report["opencv"] == threads and report["interpreters"] == (1, 1)
+        assert report["blas"] and set(report["blas"].values()) == {1}, report["blas"]
+        assert report["profiler"] is False  # Dask's stack sampler, on the worker's event loop every 10 ms
     with pytest.raises(ValueError, match="decode_threads must be a whole number >= 1"):
         analyze_file(video, decode_threads=0)
 
