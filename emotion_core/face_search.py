@@ -1,0 +1,63 @@
+"""The served face search: short range on the whole frame first, full range (and its tiles) only where
+short range sees no large face.
+
+Short range (a 128 px input) costs about a third of full range's run (192 px) and finds faces of a
+fifth of the frame or more as reliably; full range, with its tiles (:func:`emotion_core.face.search_tiles`),
+is what finds smaller ones. So a frame where short range sees a large face (a webcam user, one speaker
+filling a 720p video) costs one short-range run, and any other frame pays for full range as before.
+A face only short range sees (a face photo filling the picture, no head or shoulders around it)
+still comes back with short range's own box and framing, as before the cascade.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .face import FaceDetector, clip_box
+
+# Short range alone is trusted when its largest box is at least this share of the frame's longer
+# side. Short range found 98-100 % of the benchmark's faces 20 % of the width (boxes run 0.8-1.1x the
+# face), 80 % at 15 %, 15 % at 12 %: below 0.16 its misses grow, above it a 720p frame with one face 20 %
+# wide would often pay for full range too (benchmarks/detection.py, the cascade rows).
+TRUST_SHARE = 0.16
+# A trusted short-range box is moved into full range's box convention, so a face keeps one box (and
+# one crop, full range's calibrated framing) whichever model saw it: for the same face, full range's
+# box is about 5 % larger and its centre about 7 % of the box height higher (medians over the
+# benchmark's portraits and two real photos, faces 14-40 % of the width; benchmarks/detection.py
+# reports the map's residual against full range's own boxes).
+CLOSE_TO_FAR_SCALE = 1.05
+CLOSE_TO_FAR_SHIFT_Y = -0.07
+
+Found = tuple[tuple[int, int, int, int], float, FaceDetector]  # box, confidence, the detector whose framing crops it
+
+
+def sees_close_face(boxes: list[tuple[int, int, int, int]], width: int, height: int) -> bool:
+    """Whether short range's ``boxes`` hold a face large enough (TRUST_SHARE) for its pass alone to serve."""
+    return any(max(w, h) >= TRUST_SHARE * max(width, height) for _, _, w, h in boxes)
+
+
+def as_far_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int] | None:
+    """A short-range box ``(x, y, w, h)`` as full range would box the same face, clipped to the frame."""
+    x, y, w, h = box
+    side_w, side_h = w * CLOSE_TO_FAR_SCALE, h * CLOSE_TO_FAR_SCALE
+    centre_x, centre_y = x + w / 2.0, y + h / 2.0 + CLOSE_TO_FAR_SHIFT_Y * h
+    return clip_box((centre_x - side_w / 2.0, centre_y - side_h / 2.0, side_w, side_h), width, height)
+
+
+def search_faces(close: FaceDetector, far: FaceDetector, frame: np.ndarray, small_faces: bool = True) -> list[Found]:
+    """Every face in a checked RGB frame as ``(box, confidence, detector)``, cheapest pass first.
+
+    ``close`` (short range) runs on the whole frame; when it sees a face of TRUST_SHARE or more, its
+    faces are served in ``far``'s box convention (:func:`as_far_box`). Otherwise ``far`` (full range)
+    runs, with its tiles when ``small_faces``; where it finds nothing, ``close``'s smaller faces (if any)
+    are served with its own boxes.
+    """
+    height, width = frame.shape[:2]
+    near = close.detect(frame)
+    if sees_close_face([box for box, _ in near], width, height):
+        mapped = [(as_far_box(box, width, height), score) for box, score in near]
+        return [(box, score, far) for box, score in mapped if box is not None]
+    found = far.detect(frame, tiled=small_faces)
+    if found:
+        return [(box, score, far) for box, score in found]
+    return [(box, score, close) for box, score in near]
