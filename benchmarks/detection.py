@@ -285,7 +285,7 @@ def box_map(readers: dict, faces: np.ndarray, portraits) -> dict:
                 cell = face_cell(face, int(round(share * size[0])), "portrait", portraits[i % len(portraits)])
                 frame, _ = compose([cell], size, rng)
                 near, far = short.detect(frame), full.detect(frame)
-                if len(near) != 1 or len(far) != 1 or not sees_close_face([near[0][0]], *size):
+                if len(near) != 1 or len(far) != 1 or not sees_close_face(near, *size):
                     continue
                 (_, sy, sw, sh), (_, fy, fw, fh) = near[0][0], far[0][0]
                 ratios.append(fw / sw)

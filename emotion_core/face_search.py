@@ -15,11 +15,14 @@ import numpy as np
 
 from .face import FaceDetector, clip_box
 
-# Short range alone is trusted when its largest box is at least this share of the frame's longer
-# side. Short range found 98-100 % of the benchmark's faces 20 % of the width (boxes run 0.8-1.1x the
-# face), 80 % at 15 %, 15 % at 12 %: below 0.16 its misses grow, above it a 720p frame with one face 20 %
-# wide would often pay for full range too (benchmarks/detection.py, the cascade rows).
+# Short range alone is trusted when it finds a face whose box is at least TRUST_SHARE of the frame's
+# longer side with at least TRUST_CONFIDENCE. It finds 98-100 % of the benchmark's faces 20 % of the
+# width but 80 % at 15 %, where its boxes already reach 16 %: trusting any such box lost the second
+# face of 5-8 % of the benchmark's two- and four-face frames at 12-15 % (the recall target). The lost
+# frames' boxes scored 0.5-0.8; at 0.85 none was lost, while large real faces (two photos at 14-40 %
+# of the width) score 0.91-0.96. A larger share instead (0.18-0.2) sent a third of the real ones on.
 TRUST_SHARE = 0.16
+TRUST_CONFIDENCE = 0.85
 # A trusted short-range box is moved into full range's box convention, so a face keeps one box (and
 # one crop, full range's calibrated framing) whichever model saw it: for the same face, full range's
 # box is about 5 % larger and its centre about 7 % of the box height higher (medians over the
@@ -31,9 +34,11 @@ CLOSE_TO_FAR_SHIFT_Y = -0.07
 Found = tuple[tuple[int, int, int, int], float, FaceDetector]  # box, confidence, the detector whose framing crops it
 
 
-def sees_close_face(boxes: list[tuple[int, int, int, int]], width: int, height: int) -> bool:
-    """Whether short range's ``boxes`` hold a face large enough (TRUST_SHARE) for its pass alone to serve."""
-    return any(max(w, h) >= TRUST_SHARE * max(width, height) for _, _, w, h in boxes)
+def sees_close_face(found: list[tuple[tuple[int, int, int, int], float]], width: int, height: int) -> bool:
+    """Whether short range's ``(box, confidence)`` pairs hold a face large (TRUST_SHARE) and sure
+    (TRUST_CONFIDENCE) enough for its pass alone to serve."""
+    return any(max(box[2], box[3]) >= TRUST_SHARE * max(width, height) and score >= TRUST_CONFIDENCE
+               for box, score in found)
 
 
 def as_far_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -47,14 +52,14 @@ def as_far_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple
 def search_faces(close: FaceDetector, far: FaceDetector, frame: np.ndarray, small_faces: bool = True) -> list[Found]:
     """Every face in a checked RGB frame as ``(box, confidence, detector)``, cheapest pass first.
 
-    ``close`` (short range) runs on the whole frame; when it sees a face of TRUST_SHARE or more, its
+    ``close`` (short range) runs on the whole frame; when it sees a large face (:func:`sees_close_face`), its
     faces are served in ``far``'s box convention (:func:`as_far_box`). Otherwise ``far`` (full range)
     runs, with its tiles when ``small_faces``; where it finds nothing, ``close``'s smaller faces (if any)
     are served with its own boxes.
     """
     height, width = frame.shape[:2]
     near = close.detect(frame)
-    if sees_close_face([box for box, _ in near], width, height):
+    if sees_close_face(near, width, height):
         mapped = [(as_far_box(box, width, height), score) for box, score in near]
         return [(box, score, far) for box, score in mapped if box is not None]
     found = far.detect(frame, tiled=small_faces)

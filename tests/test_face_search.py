@@ -18,12 +18,15 @@ def webcam_frame() -> np.ndarray:
     return frame
 
 
-def test_short_range_alone_serves_only_a_large_face():
-    trusted = int(np.ceil(face_search.TRUST_SHARE * 1280))
-    assert face_search.sees_close_face([(100, 100, trusted, trusted - 10)], 1280, 720)
-    assert face_search.sees_close_face([(0, 0, 20, 20), (400, 100, 10, trusted)], 1280, 720)  # any large box
-    assert not face_search.sees_close_face([(100, 100, trusted - 1, trusted - 1)], 1280, 720)  # the longer side counts
-    assert face_search.sees_close_face([(100, 100, 80, 80)], 480, 480) and not face_search.sees_close_face([], 640, 480)
+def test_short_range_alone_serves_only_a_large_sure_face():
+    trusted, sure = int(np.ceil(face_search.TRUST_SHARE * 1280)), face_search.TRUST_CONFIDENCE
+    assert face_search.sees_close_face([((100, 100, trusted, trusted - 10), sure)], 1280, 720)
+    assert face_search.sees_close_face([((0, 0, 20, 20), 0.99), ((400, 100, 10, trusted), sure)], 1280, 720)
+    assert not face_search.sees_close_face([((100, 100, trusted - 1, trusted - 1), 0.99)], 1280, 720)  # of 1280
+    assert not face_search.sees_close_face([((100, 100, trusted, trusted), sure - 0.01)], 1280, 720)  # not sure enough
+    assert not face_search.sees_close_face([((0, 0, 20, 20), 0.99), ((400, 100, trusted, trusted), 0.6)], 1280, 720)
+    assert face_search.sees_close_face([((100, 100, 80, 80), 0.9)], 480, 480)
+    assert not face_search.sees_close_face([], 640, 480)
 
 
 def test_a_short_range_box_moves_into_full_ranges_convention():
@@ -46,8 +49,7 @@ def detectors(far_confidence: float = face.MIN_DETECTION_CONFIDENCE) -> tuple[fa
 def test_a_face_under_the_trust_share_goes_on_to_full_range():
     close, far = detectors()
     frame = webcam_frame()
-    (near_box, _), = close.detect(frame)
-    assert not face_search.sees_close_face([near_box], 640, 480)
+    assert not face_search.sees_close_face(close.detect(frame), 640, 480)
     (box, score, detector), = face_search.search_faces(close, far, frame)
     assert detector is far and [(box, score)] == far.detect(frame)  # full range's own box, unmapped
     tiles = face.search_tiles(640, 480, [box])  # full range's own rule for its tiles still applies
