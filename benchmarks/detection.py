@@ -320,6 +320,24 @@ def emotion_accuracy(reader, faces: np.ndarray, labels: np.ndarray, portraits) -
     return rows
 
 
+def label_agreement(served, before, faces: np.ndarray, portraits) -> dict:
+    """Per face width (CLOSE_SIDE, LARGE_SIDE): the share of portraits in a 720p frame that ``served`` and
+    ``before`` both find, and of those, the share given the same label (the box map's effect on the crop)."""
+    rng = np.random.default_rng(SEED)
+    rows = {}
+    for width in (CLOSE_SIDE, LARGE_SIDE):
+        both = same = 0
+        for i, face in enumerate(faces):
+            frame, squares = compose([face_cell(face, width, "portrait", portraits[i % len(portraits)])],
+                                     FRAMES["720p"], rng)
+            labels = [[f.label for f in reader.analyze_frame(frame) if match([f.box], squares)[0]]
+                      for reader in (served, before)]
+            if all(labels):
+                both, same = both + 1, same + (labels[0][0] == labels[1][0])
+        rows[str(width)] = {"found_by_both": both / len(faces), "same_label": same / max(both, 1)}
+    return rows
+
+
 def frame_times(detectors: dict, faces: np.ndarray, portraits, repeats: int) -> dict:
     """Median and p95 ms of ``analyze_frame`` (detection + crop + classification), one face in 720p.
 
@@ -364,6 +382,7 @@ def run(face_count: int, emotion_count: int, repeats: int) -> dict:
             "detectors": {name: {"reader": READERS[reader], "tiled": tiled}
                           for name, (reader, tiled) in DETECTORS.items()},
             "emotion_faces": int(len(emotion_faces)),
+            "label_agreement": label_agreement(readers["cascade"], readers["full"], emotion_faces, portraits),
             "frame_720p_one_face": times,
             "framing": {name: vars(readers[name].detector.framing) for name in ("short", "full")},
             "cpu": describe_cpu(), "load_average": os.getloadavg()}
@@ -481,6 +500,9 @@ def emotion_section(result: dict) -> list[str]:
             lines.append(f"| {name} | {width} px | {row['accuracy']:.1%} | {row['detected']:.1%} | "
                          f"{row['accuracy_detected_both']:.1%} | {row['large_accuracy_detected_both']:.1%} | "
                          f"{row['paired']} |")
+    agreement = "; ".join(f"{width} px: {row['same_label']:.1%} of the {row['found_by_both']:.0%} found by both"
+                          for width, row in result["label_agreement"].items())
+    lines += ["", f"Same label from the served cascade and from full range with tiles, same frames: {agreement}."]
     return lines
 
 
