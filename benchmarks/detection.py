@@ -20,12 +20,13 @@ Five ways of detecting: short range on the whole frame (before issue 22); full r
 frame; full range with tiles (``emotion_core.face.search_tiles``: they run only where the whole pass
 found no face or only small ones; the served search before the cascade); and the served cascade
 (``emotion_core.face_search``: short range first, full range only where short range sees no face of
-TRUST_SHARE or more, short range's faces where full range finds none) with tiles (``served``,
+TRUST_SHARE or more with TRUST_CONFIDENCE, short range's faces where full range finds none) with tiles (``served``,
 ``analyze_frame``'s default) and without (``served live``, the live view). Detector runs per frame
 count both models. Mixed frames put one face TIMING_SHARE wide beside smaller ones (a host and
 guests), where the cascade trusts short range alone. Emotion accuracy: one portrait per 1280x720
 frame through ``EmotionReader.analyze_frame`` (full range with tiles, and the served cascade) with
-the face 300 and 200 px wide, then 60-100 px; a miss counts as wrong. Box map: on frames where both
+the face 300 and 200 px wide, then 60-100 px; a miss counts as wrong; and how often the two give
+the same label to the same 300 and 200 px faces. Box map: on frames where both
 models find a lone face of TRUST_SHARE or more, full range's box against short range's, and how far
 ``face_search.as_far_box`` lands from it. Writes reports/detection/benchmark.json and
 reports/detection/REPORT.md.
