@@ -7,6 +7,11 @@ is what finds smaller ones. So a frame where short range sees a large face (a we
 filling a 720p video) costs one short-range run, and any other frame pays for full range as before.
 A face only short range sees (a face photo filling the picture, no head or shoulders around it)
 still comes back with short range's own box and framing, as before the cascade.
+
+The price: a small face beside a large sure one is found only if short range sees it. In the
+benchmark's mixed frames (faces 8-12 % of the width beside one 20 % wide) 38-54 % of the small
+faces were found, against 88-100 % by full range with tiles; running full range on such frames too
+would cost a 720p frame with one face its whole gain (full range's run is the larger part of it).
 """
 
 from __future__ import annotations
