@@ -1,4 +1,4 @@
-"""Faces at every distance: recall of both bundled detectors against face size, and emotion accuracy.
+"""Faces at every distance: recall of both bundled detectors and the served cascade by face size; emotion accuracy.
 
 Run: python -m benchmarks.detection [--faces 120] [--emotion-faces 400] [--repeats 100]
      python -m benchmarks.detection --quick   (40 faces per cell, 100 for accuracy, 30 repeats: a few minutes)
@@ -16,14 +16,20 @@ Two ways of putting them in a frame, both grey with sensor-like noise:
 of the frame width; the pasted FER square around it is FER_SQUARE times wider. A frame holds as
 many faces as its grid of head-and-shoulders cells fits, up to 8. A face is found when a
 detection's centre lies in its square (one detection per face); other detections count as false.
-Three ways of detecting: short range on the whole frame (before issue 22), full range on the
-whole frame (the live view), and full range with tiles (``small_faces=True``, the default of
-``analyze_frame``: the tiles run only where the whole pass found no face or only small ones,
-``emotion_core.face.search_tiles``; its detector runs per frame are counted); both full-range
-rows try short range on frames where full range finds nothing. Emotion accuracy: one portrait per
-1280x720 frame through ``EmotionReader.analyze_frame`` (full range with tiles, its
-calibrated framing) with the face 200 px wide, then 60-100 px; a miss counts as wrong. Writes
-reports/detection/benchmark.json and reports/detection/REPORT.md.
+Five ways of detecting: short range on the whole frame (before issue 22); full range on the whole
+frame; full range with tiles (``emotion_core.face.search_tiles``: they run only where the whole pass
+found no face or only small ones; the served search before the cascade); and the served cascade
+(``emotion_core.face_search``: short range first, full range only where short range sees no face of
+TRUST_SHARE or more with TRUST_CONFIDENCE, short range's faces where full range finds none) with tiles (``served``,
+``analyze_frame``'s default) and without (``served live``, the live view). Detector runs per frame
+count both models. Mixed frames put one face TIMING_SHARE wide beside smaller ones (a host and
+guests), where the cascade trusts short range alone. Emotion accuracy: one portrait per 1280x720
+frame through ``EmotionReader.analyze_frame`` (full range with tiles, and the served cascade) with
+the face 300 and 200 px wide, then 60-100 px; a miss counts as wrong; and how often the two give
+the same label to the same 300 and 200 px faces. Box map: on frames where both
+models find a lone face of TRUST_SHARE or more, full range's box against short range's, and how far
+``face_search.as_far_box`` lands from it. Writes reports/detection/benchmark.json and
+reports/detection/REPORT.md.
 """
 
 from __future__ import annotations
@@ -50,11 +56,17 @@ FER_SQUARE = 1.35  # a FER2013 image is this many face widths wide (the short-ra
 CELL = 2.2  # a head-and-shoulders cell is this many FER-square widths square
 BACKGROUND, NOISE_SIGMA = 110, 4.0  # grey level and sensor noise (std of grey levels)
 LARGE_SIDE, SMALL_SIDES = 200, (60, 80, 100)  # face widths of the emotion comparison, px
-# name -> (manifest entry, tiled)
-DETECTORS = {"short": ("face_detector", False), "full": ("face_detector_full_range", False),
-             "full+tiles": ("face_detector_full_range", True)}
-SERVED = "full+tiles"  # what analyze_frame does by default
-TIMING_SHARE = 0.2  # face width of the timing frame: large enough for short range too
+CLOSE_SIDE = 300  # px: a face the cascade always leaves to short range (23 % of 1280)
+# reader -> EmotionReader.from_manifest arguments: each model alone, and the served cascade
+READERS = {"short": {"detector_name": "face_detector"}, "full": {"close_name": ""}, "cascade": {}}
+# name -> (reader, tiled)
+DETECTORS = {"short": ("short", False), "full": ("full", False), "full+tiles": ("full", True),
+             "served": ("cascade", True), "served live": ("cascade", False)}
+SERVED, LIVE = "served", "served live"  # analyze_frame's default, and the live view's small_faces=False
+EMOTION_ROWS = ("full+tiles", SERVED)
+TIMING_SHARE = 0.2  # face width of the timing frame (and the large face of mixed frames)
+MIXED_SHARES = (0.06, 0.08, 0.12)  # small faces beside the large one
+MAP_SHARES = (0.16, 0.2, 0.25)  # lone faces for the box map check, in 480p and 720p
 # Real portraits and their face square (x0, y0, side) in pixels: the FER-like square round the face.
 PORTRAITS = {"astronaut": (157, 47, 134), "grace_hopper": (136, 89, 259)}
 SEED = 22
@@ -163,23 +175,44 @@ def compose(cells: list[tuple[np.ndarray, tuple]], frame_size: tuple[int, int], 
     return np.repeat(grey[:, :, None], 3, axis=2), squares
 
 
+def found_each(boxes: list[tuple[int, int, int, int]], squares: list[tuple[int, int, int]]) -> list[bool]:
+    """For each face square in turn, whether a detection not yet taken has its centre in it."""
+    free = list(range(len(boxes)))
+    found = []
+    for x0, y0, side in squares:
+        hit = next((i for i in free if x0 <= boxes[i][0] + boxes[i][2] / 2 <= x0 + side
+                    and y0 <= boxes[i][1] + boxes[i][3] / 2 <= y0 + side), None)
+        if hit is not None:
+            free.remove(hit)
+        found.append(hit is not None)
+    return found
+
+
 def match(boxes: list[tuple[int, int, int, int]], squares: list[tuple[int, int, int]]) -> tuple[int, int]:
     """(faces found, false detections): a face is found by a detection whose centre lies in its square."""
-    free = list(range(len(boxes)))
-    found = 0
-    for x0, y0, side in squares:
-        for i in free:
-            cx, cy = boxes[i][0] + boxes[i][2] / 2, boxes[i][1] + boxes[i][3] / 2
-            if x0 <= cx <= x0 + side and y0 <= cy <= y0 + side:
-                free.remove(i)
-                found += 1
-                break
-    return found, len(free)
+    found = sum(found_each(boxes, squares))
+    return found, len(boxes) - found
 
 
 def faces_per_frame(frame_size: tuple[int, int], width: int) -> int:
     cell = int(round(CELL * round(FER_SQUARE * width)))
     return max(1, min(MAX_FACES, (frame_size[0] // cell) * (frame_size[1] // cell)))
+
+
+def detector_runs(reader) -> int:
+    """Runs of both of a reader's detectors so far (the cascade's short range included)."""
+    close = reader.close_detector
+    return reader.detector.runs + (close.runs if close is not None else 0)
+
+
+def timed_boxes(reader, tiled: bool, frame: np.ndarray, tally: dict) -> list[tuple[int, int, int, int]]:
+    """The boxes ``reader.detect_faces`` finds, adding its time (``ms``) and detector runs to ``tally``."""
+    runs = detector_runs(reader)
+    begin = time.perf_counter()
+    boxes = [box for box, _, _ in reader.detect_faces(frame, tiled)]
+    tally["ms"].append((time.perf_counter() - begin) * 1000)
+    tally["runs"] += detector_runs(reader) - runs
+    return boxes
 
 
 def recall_row(detectors: dict, faces: np.ndarray, frame_size, share: float, kind: str, portraits) -> dict:
@@ -195,12 +228,7 @@ def recall_row(detectors: dict, faces: np.ndarray, frame_size, share: float, kin
         frame, squares = compose(cells, frame_size, rng)
         frames += 1
         for name, (reader, tiled) in detectors.items():
-            runs = reader.detector.runs
-            begin = time.perf_counter()
-            boxes = [box for box, _, _ in reader.detect_faces(frame, tiled)]
-            tallies[name]["ms"].append((time.perf_counter() - begin) * 1000)
-            tallies[name]["runs"] += reader.detector.runs - runs  # the close detector's one run is not counted
-            found, false = match(boxes, squares)
+            found, false = match(timed_boxes(reader, tiled, frame, tallies[name]), squares)
             tallies[name]["found"] += found
             tallies[name]["false"] += false
     return {"share": share, "face_px": width, "faces_per_frame": per_frame, "faces": int(len(faces)),
@@ -209,13 +237,73 @@ def recall_row(detectors: dict, faces: np.ndarray, frame_size, share: float, kin
                 for name, t in tallies.items()}}
 
 
+def compose_mixed(large: tuple, smalls: list[tuple], frame_size: tuple[int, int], rng) -> tuple[np.ndarray, list]:
+    """A frame with the ``large`` cell at its left and the ``smalls`` in a grid over the rest; squares large first."""
+    width, height = frame_size
+    left = min(large[0].shape[1], width // 2)
+    frame, squares = compose([large], (left, height), rng)
+    rest, small_squares = compose(smalls, (width - left, height), rng)
+    return np.concatenate([frame, rest], axis=1), squares + [(x + left, y, side) for x, y, side in small_squares]
+
+
+def mixed_row(detectors: dict, faces: np.ndarray, frame_size, share: float, portraits) -> dict:
+    """Recall of the small faces (``share`` of the width) and of the large one (TIMING_SHARE) beside them."""
+    width, large_width = int(round(share * frame_size[0])), int(round(TIMING_SHARE * frame_size[0]))
+    large_cell = int(round(CELL * round(FER_SQUARE * large_width)))
+    per_frame = faces_per_frame((frame_size[0] - min(large_cell, frame_size[0] // 2), frame_size[1]), width)
+    rng = np.random.default_rng(SEED)
+    tallies = {name: {"small": 0, "large": 0, "ms": [], "runs": 0} for name in detectors}
+    frames, smalls = 0, 0
+    for start in range(0, len(faces) - 1, per_frame + 1):
+        batch = faces[start : start + per_frame + 1]
+        large = face_cell(batch[0], large_width, "portrait", portraits[start % len(portraits)])
+        cells = [face_cell(f, width, "portrait", portraits[(start + i) % len(portraits)])
+                 for i, f in enumerate(batch[1:])]
+        frame, squares = compose_mixed(large, cells, frame_size, rng)
+        frames, smalls = frames + 1, smalls + len(cells)
+        for name, (reader, tiled) in detectors.items():
+            found = found_each(timed_boxes(reader, tiled, frame, tallies[name]), squares)
+            tallies[name]["large"] += found[0]
+            tallies[name]["small"] += sum(found[1:])
+    return {"share": share, "face_px": width, "small_per_frame": per_frame, "frames": frames,
+            **{name: {"small_recall": t["small"] / smalls, "large_recall": t["large"] / frames,
+                      "median_ms": statistics.median(t["ms"]), "runs_per_frame": t["runs"] / frames}
+                for name, t in tallies.items()}}
+
+
+def box_map(readers: dict, faces: np.ndarray, portraits) -> dict:
+    """Full range's box against short range's for lone faces short range alone would serve, and the
+    residual of ``face_search.as_far_box`` (largest corner or side error as a share of full range's side)."""
+    from emotion_core.face_search import as_far_box, sees_close_face
+
+    short, full = readers["short"].detector, readers["full"].detector
+    rng = np.random.default_rng(SEED)
+    ratios, shifts, residuals = [], [], []
+    for frame_name in ("480p", "720p"):
+        size = FRAMES[frame_name]
+        for share in MAP_SHARES:
+            for i, face in enumerate(faces):
+                cell = face_cell(face, int(round(share * size[0])), "portrait", portraits[i % len(portraits)])
+                frame, _ = compose([cell], size, rng)
+                near, far = short.detect(frame), full.detect(frame)
+                if len(near) != 1 or len(far) != 1 or not sees_close_face(near, *size):
+                    continue
+                (_, sy, sw, sh), (_, fy, fw, fh) = near[0][0], far[0][0]
+                ratios.append(fw / sw)
+                shifts.append((fy + fh / 2 - sy - sh / 2) / sh)
+                residuals.append(np.abs(np.subtract(as_far_box(near[0][0], *size), far[0][0])).max() / fw)
+    quantiles = lambda values: [float(q) for q in np.quantile(values, (0.1, 0.5, 0.9))]  # noqa: E731
+    return {"pairs": len(ratios), "scale_p10_p50_p90": quantiles(ratios), "shift_y_p10_p50_p90": quantiles(shifts),
+            "residual_p10_p50_p90": quantiles(residuals)}
+
+
 def emotion_accuracy(reader, faces: np.ndarray, labels: np.ndarray, portraits) -> dict:
     """Accuracy of ``reader.analyze_frame`` on portraits in a 720p frame, per face width; misses are wrong."""
     from emotion_core.labels import EMOTIONS
 
     rng = np.random.default_rng(SEED)
     correct = {}
-    for width in (LARGE_SIDE, *SMALL_SIDES):
+    for width in (CLOSE_SIDE, LARGE_SIDE, *SMALL_SIDES):
         hits = []  # 1 right, 0 wrong, -1 not detected
         for i, face in enumerate(faces):
             frame, squares = compose([face_cell(face, width, "portrait", portraits[i % len(portraits)])],
@@ -233,7 +321,25 @@ def emotion_accuracy(reader, faces: np.ndarray, labels: np.ndarray, portraits) -
     return rows
 
 
-def frame_times(readers: dict, faces: np.ndarray, portraits, repeats: int) -> dict:
+def label_agreement(served, before, faces: np.ndarray, portraits) -> dict:
+    """Per face width (CLOSE_SIDE, LARGE_SIDE): the share of portraits in a 720p frame that ``served`` and
+    ``before`` both find, and of those, the share given the same label (the box map's effect on the crop)."""
+    rng = np.random.default_rng(SEED)
+    rows = {}
+    for width in (CLOSE_SIDE, LARGE_SIDE):
+        both = same = 0
+        for i, face in enumerate(faces):
+            frame, squares = compose([face_cell(face, width, "portrait", portraits[i % len(portraits)])],
+                                     FRAMES["720p"], rng)
+            labels = [[f.label for f in reader.analyze_frame(frame) if match([f.box], squares)[0]]
+                      for reader in (served, before)]
+            if all(labels):
+                both, same = both + 1, same + (labels[0][0] == labels[1][0])
+        rows[str(width)] = {"found_by_both": both / len(faces), "same_label": same / max(both, 1)}
+    return rows
+
+
+def frame_times(detectors: dict, faces: np.ndarray, portraits, repeats: int) -> dict:
     """Median and p95 ms of ``analyze_frame`` (detection + crop + classification), one face in 720p.
 
     The face is TIMING_SHARE of the width, so every detector finds it (each has one face to classify).
@@ -241,11 +347,10 @@ def frame_times(readers: dict, faces: np.ndarray, portraits, repeats: int) -> di
     frame, _ = compose([face_cell(faces[0], int(TIMING_SHARE * FRAMES["720p"][0]), "portrait", portraits[0])],
                        FRAMES["720p"], np.random.default_rng(SEED))
     times = {}
-    for name, (entry, tiled) in DETECTORS.items():
-        reader = readers[entry]
-        runs = reader.detector.runs
+    for name, (reader, tiled) in detectors.items():
+        runs = detector_runs(reader)
         found = len(reader.analyze_frame(frame, small_faces=tiled))
-        runs = reader.detector.runs - runs
+        runs = detector_runs(reader) - runs
         samples = []
         for _ in range(repeats):
             begin = time.perf_counter()
@@ -260,23 +365,27 @@ def frame_times(readers: dict, faces: np.ndarray, portraits, repeats: int) -> di
 def run(face_count: int, emotion_count: int, repeats: int) -> dict:
     """Every measurement of this benchmark as one JSON-ready dict."""
     from emotion_core import EmotionReader
-    from emotion_core.face import DEFAULT_DETECTOR
 
-    readers = {entry: EmotionReader.from_manifest(detector_name=entry, voice_name="")
-               for entry, _ in DETECTORS.values()}
-    detectors = {name: (readers[entry], tiled) for name, (entry, tiled) in DETECTORS.items()}
+    readers = {name: EmotionReader.from_manifest(voice_name="", **arguments) for name, arguments in READERS.items()}
+    detectors = {name: (readers[reader], tiled) for name, (reader, tiled) in DETECTORS.items()}
     portraits = load_portraits()
     faces, _ = private_test_faces(face_count)
-    times = frame_times(readers, faces, portraits, repeats)  # first: the machine's load drifts over a run
+    times = frame_times(detectors, faces, portraits, repeats)  # first: the machine's load drifts over a run
     recall = {kind: {frame: [recall_row(detectors, faces, size, share, kind, portraits) for share in SHARES]
                      for frame, size in FRAMES.items()} for kind in ("portrait", "tight")}
+    mixed = {frame: [mixed_row(detectors, faces, size, share, portraits) for share in MIXED_SHARES]
+             for frame, size in FRAMES.items()}
     emotion_faces, labels = private_test_faces(emotion_count, seed=SEED + 1)
-    return {"faces_per_row": int(len(faces)), "recall": recall,
-            "emotion": emotion_accuracy(readers[DEFAULT_DETECTOR], emotion_faces, labels, portraits),
-            "detectors": {name: {"manifest": entry, "tiled": tiled} for name, (entry, tiled) in DETECTORS.items()},
+    return {"faces_per_row": int(len(faces)), "recall": recall, "mixed": mixed,
+            "box_map": box_map(readers, faces, portraits),
+            "emotion": {name: emotion_accuracy(detectors[name][0], emotion_faces, labels, portraits)
+                        for name in EMOTION_ROWS},
+            "detectors": {name: {"reader": READERS[reader], "tiled": tiled}
+                          for name, (reader, tiled) in DETECTORS.items()},
             "emotion_faces": int(len(emotion_faces)),
+            "label_agreement": label_agreement(readers["cascade"], readers["full"], emotion_faces, portraits),
             "frame_720p_one_face": times,
-            "framing": {entry: vars(reader.detector.framing) for entry, reader in readers.items()},
+            "framing": {name: vars(readers[name].detector.framing) for name in ("short", "full")},
             "cpu": describe_cpu(), "load_average": os.getloadavg()}
 
 
@@ -286,54 +395,52 @@ def targets(result: dict) -> list[tuple[str, str, bool]]:
     worst = min(r[SERVED]["recall"] for r in rows)
     most = max([r["faces_per_frame"] for r in rows if r[SERVED]["recall"] >= 0.95], default=0)
     ms = result["frame_720p_one_face"][SERVED]["median_ms"]
-    live_ms = result["frame_720p_one_face"]["full"]["median_ms"]
-    large = result["emotion"][str(LARGE_SIDE)]["accuracy"]
-    gap = max(large - result["emotion"][str(w)]["accuracy"] for w in SMALL_SIDES)
+    live_ms = result["frame_720p_one_face"][LIVE]["median_ms"]
+    emotion = result["emotion"][SERVED]
+    large = emotion[str(LARGE_SIDE)]["accuracy"]
+    gap = max(large - emotion[str(w)]["accuracy"] for w in SMALL_SIDES)
     return [(f"recall >= 95 % for faces >= {TARGET_SHARE:.0%} of the width (480p/720p/1080p)",
              f"lowest {worst:.1%}", worst >= 0.95),
             (f"at least {MAX_FACES} faces in one frame", f"recall >= 95 % with up to {most} faces per frame",
              most >= MAX_FACES),
-            ("720p, one face: detection + classification <= 8 ms (with tiles)", f"median {ms:.1f} ms", ms <= 8.0),
-            ("the same, whole frame once (the live view)", f"median {live_ms:.1f} ms", live_ms <= 8.0),
+            ("720p, one face: detection + classification <= 8 ms (served, with tiles)", f"median {ms:.1f} ms",
+             ms <= 8.0),
+            ("the same, live view (served, no tiles)", f"median {live_ms:.1f} ms", live_ms <= 8.0),
             ("accuracy at 60-100 px within 5 points of 200 px", f"largest gap {gap * 100:.1f} points", gap <= 0.05)]
 
 
-def recall_table(rows_by_frame: dict) -> list[str]:
-    """Markdown: one row per face share, short / full range recall per frame size."""
-    head = "| face width | " + " | ".join(f"{frame} {name}" for frame in rows_by_frame for name in DETECTORS) + " |"
-    lines = [head, "|---" * (1 + len(DETECTORS) * len(rows_by_frame)) + "|"]
-    for i, share in enumerate(SHARES):
-        cells = []
-        for rows in rows_by_frame.values():
-            row = rows[i]
-            cells += [f"{row[name]['recall']:.0%}" for name in DETECTORS]
-        px = " / ".join(str(rows[i]["face_px"]) for rows in rows_by_frame.values())
-        lines.append(f"| {share:.0%} ({px} px) | " + " | ".join(cells) + " |")
+def recall_table(rows: list[dict], names, key: str = "recall") -> list[str]:
+    """Markdown: one row per face share (``rows`` of one frame size), ``key`` of each named detector."""
+    lines = ["| face width | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
+    for row in rows:
+        cells = [f"{row[name][key]:.0%}" for name in names]
+        lines.append(f"| {row['share']:.0%} ({row['face_px']} px) | " + " | ".join(cells) + " |")
     return lines
 
 
-def cost_table(rows_by_frame: dict) -> list[str]:
-    """Markdown: detector runs and detection ms per frame of the served search, per face share and frame size."""
-    lines = ["| face width | " + " | ".join(rows_by_frame) + " |", "|---" * (1 + len(rows_by_frame)) + "|"]
+def cost_table(rows_by_frame: dict, names=(SERVED, "full+tiles")) -> list[str]:
+    """Markdown: detector runs and detection ms per frame, per face share and frame size, of each of ``names``."""
+    head = [f"{frame} {name}" for frame in rows_by_frame for name in names]
+    lines = ["| face width | " + " | ".join(head) + " |", "|---" * (1 + len(head)) + "|"]
     for i, share in enumerate(SHARES):
-        cells = [f"{rows[i][SERVED]['runs_per_frame']:.1f} / {rows[i][SERVED]['median_ms']:.0f} ms"
-                 for rows in rows_by_frame.values()]
+        cells = [f"{rows[i][name]['runs_per_frame']:.1f} / {rows[i][name]['median_ms']:.0f} ms"
+                 for rows in rows_by_frame.values() for name in names]
         lines.append(f"| {share:.0%} | " + " | ".join(cells) + " |")
     return lines
 
 
 def report(result: dict) -> str:
-    """REPORT.md: targets, recall tables, timing, emotion accuracy by face size."""
-
+    """REPORT.md: targets, recall tables, timing, mixed frames, box map, emotion accuracy by face size."""
     lines = ["# Face detection at every distance (issue 22)", "",
              "`python -m benchmarks.detection`; how the frames are made and what is counted: see the module's "
              "docstring (`benchmarks/detection.py`).", "",
              "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {'yes' if ok else 'no'} |" for t, m, ok in targets(result)]
     for kind in ("portrait", "tight"):
-        lines += ["", f"## Recall, {kind} faces ({result['faces_per_row']} faces per cell; short / full = "
-                  "BlazeFace short / full range on the whole frame, full+tiles = full range with tiles)", "",
-                  *recall_table(result["recall"][kind])]
+        for frame, rows in result["recall"][kind].items():
+            lines += ["", f"## Recall, {kind} faces, {frame} ({result['faces_per_row']} faces per cell; short / "
+                      "full = one model on the whole frame, full+tiles = full range with tiles, served = the "
+                      "cascade with tiles, served live = without)", "", *recall_table(rows, DETECTORS)]
     false = {name: sum(r[name]["false_detections"] for rows in result["recall"].values()
                        for frame in rows.values() for r in frame) for name in DETECTORS}
     lines += ["", "Faces per frame: " + ", ".join(f"{r['share']:.0%}: {r['faces_per_frame']}"
@@ -346,22 +453,58 @@ def report(result: dict) -> str:
     for name, t in result["frame_720p_one_face"].items():
         detect_ms = result["recall"]["portrait"]["720p"][SHARES.index(0.08)][name]["median_ms"]
         lines.append(f"| {name} | {t['median_ms']:.1f} | {t['p95_ms']:.1f} | {t['detector_runs']} | {detect_ms:.1f} |")
-    lines += ["", f"## Cost of the tile search ({SERVED}, portrait faces): detector runs per frame / median ms "
-              "of detection per frame", "", *cost_table(result["recall"]["portrait"])]
-    lines += ["", "## Emotion accuracy by face width (full range with tiles, portraits in 1280x720)", "",
-              f"{result['emotion_faces']} PrivateTest faces; a face not found counts as wrong. The paired "
-              "columns use only the faces found at both this width and 200 px.", "",
-              "| face width | accuracy | found | paired accuracy | same faces at 200 px | paired faces |",
-              "|---|---|---|---|---|---|"]
-    for width, row in result["emotion"].items():
-        lines.append(f"| {width} px | {row['accuracy']:.1%} | {row['detected']:.1%} | "
-                     f"{row['accuracy_detected_both']:.1%} | {row['large_accuracy_detected_both']:.1%} | "
-                     f"{row['paired']} |")
+    lines += ["", "## Cost of the search (portrait faces): detector runs per frame / median ms of detection per frame",
+              "", *cost_table(result["recall"]["portrait"])]
+    lines += mixed_section(result)
+    lines += emotion_section(result)
     framing = ", ".join(f"{n}: scale {f['scale']}, shift {f['shift_y']}" for n, f in result["framing"].items())
     lines += ["", f"Crop framing: {framing}.", "",
               f"Machine: {cpu_summary(result['cpu'])}; load average at the end "
               f"{result['load_average'][0]:.1f} (shared with other jobs: times are upper bounds).", ""]
     return "\n".join(lines)
+
+
+def mixed_section(result: dict) -> list[str]:
+    """REPORT.md lines: small faces beside a large one, and the short-to-full box map."""
+    lines = ["", f"## Mixed frames: one face {TIMING_SHARE:.0%} of the width beside smaller ones", "",
+             "Recall of the small faces (the large one's in brackets); detector runs per frame of the served rows."]
+    for frame, rows in result["mixed"].items():
+        names = list(DETECTORS)
+        lines += ["", f"{frame} ({', '.join(str(r['small_per_frame']) for r in rows)} small faces per frame, "
+                  f"{rows[0]['frames']} frames per row)", "",
+                  "| small faces | " + " | ".join(names) + " | runs served / full+tiles |",
+                  "|---" * (2 + len(names)) + "|"]
+        for row in rows:
+            cells = [f"{row[n]['small_recall']:.0%} ({row[n]['large_recall']:.0%})" for n in names]
+            runs = f"{row[SERVED]['runs_per_frame']:.1f} / {row['full+tiles']['runs_per_frame']:.1f}"
+            lines.append(f"| {row['share']:.0%} ({row['face_px']} px) | " + " | ".join(cells) + f" | {runs} |")
+    fit = result["box_map"]
+    lines += ["", "## Short range's box in full range's convention (lone faces short range alone serves)", "",
+              f"{fit['pairs']} faces; full / short box side p10/p50/p90: "
+              + " / ".join(f"{v:.3f}" for v in fit["scale_p10_p50_p90"])
+              + "; centre shift (share of the short box height): "
+              + " / ".join(f"{v:+.3f}" for v in fit["shift_y_p10_p50_p90"])
+              + "; mapped box against full range's, largest error as a share of its side: "
+              + " / ".join(f"{v:.3f}" for v in fit["residual_p10_p50_p90"]) + "."]
+    return lines
+
+
+def emotion_section(result: dict) -> list[str]:
+    """REPORT.md lines: emotion accuracy by face width, per search."""
+    lines = ["", "## Emotion accuracy by face width (portraits in 1280x720)", "",
+             f"{result['emotion_faces']} PrivateTest faces; a face not found counts as wrong. The paired "
+             "columns use only the faces found at both this width and 200 px.", "",
+             "| search | face width | accuracy | found | paired accuracy | same faces at 200 px | paired faces |",
+             "|---|---|---|---|---|---|---|"]
+    for name, rows in result["emotion"].items():
+        for width, row in rows.items():
+            lines.append(f"| {name} | {width} px | {row['accuracy']:.1%} | {row['detected']:.1%} | "
+                         f"{row['accuracy_detected_both']:.1%} | {row['large_accuracy_detected_both']:.1%} | "
+                         f"{row['paired']} |")
+    agreement = "; ".join(f"{width} px: {row['same_label']:.1%} of the {row['found_by_both']:.0%} found by both"
+                          for width, row in result["label_agreement"].items())
+    lines += ["", f"Same label from the served cascade and from full range with tiles, same frames: {agreement}."]
+    return lines
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio, face, speech, windows
+from . import audio, face, face_search, speech, windows
 from .classifier import LiteClassifier
 from .fusion import HAND_SET, Fused, FusionSettings, fuse
 from .labels import EMOTIONS, NUM_EMOTIONS, check_labels, scores_to_dict
@@ -28,9 +28,9 @@ from .weights import WEIGHTS_DIR, load_manifest, resolve_weight, verify
 FACE_MODEL = "face_emotion"  # manifest names of the served models
 VOICE_MODEL = "voice_emotion"
 DETECTOR_MODEL = face.DEFAULT_DETECTOR  # full range: faces from about 6 % of the frame width to a close webcam face
-# Full range, trained on whole scenes, often misses a face that fills the picture without a head or
-# shoulders around it (a cropped face photo); short range finds those. It runs only on frames where
-# full range found nothing.
+# Short range runs first on every frame: where it sees a large face, full range does not run
+# (:mod:`emotion_core.face_search`). It also finds the faces full range, trained on whole scenes, often
+# misses: a face filling the picture without a head or shoulders around it (a cropped face photo).
 CLOSE_DETECTOR_MODEL = face.SHORT_RANGE_DETECTOR
 # The feature parameters a voice model's manifest entry must state, as the runtime computes them.
 VOICE_FEATURES = {"sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "hop_length": audio.HOP_LENGTH,
@@ -121,7 +121,8 @@ class EmotionReader:
                  face_blur_sigma: float = 0.0, fusion: FusionSettings = HAND_SET,
                  voice_normalisation: str = audio.DEFAULT_NORMALISATION) -> None:
         """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once,
-        ``close_detector`` the one tried on frames where it finds no face (none: no second try);
+        ``close_detector`` the one run first on every frame (:func:`emotion_core.face_search.search_faces`;
+        none: ``detector`` alone);
         ``voice_normalisation`` is the voice model's (:func:`voice_normalisation_of` its manifest entry)."""
         self.face_model = face_model
         self.voice_model = voice_model
@@ -143,7 +144,8 @@ class EmotionReader:
         files like the app does (the Hub when configured, else bundled). ``*_name`` pick other entries,
         e.g. ``face_name="face_emotion_float"`` or ``detector_name="face_detector"`` (short range); an
         empty name leaves that model out. A detector comes with its entry's crop ``framing``;
-        ``close_name`` is tried where ``detector_name`` finds no face (not when they are the same).
+        ``close_name`` runs first, ``detector_name`` where it sees no large face (no cascade when the
+        names are the same or either is empty).
         """
         bundled = manifest is None and weights_dir is None
         if isinstance(manifest, str | Path):
@@ -217,6 +219,11 @@ class EmotionReader:
         """The face detector, created on first use."""
         return self._made_detector("detector")
 
+    @property
+    def close_detector(self) -> face.FaceDetector | None:
+        """The detector run first on every frame (short range), created on first use; ``None`` if none."""
+        return None if self._makers["close_detector"] is None else self._made_detector("close_detector")
+
     def load(self) -> None:
         """Start the face detectors now (e.g. at app start-up) instead of on the first frame."""
         for role, maker in self._makers.items():
@@ -224,14 +231,13 @@ class EmotionReader:
                 self._made_detector(role)
 
     def detect_faces(self, frame: np.ndarray, small_faces: bool = True) -> list[tuple[tuple, float, face.FaceDetector]]:
-        """``(box, confidence, detector)`` of each face in a checked RGB frame; the close detector
-        (short range) looks only where the main one finds nothing. ``small_faces``: see :meth:`analyze_frame`."""
-        detector = self.detector
-        found = detector.detect(frame, tiled=small_faces)
-        if not found and self._makers["close_detector"] is not None:
-            detector = self._made_detector("close_detector")
-            found = detector.detect(frame)
-        return [(box, score, detector) for box, score in found]
+        """``(box, confidence, detector)`` of each face in a checked RGB frame, ``detector`` being the one whose
+        framing crops the box: the close detector (short range) first, the main one where it sees no large
+        face (:func:`emotion_core.face_search.search_faces`). ``small_faces``: see :meth:`analyze_frame`."""
+        close = self.close_detector
+        if close is not None:
+            return face_search.search_faces(close, self.detector, frame, small_faces)
+        return [(box, score, self.detector) for box, score in self.detector.detect(frame, tiled=small_faces)]
 
     def _face(self) -> LiteClassifier:
         if self.face_model is None:
@@ -266,9 +272,11 @@ class EmotionReader:
     def analyze_frame(self, frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
         """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
 
-        ``small_faces`` also searches the frame in overlapping tiles (faces down to about 6 % of its
-        width, a few ms more per tile) where the whole-frame pass found no face or only small ones
-        (:func:`emotion_core.face.search_tiles`); ``False`` runs the detector once (the live view's choice).
+        A frame where short range sees a large face costs one short-range run; otherwise full range runs
+        (:func:`emotion_core.face_search.search_faces`). ``small_faces`` then also searches the frame in
+        overlapping tiles (faces down to about 6 % of its width, a few ms more per tile) where the
+        whole-frame pass found no face or only small ones (:func:`emotion_core.face.search_tiles`);
+        ``False`` runs full range once (the live view's choice).
         """
         frame = face.check_frame(frame)
         faces = []

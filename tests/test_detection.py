@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import emotion_core
-from emotion_core import EmotionReader, face
+from emotion_core import EmotionReader, face, face_search
 from emotion_core.images import load_image
 from emotion_core.weights import WEIGHTS_DIR, file_sha256, model_entry
 from harness import FIXTURES
@@ -25,10 +25,11 @@ def test_six_faces_about_100_px_wide_are_all_found_in_a_1080p_frame():
     corners = [(60 + 620 * col, 20 + 540 * row) for row in range(2) for col in range(3)]
     for x, y in corners:
         frame[y : y + 512, x : x + 512] = portrait
-    detector = face.default_detector()
-    runs = detector.runs
+    detector, short = face.default_detector(), emotion_core.default_reader().close_detector
+    runs = detector.runs, short.runs
     faces = emotion_core.analyze_frame(frame)
-    assert detector.runs - runs == 1 + len(face.search_tiles(1920, 1080, []))  # the whole pass saw none: tiles ran
+    assert short.runs - runs[1] == 1  # short range first: it sees no large face
+    assert detector.runs - runs[0] == 1 + len(face.search_tiles(1920, 1080, []))  # the whole pass saw none: tiles
     assert len(faces) == 6
     assert all(85 <= f.box[2] <= 130 for f in faces), [f.box for f in faces]
     centres = [(f.box[0] + f.box[2] // 2, f.box[1] + f.box[3] // 2) for f in faces]
@@ -75,26 +76,34 @@ def test_the_full_range_entry_names_its_file_source_and_licence():
     assert face.default_detector().framing == face.Framing.from_entry(entry)
 
 
-def test_a_close_webcam_face_costs_one_detector_run_and_keeps_its_box():
-    frame = np.ascontiguousarray(scaled(load_image(FIXTURES / "face.jpg"), 3.0)[:480, 13:653])  # face ~150 px
-    detector = face.default_detector()
-    (whole_box, _), = detector.detect(frame)  # the whole-frame pass alone
-    assert whole_box[2] >= face.SEEN_WELL_SHARE * 640  # a face this large is seen well without tiles
-    runs = detector.runs
-    faces = emotion_core.analyze_frame(frame)  # small_faces=True, the default
-    assert detector.runs - runs == 1
-    assert [f.box for f in faces] == [whole_box]
+@pytest.mark.parametrize(("zoom", "size"), [(3.0, (640, 480)), (5.0, (1280, 720))])
+def test_one_large_face_costs_one_short_range_run_and_keeps_full_ranges_box(zoom, size):
+    width, height = size  # her face about 150 px in a webcam frame, about 250 px (20 %) in a 720p one
+    photo = scaled(load_image(FIXTURES / "face.jpg"), zoom)
+    left = (photo.shape[1] - width) // 2
+    frame = np.ascontiguousarray(photo[:height, left : left + width])
+    full, short = face.default_detector(), emotion_core.default_reader().close_detector
+    (full_box, _), = full.detect(frame)  # what full range alone, served before the cascade, boxed
+    (short_box, score), = short.detect(frame)
+    assert face_search.sees_close_face([(short_box, score)], width, height)
+    assert np.abs(np.subtract(short_box, full_box)).max() > 0.06 * full_box[2]  # the raw boxes differ
+    for small_faces in (True, False):  # analyze_frame's default and the live view
+        runs = full.runs, short.runs
+        (found,) = emotion_core.analyze_frame(frame, small_faces=small_faces)
+        assert (full.runs - runs[0], short.runs - runs[1]) == (0, 1)
+        assert np.abs(np.subtract(found.box, full_box)).max() <= 0.06 * full_box[2], (found.box, full_box)
 
 
-def test_a_small_face_is_still_found_through_the_tiles():
+def test_a_small_face_is_still_found_through_full_range_and_its_tiles():
     frame = np.full((480, 640, 3), 90, np.uint8)
     portrait = scaled(load_image(FIXTURES / "face.jpg"), 0.5)  # her face about 25 px: 4 % of the width
     frame[200 : 200 + portrait.shape[0], 380 : 380 + portrait.shape[1]] = portrait
     assert emotion_core.analyze_frame(frame, small_faces=False) == []  # the whole pass does not see it
-    detector = face.default_detector()
-    runs = detector.runs
+    detector, short = face.default_detector(), emotion_core.default_reader().close_detector
+    runs = detector.runs, short.runs
     (found,) = emotion_core.analyze_frame(frame)
-    assert detector.runs - runs == 1 + len(face.search_tiles(640, 480, []))
+    assert short.runs - runs[1] == 1
+    assert detector.runs - runs[0] == 1 + len(face.search_tiles(640, 480, []))
     x, y, w, h = found.box
     assert 380 + 35 <= x + w / 2 <= 380 + 95 and 200 + 10 <= y + h / 2 <= 200 + 70 and 18 <= w <= 40
 
@@ -134,20 +143,21 @@ def test_merging_keeps_the_most_confident_box_of_each_face():
     assert face.merge_faces(found) == [((12, 8, 48, 52), 0.9), ((200, 10, 50, 50), 0.8)]
 
 
-def test_a_face_filling_the_picture_is_left_to_short_range_with_its_own_framing():
+def test_a_face_filling_the_picture_that_full_range_misses_is_found_by_short_range():
     from skimage.data import lfw_subset
 
     reader = emotion_core.default_reader()
-    short_framing = face.Framing.from_entry(model_entry(face.SHORT_RANGE_DETECTOR))
-    rescued = 0
+    rescued = []
     for crop in lfw_subset()[:20]:  # 25x25 grey faces, cropped tight: no head or shoulders around them
         image = (np.kron(crop, np.ones((8, 8))) * 255).astype(np.uint8)
         frame = np.pad(np.repeat(image[:, :, None], 3, axis=2), ((100, 100), (100, 100), (0, 0)), mode="edge")
         if not reader.detector.detect(frame, tiled=True):
             found = reader.detect_faces(frame)
-            rescued += len(found) == 1
-            assert all(detector.framing == short_framing for _, _, detector in found)
-    assert rescued >= 3
+            # a large sure face is served in full range's box convention and framing, another with short range's
+            trusted = face_search.sees_close_face(reader.close_detector.detect(frame), 400, 400)
+            assert all(detector is (reader.detector if trusted else reader.close_detector) for _, _, detector in found)
+            rescued += [trusted] if len(found) == 1 else []
+    assert len(rescued) >= 3  # short range scores these bare faces under TRUST_CONFIDENCE: they keep its framing
 
 
 def test_a_reader_on_candidate_files_takes_a_detector_by_its_manifest_name():
