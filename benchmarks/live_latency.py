@@ -91,9 +91,11 @@ UPLOAD_PROBE_JS = """(() => {
   const fetch = window.fetch;
   window.fetch = function (input, init = {}) {
     const body = init.body, bytes = size(body), url = String(input.url || input);
-    const isFrame = typeof body === "string" && body.includes("data:image/jpeg");
+    // Frames: JPEG bytes to /live/frame, or (earlier designs) a data URL inside a JSON body.
+    const isFrame = url.includes("/live/frame") || (typeof body === "string" && body.includes("data:image/jpeg"));
     if (isFrame) { window.liveUploads.frames += bytes; window.liveUploads.frame_count += 1; }
-    else if (body instanceof FormData || url.includes("/upload")) window.liveUploads.audio += bytes;
+    else if (body instanceof FormData || url.includes("/upload") || url.includes("/live/audio"))
+      window.liveUploads.audio += bytes;
     else window.liveUploads.other += bytes;
     return fetch.apply(this, arguments);
   };
