@@ -420,8 +420,7 @@ def live_page_config() -> dict:
             "frame_route": FRAME_ROUTE.lstrip("/"), "audio_route": AUDIO_ROUTE.lstrip("/"),
             "send_width": SEND_WIDTH, "send_quality": SEND_QUALITY, "snapshot_quality": SNAPSHOT_QUALITY,
             "constraints": WEBCAM_CONSTRAINTS["video"], "latencies_kept": 2000, "microphone_rate": SAMPLE_RATE,
-            "chunk_samples": round(AUDIO_EVERY * SAMPLE_RATE),
-            "max_chunk_samples": round(MAX_CHUNK_SECONDS * SAMPLE_RATE),
+            "chunk_seconds": AUDIO_EVERY, "max_chunk_seconds": MAX_CHUNK_SECONDS,
             "box_colour": colour.format(*BOX_COLOUR), "text_colour": colour.format(*TEXT_COLOUR),
             "missing": {"face": "no face", "voice": "no speech", "fused": "nothing to read"}}
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from .upload_guard import Receive, Scope, Send, declared_length
 
-MAX_BODY_BYTES = 256 * 1024  # a 224-px JPEG is a few kB, a 0.25 s chunk 8 kB; refuse far more
+MAX_BODY_BYTES = 512 * 1024  # a 224-px JPEG is a few kB, a 0.25 s chunk 8 kB (2 s at 96 kHz: 384 kB); refuse more
 THREADS = 8  # handlers run at once (each analyses one frame or chunk); more wait for a thread
 TOO_LARGE = 413
 

@@ -127,9 +127,10 @@ const apply = (text) => {
 watch("value", () => apply(props.value));
 setInterval(tick, CONFIG.tick_ms);  // backstop: a frame unanswered for STALE_MS no longer counts
 
-// The microphone at the voice model's own rate: an AudioWorklet gathers CHUNK_SAMPLES of 16 kHz mono
-// as 16-bit PCM off the main thread; the page sends one chunk at a time, with whatever gathered while
-// the previous one was in flight (up to MAX_CHUNK_SAMPLES, the oldest dropped first).
+// The microphone at the voice model's own rate (16 kHz; the browser's own where it cannot resample a
+// microphone): an AudioWorklet gathers CHUNK_SECONDS of mono as 16-bit PCM off the main thread; the page
+// sends one chunk at a time, with whatever gathered while the previous one was in flight (up to
+// MAX_CHUNK_SECONDS, the oldest dropped first).
 const WORKLET = `registerProcessor("live-pcm", class extends AudioWorkletProcessor {
   constructor(options) { super(); this.size = options.processorOptions.size; this.fresh(); }
   fresh() { this.buffer = new Int16Array(this.size); this.filled = 0; }
@@ -143,13 +144,14 @@ const WORKLET = `registerProcessor("live-pcm", class extends AudioWorkletProcess
 });`;
 
 const sendChunks = async () => {
-  if (live.chunkInFlight || !live.chunks.length) return;
+  const rate = live.microphone?.context.sampleRate;
+  if (live.chunkInFlight || !live.chunks.length || !rate) return;
   let samples = live.chunks.reduce((total, chunk) => total + chunk.length, 0);
-  while (samples > CONFIG.max_chunk_samples) samples -= live.chunks.shift().length;
+  while (samples > CONFIG.max_chunk_seconds * rate) samples -= live.chunks.shift().length;
   const body = new Int16Array(samples);
   live.chunks.reduce((at, chunk) => (body.set(chunk, at), at + chunk.length), 0);
   live.chunks = [];
-  const url = routeUrl(CONFIG.audio_route, {rate: live.microphone.context.sampleRate});
+  const url = routeUrl(CONFIG.audio_route, {rate});
   live.chunkInFlight = fetch(url, {method: "POST", body, headers: {"content-type": "application/octet-stream"}})
     .then((answer) => answer.json())
     .then((reading) => {
@@ -159,18 +161,32 @@ const sendChunks = async () => {
     .finally(() => { live.chunkInFlight = null; if (live.running) sendChunks(); });
 };
 
+const listen = async (stream, options) => {
+  const context = new AudioContext(options);
+  try {
+    const source = context.createMediaStreamSource(stream);  // throws where the rates must match
+    const module = URL.createObjectURL(new Blob([WORKLET], {type: "text/javascript"}));
+    await context.audioWorklet.addModule(module);
+    URL.revokeObjectURL(module);
+    const node = new AudioWorkletNode(context, "live-pcm", {numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1,
+      channelCountMode: "explicit", processorOptions: {size: Math.round(CONFIG.chunk_seconds * context.sampleRate)}});
+    node.port.onmessage = ({data}) => { if (live.running) { live.chunks.push(data); sendChunks(); } };
+    source.connect(node);
+    await context.resume();
+    return {stream, context};
+  } catch (error) {
+    context.close();
+    throw error;
+  }
+};
+
 const openMicrophone = async () => {
   const stream = await navigator.mediaDevices.getUserMedia({audio: {channelCount: 1}, video: false});
-  const context = new AudioContext({sampleRate: CONFIG.microphone_rate});
-  const module = URL.createObjectURL(new Blob([WORKLET], {type: "text/javascript"}));
-  await context.audioWorklet.addModule(module);
-  URL.revokeObjectURL(module);
-  const node = new AudioWorkletNode(context, "live-pcm", {numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1,
-    channelCountMode: "explicit", processorOptions: {size: CONFIG.chunk_samples}});
-  node.port.onmessage = ({data}) => { if (live.running) { live.chunks.push(data); sendChunks(); } };
-  context.createMediaStreamSource(stream).connect(node);
-  await context.resume();
-  return {stream, context};
+  try {
+    return await listen(stream, {sampleRate: CONFIG.microphone_rate});
+  } catch {
+    return await listen(stream, {}).catch((error) => { stream.getTracks().forEach((t) => t.stop()); throw error; });
+  }
 };
 
 const openCamera = async () => {
