@@ -16,7 +16,7 @@ painted, so each painted frame is matched to its sending.
 Reported per link, design and number of sessions: readings painted per second per session,
 latency (median, p95, and the median less the emulated latency), bytes per reading up (frames,
 and all uploads with the microphone's) and down (all response bodies), and the app process's CPU
-per session. Writes reports/live/benchmark.json.
+per session (and per reading), and the browser's CPU (all its pages). Writes reports/live/benchmark.json.
 
     python -m benchmarks.live_latency [--latency-ms 100 --kbps 2000] [--matrix] [--designs new old]
         [--base-ref HEAD] [--together] [--rounds 1] [--sessions 1] [--seconds 25] [--warmup 5] [--long-seconds 120]
@@ -111,6 +111,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def browser_cpu_seconds() -> float:
+    """User + system CPU time of this process's Chromium descendants (browser, renderers, GPU and utility
+    processes; processes gone meanwhile are not counted), in seconds."""
+    children: dict[int, list[int]] = {}
+    names = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, rest = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        names[pid] = head.split("(", 1)[1]
+        children.setdefault(int(rest.split()[1]), []).append(pid)
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            if "chrom" in names[child].lower():
+                found.append(child)
+    return sum(cpu_seconds(pid) for pid in found)
+
+
 def matched_latencies(sent: list, shown: list) -> list[float]:
     """Old design: ms from each painted frame's sending (the latest send of its number before it)."""
     result = []
@@ -182,7 +204,8 @@ def quarter_medians(latencies: list[float]) -> list[float | None]:
     return [round(float(np.median(q)), 1) if q.size else None for q in quarters]
 
 
-def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, float], app_cpu: float) -> dict:
+def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, float], app_cpu: float,
+              browser_cpu: float) -> dict:
     """One row of the report from each session's differences over ``wall`` seconds."""
     readings = sum(p["readings"] for p in parts)
     latencies = [ms for p in parts for ms in p["latencies"]]
@@ -203,6 +226,9 @@ def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, 
         "microphone_kbps_up_per_session": round(up["audio"] * 8 / 1000 / wall / sessions, 1),
         "bytes_down_per_reading": round(sum(p["down"] for p in parts) / per),
         "app_cpu_cores_per_session": round(app_cpu / wall / sessions, 3),
+        "app_cpu_ms_per_reading": round(app_cpu * 1000 / per, 1),
+        # All pages of the browser: with --together, every design's pages at once.
+        "browser_cpu_cores": round(browser_cpu / wall, 3),
     }
 
 
@@ -219,15 +245,17 @@ def measure(browser, apps: dict[str, tuple], link: tuple[float, float], sessions
         before = {design: [page_counts(page, design, restart=True) for page in group]
                   for design, group in pages.items()}
         cpu = {design: cpu_seconds(process.pid) for design, (process, _) in apps.items()}
+        browser_cpu = browser_cpu_seconds()
         start, load = time.monotonic(), os.getloadavg()[0]
         everything[0].wait_for_timeout(seconds * 1000)
         wall = time.monotonic() - start
         cpu = {design: cpu_seconds(process.pid) - cpu[design] for design, (process, _) in apps.items()}
+        browser_cpu = browser_cpu_seconds() - browser_cpu
         rows = []
         for design, group in pages.items():
             parts = [difference(page_counts(page, design), b, design)
                      for page, b in zip(group, before[design], strict=True)]
-            rows.append({"design": design, **summarize(parts, wall, sessions, link, cpu[design]),
+            rows.append({"design": design, **summarize(parts, wall, sessions, link, cpu[design], browser_cpu),
                          "load_average_1min": round(load, 2), "together": len(apps) > 1,
                          "last_status": [page.locator("#live-status textarea").input_value() for page in group]})
         for page in everything:
@@ -265,9 +293,9 @@ def base_app(ref: str, folder: Path) -> Path:
 def table(rows: list[dict]) -> str:
     keys = ("latency_ms_link", "kbps_link", "design", "sessions", "seconds", "readings_per_second_per_session",
             "latency_ms_median", "latency_ms_p95", "bytes_up_per_reading_frames", "bytes_up_per_reading_all",
-            "bytes_down_per_reading", "app_cpu_cores_per_session")
+            "bytes_down_per_reading", "app_cpu_cores_per_session", "browser_cpu_cores")
     header = ("link ms", "kbit/s", "design", "sessions", "s", "readings/s", "median ms", "p95 ms",
-              "up B/reading (frames)", "up B/reading (all)", "down B/reading", "app CPU/session")
+              "up B/reading (frames)", "up B/reading (all)", "down B/reading", "app CPU/session", "browser CPU")
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     lines += [" | ".join(str(row[key]) for key in keys) for row in rows]
     return "\n".join(lines)
