@@ -77,6 +77,7 @@ OLD_PROBE_JS = """(() => {
 # Both designs: bytes the page uploads (request bodies), by kind: webcam frames, microphone chunks, the rest.
 UPLOAD_PROBE_JS = """(() => {
   window.liveUploads = {frames: 0, frame_count: 0, audio: 0, other: 0};
+  performance.setResourceTimingBufferSize(1000000);  // every frame's timing, for its breakdown
   const size = (body) => {
     if (!body) return 0;
     if (typeof body === "string") return body.length;
@@ -177,8 +178,14 @@ def page_counts(page, design: str, restart: bool = False) -> dict:
     """
     counts = page.evaluate("""(restart) => {
         const counts = {uploads: {...window.liveUploads}, updates: window.liveUpdates ?? 0,
-                        latencies: window.liveLatencies ?? [], probe: window.liveProbe};
-        if (restart) { window.liveLatencies = []; window.liveProbe = {sent: [], shown: []}; }
+                        latencies: window.liveLatencies ?? [], probe: window.liveProbe,
+                        frames: performance.getEntriesByType("resource").filter((e) => e.name.includes("/live/frame"))
+                          .map((e) => [e.requestStart - e.startTime, e.responseStart - e.requestStart,
+                                       e.serverTiming?.find((t) => t.name === "handler")?.duration ?? null,
+                                       e.responseEnd - e.responseStart])};
+        if (restart) {
+          window.liveLatencies = []; window.liveProbe = {sent: [], shown: []}; performance.clearResourceTimings();
+        }
         return counts;
     }""", restart)
     if design == "old":
@@ -195,7 +202,22 @@ def difference(after: dict, before: dict, design: str) -> dict:
     else:
         readings, latencies = after["updates"] - before["updates"], after["latencies"]
     up = {key: after["uploads"][key] - before["uploads"][key] for key in after["uploads"]}
-    return {"readings": readings, "latencies": latencies, "up": up, "down": after["downloaded"] - before["downloaded"]}
+    return {"readings": readings, "latencies": latencies, "up": up, "down": after["downloaded"] - before["downloaded"],
+            "frames": after["frames"]}
+
+
+def frame_breakdown(frames: list[list[float | None]]) -> dict | None:
+    """Median ms of a frame request's parts (Resource Timing; pages that POST to /live/frame): queued in the
+    page before it went out, sent to first byte back (link, server), the server's own share of that
+    (Server-Timing: waiting for a thread and handling), and the answer's body."""
+    if not frames:
+        return None
+    columns = list(zip(*frames, strict=True))
+    handler = [ms for ms in columns[2] if ms is not None]
+    return {"queued_in_page": round(float(np.median(columns[0])), 1),
+            "request_to_first_byte": round(float(np.median(columns[1])), 1),
+            "server_handler": round(float(np.median(handler)), 1) if handler else None,
+            "response_body": round(float(np.median(columns[3])), 1)}
 
 
 def quarter_medians(latencies: list[float]) -> list[float | None]:
@@ -220,6 +242,7 @@ def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, 
         "latency_ms_median_above_link": round(median - link[0], 1) if latencies else None,
         "latencies_measured": len(latencies),
         "latency_ms_median_by_quarter": quarter_medians(parts[0]["latencies"]),
+        "frame_request_ms_median": frame_breakdown([f for p in parts for f in p["frames"]]),
         "frames_sent_per_second_per_session": round(up["frame_count"] / wall / sessions, 2),
         "bytes_up_per_reading_frames": round(up["frames"] / per),
         "bytes_up_per_reading_all": round((up["frames"] + up["audio"] + up["other"]) / per),

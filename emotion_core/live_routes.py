@@ -11,6 +11,7 @@ Plain ASGI, like :mod:`emotion_core.upload_guard`: it wraps Gradio's FastAPI app
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -49,8 +50,12 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-async def answer(send: Send, status: int, text: str) -> None:
+async def answer(send: Send, status: int, text: str, seconds: float | None = None) -> None:
+    """Send ``text`` as JSON; ``seconds`` (waiting for a thread and handling) as a Server-Timing header,
+    which the page's Resource Timing shows (the live benchmark splits a frame's time with it)."""
     headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+    if seconds is not None:
+        headers.append((b"server-timing", f"handler;dur={seconds * 1000:.1f}".encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": text.encode()})
 
@@ -84,5 +89,6 @@ class LiveRoutes:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.threads)
         params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        start = time.perf_counter()
         text = await anyio.to_thread.run_sync(handler, LivePost(body, params), limiter=self._limiter)
-        await answer(send, 200, text)
+        await answer(send, 200, text, time.perf_counter() - start)
