@@ -17,7 +17,8 @@ const token = [...crypto.getRandomValues(new Uint8Array(CONFIG.token_chars / 2))
 const base = (window.gradio_config?.root || location.origin + location.pathname).replace(/\/?$/, "/");
 const routeUrl = (route, params) => `${new URL(route, base)}?${new URLSearchParams({token, ...params})}`;
 const live = {stream: null, microphone: null, running: false, number: 0, pending: new Map(), painted: 0,
-              sentAt: -1e9, barsAt: -1e9, timelineAt: -1e9, timer: 0, chunks: [], chunkInFlight: null};
+              sentAt: -1e9, barsAt: -1e9, timelineAt: -1e9, timer: 0, chunks: [], chunkInFlight: null,
+              network: Infinity, server: 0};  // ms per frame: on the way (both ways) and on the server (EMAs)
 window.liveUpdates = 0;  // readings painted so far (the live benchmark reads it)
 window.liveLatencies = [];  // ms from a frame's capture to its reading painted, the last LATENCIES_KEPT
 
@@ -38,12 +39,26 @@ const sendFrame = async (number) => {
   const jpeg = await new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", CONFIG.send_quality));
   const url = routeUrl(CONFIG.frame_route, {number, width: video.videoWidth, height: video.videoHeight});
   try {
+    const sentAt = performance.now();
     const answer = await fetch(url, {method: "POST", body: jpeg, headers: {"content-type": "image/jpeg"}});
+    learn(performance.now() - sentAt, answer.headers.get("server-timing"));
     apply(await answer.text());
   } catch {
     live.pending.delete(number);
   }
 };
+
+// Where a frame's time goes: the server says its share (Server-Timing), the rest is the link.
+const learn = (total, timing) => {
+  const server = Number(/dur=([\d.]+)/.exec(timing ?? "")?.[1]);
+  if (!Number.isFinite(server)) return;
+  const ewma = (old, value) => (Number.isFinite(old) ? 0.8 * old + 0.2 * value : value);
+  [live.network, live.server] = [ewma(live.network, Math.max(0, total - server)), ewma(live.server, server)];
+};
+
+// A second frame in flight only pays while the link takes longer than the server: then it covers the
+// round trip; when the server is the slower part, the second frame would only wait there, doubling latency.
+const inFlightLimit = () => (live.network > live.server ? CONFIG.max_in_flight : 1);
 
 // While streaming: the bars and status a few times a second and the timeline once a second (Gradio
 // events, which also name this page's session by its token), and the newest frame whenever one is due
@@ -66,7 +81,7 @@ const tick = () => {
     live.timer = setTimeout(tick, wait);
     return;
   }
-  if (live.pending.size >= CONFIG.max_in_flight || !video.videoWidth) return;  // a reading or the backstop wakes it
+  if (live.pending.size >= inFlightLimit() || !video.videoWidth) return;  // a reading or the backstop wakes it
   live.sentAt = -wait < CONFIG.frame_every_ms ? live.sentAt + CONFIG.frame_every_ms : now;
   const number = ++live.number;
   live.pending.set(number, now);
