@@ -43,7 +43,7 @@ FRAME_EVERY = 0.08  # seconds between webcam frames sent by the browser (fewer w
 # FER2013 PrivateTest faces in frames: benchmarks/live_downscale.py, reports/live/downscale.json).
 SEND_WIDTH = 224
 SEND_QUALITY = 0.75
-MAX_IN_FLIGHT = 2  # frames sent and not yet answered, per page: covers the round trip, never a backlog
+MAX_IN_FLIGHT = 2  # unanswered frames per page (the second only while the link is slower than the server)
 FRAME_STALE = 2.0  # seconds after which an unanswered frame no longer counts as in flight
 BARS_EVERY = 0.5  # seconds between bar and status updates (the overlay gets every reading)
 FRAME_ROUTE, AUDIO_ROUTE = "/live/frame", "/live/audio"  # the page POSTs frames and microphone chunks here
