@@ -62,7 +62,7 @@ const inFlightLimit = () => (live.network > live.server ? CONFIG.max_in_flight :
 
 // While streaming: the bars and status a few times a second and the timeline once a second (Gradio
 // events, which also name this page's session by its token), and the newest frame whenever one is due
-// and fewer than MAX_IN_FLIGHT wait for their reading. Frames are due every FRAME_EVERY_MS on average.
+// and fewer than inFlightLimit() wait for their reading. Frames are due every FRAME_EVERY_MS on average.
 const tick = () => {
   clearTimeout(live.timer);
   if (!live.running) return;
