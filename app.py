@@ -12,7 +12,6 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 import weakref
 from pathlib import Path
 
@@ -23,9 +22,10 @@ import pandas as pd
 import emotion_core
 from emotion_core.audio import SAMPLE_RATE, load_audio
 from emotion_core.fusion import Fused
-from emotion_core.images import decode_data_url, load_image
+from emotion_core.images import decode_data_url, decode_image_bytes, load_image
 from emotion_core.live import LiveSession, TimelinePoint
-from emotion_core.live_view import FrameReading, frame_reading
+from emotion_core.live_routes import LivePost, LiveRoutes
+from emotion_core.live_view import ChannelReadings, FrameReading, frame_reading
 from emotion_core.overlay import BOX_COLOUR, TEXT_COLOUR, draw_faces
 from emotion_core.reading import UNCERTAIN, fused_reading, reading
 from emotion_core.timeline import EMOTION_COLOURS, plot_timeline, summarize, write_csv, write_json
@@ -38,21 +38,23 @@ os.environ.setdefault(FOLDER_ENV, str(cache_folder()))
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-FRAME_EVERY = 0.1  # seconds between webcam frames sent by the browser (fewer while one is being analysed)
+FRAME_EVERY = 0.08  # seconds between webcam frames sent by the browser (fewer while two are unanswered)
 # What the page sends: the preview shrunk to SEND_WIDTH pixels wide, JPEG at SEND_QUALITY (chosen on
 # FER2013 PrivateTest faces in frames: benchmarks/live_downscale.py, reports/live/downscale.json).
 SEND_WIDTH = 224
 SEND_QUALITY = 0.75
-MAX_IN_FLIGHT = 2  # frames sent and not yet answered, per page: covers the round trip, never a backlog
+MAX_IN_FLIGHT = 2  # unanswered frames per page (the second only while the link is slower than the server)
 FRAME_STALE = 2.0  # seconds after which an unanswered frame no longer counts as in flight
 BARS_EVERY = 0.5  # seconds between bar and status updates (the overlay gets every reading)
+FRAME_ROUTE, AUDIO_ROUTE = "/live/frame", "/live/audio"  # the page POSTs frames and microphone chunks here
 FRAME_TOKEN_CHARS = 32  # hex digits of the token a page's frames carry (128 random bits)
 SNAPSHOT_QUALITY = 0.9
 LIVE_PAGE = Path(__file__).resolve().parent / "ui"  # the Live preview's HTML, CSS and script
-AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk
+AUDIO_EVERY = 0.25  # seconds of microphone audio per chunk (the page sends what gathered while one was in flight)
+MAX_CHUNK_SECONDS = 2.0  # a longer chunk is refused (the page keeps only this much while one is in flight)
 LIVE_TIME_LIMIT = float(os.environ.get("EMOTION_LIVE_TIME_LIMIT", "300"))  # seconds; Start goes on
-STREAM_CONCURRENCY = 8  # live sessions analysed at once (each has a webcam and a microphone stream)
-TIMELINE_EVERY = 1.0  # seconds between timeline redraws
+STREAM_CONCURRENCY = 8  # live frames analysed at once (all sessions together), and live requests handled at once
+TIMELINE_EVERY = 1.0  # seconds between timeline redraws, while the page streams
 LIVE_JPEG_QUALITY = 80  # the annotated snapshot, sent inline
 MAX_FILE_SIZE = "25mb"  # larger uploads are refused (HTTP 413) before any handler runs
 QUEUE_MAX_SIZE = 64  # requests waiting at once, all endpoints together; more are told the queue is full
@@ -60,9 +62,6 @@ IMAGE_CONCURRENCY = 2  # /analyze_image requests run at once (the detector and m
 AUDIO_CONCURRENCY = 2  # /analyze_audio requests run at once
 VIDEO_CONCURRENCY = 1  # /analyze_video requests run at once: each decodes a whole file
 CACHE_LIMITS = CacheLimits.from_env()  # retention, bytes in all and per client (EMOTION_CACHE_*)
-DROPPED_CHUNK_SECONDS = 30  # a live microphone chunk still unread after this was dropped by Gradio
-DROPPED_CHUNK_MAX_BYTES = 200_000  # live chunks are a fraction of a second; longer recordings are not chunks
-CHUNK_SWEEP_EVERY = 10.0  # seconds between sweeps of the upload cache for dropped chunks
 WEBCAM_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
 TIMELINE_LANES = {"face": "face", "fused": "face + voice", "voice": "voice"}  # channel -> row of the plot
 TIMELINE_COLUMNS = ["seconds", "channel", "emotion"]
@@ -73,42 +72,25 @@ DELETE_CACHE = (86_400, 86_400)  # (sweep every, delete older than), seconds
 VIDEO_OUTPUT_PREFIX = "emotion-video-"
 VIDEO_ANALYSIS_SHARE = 0.6  # of the progress bar, when an annotated video is drawn afterwards
 
-# Start and Stop start the preview's camera (ui/live_view.js) and press the microphone's own record
-# button, so one click drives both; Start also presses Stop when the time limit is up.
+# Start and Stop start and stop the preview's camera and microphone (ui/live_view.js); Start also presses
+# Stop when the time limit is up.
 START_JS = """async (...inputs) => {
-  const q = (selector) => document.querySelector(selector);
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   await window.liveView?.start();
-  window.liveView?.narrowMicrophone();  // microphones opened now record at the voice model's rate
-  for (let attempt = 0; attempt < 5 && q("#live-microphone button.record-button"); attempt++) {
-    // Just after the page loads, the microphone's recorder may not be loaded yet: that click fails.
-    let failed = false;
-    const onFailure = () => { failed = true; };
-    window.addEventListener("unhandledrejection", onFailure);
-    q("#live-microphone button.record-button").click();
-    await sleep(1000);
-    window.removeEventListener("unhandledrejection", onFailure);
-    if (!failed) break;
-    q("#live-microphone button.stop-button")?.click();
-    await sleep(500);
-  }
   clearTimeout(window.liveStopTimer);
-  window.liveStopTimer = setTimeout(() => q("#live-stop")?.click(), LIMIT_MS);
+  window.liveStopTimer = setTimeout(() => document.querySelector("#live-stop")?.click(), LIMIT_MS);
   return inputs;
 }"""
 STOP_JS = """async (...inputs) => {
   clearTimeout(window.liveStopTimer);
-  window.liveView?.stop();
-  document.querySelector("#live-microphone button.stop-button")?.click();
-  await new Promise((resolve) => setTimeout(resolve, 300));  // let chunks in flight land first
+  await window.liveView?.stop();  // the last microphone chunk lands first
   return inputs;
 }"""
 SNAPSHOT_JS = "() => [window.liveView?.snapshot() ?? null]"
 
 _live_sessions: weakref.WeakValueDictionary[str, LiveSession] = weakref.WeakValueDictionary()
 _frame_tokens: weakref.WeakValueDictionary[str, LiveSession] = weakref.WeakValueDictionary()  # page token -> session
-# Webcam frames skip Gradio's queue (one plain request each: live_frame_request), so this, not the queue's
-# concurrency limit, caps how many are analysed at once.
+# Webcam frames and microphone chunks skip Gradio (plain POSTs: live_frame_post, live_audio_post), so this,
+# not the queue's concurrency limit, caps how many frames are analysed at once.
 _frame_analyses = threading.BoundedSemaphore(STREAM_CONCURRENCY)
 CACHE = UploadCache(cache_folder(), CACHE_LIMITS)  # uploads and results: swept, capped, held while in use
 
@@ -299,50 +281,70 @@ def remember(session: LiveSession, request: gr.Request | None) -> None:
         _live_sessions[request.session_hash] = session
 
 
-def live_frame(sent: dict, session: LiveSession, request: gr.Request | None):
-    """A frame the page sent -> (reading for the overlay as JSON, face bars, fused bars, status).
+def live_frame(jpeg: bytes, number: int, preview: tuple[int, int] | None, session: LiveSession) -> str:
+    """Frame ``number`` the page sent (an encoded image) -> the reading for its overlay, as JSON.
 
-    ``sent`` is ``{"number", "image": JPEG data URL, "width", "height": the preview's size, "bars"}``;
-    the bars and status come only when ``bars`` asks for them (a few times a second). A frame that a
-    newer one overtook, or that arrives stopped, is answered as dropped so the page stops waiting for it.
+    ``preview`` is the ``(width, height)`` of the video the page shows (boxes come back in its pixels;
+    ``None``: the frame's own). A frame that a newer one overtook, that arrives stopped, or that is no
+    image is answered as dropped, so the page stops waiting for it.
     """
-    remember(session, request)
-    number = int(sent.get("number", 0))
     try:
-        frame = decode_data_url(sent.get("image"))
+        frame = decode_image_bytes(jpeg)
     except ValueError:
-        return FrameReading(number, dropped=True).to_json(), gr.skip(), gr.skip(), gr.skip()
+        return FrameReading(number, dropped=True).to_json()
     with _frame_analyses:
         state = session.add_newest_frame(frame, number)
     if state is None or state.paused:
-        status = state.status() if state is not None else gr.skip()
-        return FrameReading(number, dropped=True).to_json(), gr.skip(), gr.skip(), status
-    preview = (int(sent.get("width") or frame.shape[1]), int(sent.get("height") or frame.shape[0]))
-    shown = frame_reading(state, number, (frame.shape[1], frame.shape[0]), preview).to_json()
-    if not sent.get("bars"):
-        return shown, gr.skip(), gr.skip(), gr.skip()
-    fused = fused_value(state.face_scores, state.voice_scores, state.fused, digits=3)
-    return shown, bars(state.face_scores, "no face", digits=3), fused, state.status()
+        return FrameReading(number, dropped=True).to_json()
+    size = (frame.shape[1], frame.shape[0])
+    return frame_reading(state, number, size, preview or size).to_json()
 
 
-def live_frame_request(sent: dict) -> str:
-    """A frame the preview sends straight to the server (a server function of the preview, not an event):
-    the reading as JSON. ``sent`` also carries the page's token, which its bars event tied to its session.
+def query_int(params: dict[str, str], name: str) -> int:
+    """An integer query parameter; 0 when absent or not a number."""
+    value = params.get(name, "")
+    return int(value) if value.isdigit() else 0
 
-    One plain request per frame: through an event, each frame also took Gradio's queue and, in the page,
-    its event and state handling, which on a small machine cost several times the analysis itself.
+
+def live_frame_post(post: LivePost) -> str:
+    """``POST FRAME_ROUTE?token=&number=&width=&height=`` with the JPEG as the body -> the reading as JSON.
+
+    The token names the page's session (its bars event tied the two); a frame of no known session is
+    answered as dropped. One plain request per frame, outside Gradio: through Gradio's events or server
+    functions each frame also took a JSON body with the JPEG in base64 and, on an event, the queue and
+    the page's event and state handling, which on a small machine cost more than the analysis itself.
     """
-    number = int(sent.get("number", 0)) if isinstance(sent, dict) else 0
-    session = _frame_tokens.get(str(sent.get("token"))) if isinstance(sent, dict) else None
+    number = query_int(post.params, "number")
+    session = _frame_tokens.get(post.params.get("token", ""))
     if session is None:
         return FrameReading(number, dropped=True).to_json()
-    return live_frame({**sent, "bars": False}, session, None)[0]
+    width, height = query_int(post.params, "width"), query_int(post.params, "height")
+    return live_frame(post.body, number, (width, height) if width and height else None, session)
+
+
+def live_audio_post(post: LivePost) -> str:
+    """``POST AUDIO_ROUTE?token=&rate=`` with 16-bit little-endian mono PCM as the body -> the readings as JSON.
+
+    The chunk goes into the token's session (never to disk); the answer is what each channel reads
+    as now (:class:`ChannelReadings`), or ``{"dropped": true}`` for no known session, a stopped one,
+    or a body that is not a chunk at a supported rate.
+    """
+    session = _frame_tokens.get(post.params.get("token", ""))
+    rate, size = query_int(post.params, "rate"), len(post.body) // 2
+    if session is None or not size or len(post.body) % 2 or size > MAX_CHUNK_SECONDS * rate:
+        return ChannelReadings.dropped_json()
+    try:
+        state = session.add_audio(np.frombuffer(post.body, dtype="<i2"), rate)
+    except ValueError:  # a sample rate outside what the voice path takes
+        return ChannelReadings.dropped_json()
+    return ChannelReadings.dropped_json() if state.paused else ChannelReadings.of(state).to_json()
 
 
 def live_bars(session: LiveSession, event: gr.EventData, request: gr.Request):
-    """The preview's ``bars`` event (a few times a second while it streams): face and fused bars, status.
+    """The preview's ``bars`` event (a few times a second while it streams): the three bars and the status.
 
-    Its data is the page's token for its frames (random, made by the page): it names this session.
+    Its data is the page's token for its frames and microphone chunks (random, made by the page): it
+    names this session.
     """
     remember(session, request)
     token = (event._data or {}).get("token")
@@ -350,9 +352,10 @@ def live_bars(session: LiveSession, event: gr.EventData, request: gr.Request):
         _frame_tokens[token] = session
     state = session.snapshot()
     if state.paused:
-        return gr.skip(), gr.skip(), state.status()
+        return gr.skip(), gr.skip(), gr.skip(), state.status()
     fused = fused_value(state.face_scores, state.voice_scores, state.fused, digits=3)
-    return bars(state.face_scores, "no face", digits=3), fused, state.status()
+    return (bars(state.face_scores, "no face", digits=3), bars(state.voice_scores, "no speech", digits=3), fused,
+            state.status())
 
 
 def live_snapshot(image: str | None):
@@ -366,66 +369,15 @@ def live_snapshot(image: str | None):
     return jpeg_image(draw_faces(frame, emotion_core.analyze_frame(frame)))
 
 
-_last_chunk_sweep = [0.0]
-_chunk_sweep_lock = threading.Lock()
-
-
-def remove_dropped_chunks(chunk: Path, now: float, older_than: float = DROPPED_CHUNK_SECONDS,
-                          max_bytes: int = DROPPED_CHUNK_MAX_BYTES, in_use=CACHE.in_use) -> int:
-    """Delete microphone chunks that Gradio replaced before they were read; returns how many.
-
-    Gradio stores each upload as ``<cache>/<hash>/<name>``. A chunk that arrives while the previous
-    one is still being analysed replaces it unread, so that file would wait for the cache sweep;
-    any small file with the chunk's name older than ``older_than`` seconds is such a one (unless a
-    running request holds it: an upload in the Audio tab may have the same name).
-    """
-    removed = 0
-    for other in chunk.parent.parent.glob(f"*/{chunk.name}"):
-        try:
-            info = other.stat()
-            if now - info.st_mtime > older_than and info.st_size <= max_bytes and not in_use(other):
-                other.unlink()
-                removed += 1
-        except FileNotFoundError:  # another session's sweep got there first
-            continue
-    return removed
-
-
-def sweep_dropped_chunks(chunk: Path) -> None:
-    """Run :func:`remove_dropped_chunks` at most every CHUNK_SWEEP_EVERY seconds, whoever calls."""
-    now = time.time()
-    with _chunk_sweep_lock:
-        if now - _last_chunk_sweep[0] < CHUNK_SWEEP_EVERY:
-            return
-        _last_chunk_sweep[0] = now
-    remove_dropped_chunks(chunk, now)
-
-
-def live_audio(path: str | None, session: LiveSession, request: gr.Request):
-    """A microphone chunk (a short wav Gradio uploaded) -> voice and fused bars, status; the file is deleted."""
-    remember(session, request)
-    if not path:
-        return gr.skip(), gr.skip(), gr.skip()
-    try:
-        samples, rate = load_audio(path)
-    except ValueError:  # unreadable, or already taken: byte-identical chunks share one cached file
-        return gr.skip(), gr.skip(), gr.skip()
-    finally:
-        Path(path).unlink(missing_ok=True)  # nothing the user streams stays on disk
-        sweep_dropped_chunks(Path(path))
-    state = session.add_audio(samples, rate)
-    if state.paused:
-        return gr.skip(), gr.skip(), state.status()
-    fused = fused_value(state.face_scores, state.voice_scores, state.fused)
-    return bars(state.voice_scores, "no speech"), fused, state.status()
-
-
 def live_timeline(session: LiveSession, drawn: int):
-    """Redraw the timeline when it has new points (a gr.Timer calls this about once a second)."""
+    """Redraw the timeline when it has new points (the preview's ``timeline`` event: once a second while it streams)."""
     version, points = session.timeline()
     if version == drawn:
         return gr.skip(), drawn
     return timeline_frame(points), version
+
+
+LIVE_ROUTES = {FRAME_ROUTE: live_frame_post, AUDIO_ROUTE: live_audio_post}  # served by LiveRoutes, outside Gradio
 
 
 def live_start(session: LiveSession, request: gr.Request) -> str:
@@ -462,22 +414,22 @@ def forget_live_session(request: gr.Request) -> None:
 def live_page_config() -> dict:
     """The settings ui/live_view.js reads (its CONFIG)."""
     colour = "rgb({}, {}, {})"
-    return {"frame_every_ms": round(FRAME_EVERY * 1000), "tick_ms": 20, "max_in_flight": MAX_IN_FLIGHT,
+    return {"frame_every_ms": round(FRAME_EVERY * 1000), "tick_ms": 100, "max_in_flight": MAX_IN_FLIGHT,
             "stale_ms": round(FRAME_STALE * 1000), "bars_every_ms": round(BARS_EVERY * 1000),
-            "token_chars": FRAME_TOKEN_CHARS,
+            "timeline_every_ms": round(TIMELINE_EVERY * 1000), "token_chars": FRAME_TOKEN_CHARS,
+            "frame_route": FRAME_ROUTE.lstrip("/"), "audio_route": AUDIO_ROUTE.lstrip("/"),
             "send_width": SEND_WIDTH, "send_quality": SEND_QUALITY, "snapshot_quality": SNAPSHOT_QUALITY,
             "constraints": WEBCAM_CONSTRAINTS["video"], "latencies_kept": 2000, "microphone_rate": SAMPLE_RATE,
-            "narrow_ms": 8000,
+            "chunk_seconds": AUDIO_EVERY, "max_chunk_seconds": MAX_CHUNK_SECONDS,
             "box_colour": colour.format(*BOX_COLOUR), "text_colour": colour.format(*TEXT_COLOUR),
             "missing": {"face": "no face", "voice": "no speech", "fused": "nothing to read"}}
-
 
 def live_preview() -> gr.HTML:
     """The live preview: the page's own video, the overlay it draws readings on, the three readings."""
     script = (LIVE_PAGE / "live_view.js").read_text().replace("LIVE_CONFIG", json.dumps(live_page_config()))
     return gr.HTML("", html_template=(LIVE_PAGE / "live_view.html").read_text(),
                    css_template=(LIVE_PAGE / "live_view.css").read_text(), js_on_load=script,
-                   server_functions=[live_frame_request], elem_id="live-view", apply_default_css=False)
+                   elem_id="live-view", apply_default_css=False)
 
 
 def build_live_tab(demo: gr.Blocks) -> None:
@@ -493,8 +445,6 @@ def build_live_tab(demo: gr.Blocks) -> None:
         stop = gr.Button("Stop", elem_id="live-stop", min_width=70)
         snap = gr.Button("Snapshot", elem_id="live-snap", min_width=70)
         reset = gr.Button("Reset", elem_id="live-reset", min_width=70)
-    microphone = gr.Audio(sources=["microphone"], streaming=True, type="filepath", label="Microphone",
-                          elem_id="live-microphone")
     status = gr.Textbox(label="Reading", interactive=False, elem_id="live-status")
     with gr.Row():
         face_bars = gr.Label(label="Face (largest)", elem_id="live-face-scores")
@@ -503,16 +453,13 @@ def build_live_tab(demo: gr.Blocks) -> None:
     timeline = gr.ScatterPlot(timeline_frame([]), x="seconds", y="channel", color="emotion",
                               color_map=TIMELINE_COLOURS, label="Timeline (last minute)", elem_id="live-timeline")
     snapshot = gr.Image(label="Snapshot (faces annotated)", interactive=False, elem_id="live-snapshot")
-    timer = gr.Timer(TIMELINE_EVERY)
-    # postprocess=False: the functions return the browser's payloads themselves (labels). Frames go to
-    # live_frame_request, a server function of the preview; the bars and status follow a few times a second.
-    view.bars(live_bars, session, [face_bars, fused_bars, status], postprocess=False, show_progress="hidden",
-              concurrency_limit=None, api_visibility="private")
-    microphone.stream(live_audio, [microphone, session], [voice_bars, fused_bars, status],
-                      stream_every=AUDIO_EVERY, time_limit=LIVE_TIME_LIMIT, concurrency_limit=STREAM_CONCURRENCY,
-                      postprocess=False, show_progress="hidden", api_visibility="private")
-    timer.tick(live_timeline, [session, drawn], [timeline, drawn], show_progress="hidden",
-               concurrency_limit=None, api_visibility="private")
+    # postprocess=False: the function returns the browser's payloads itself (labels). Frames and microphone
+    # chunks go to LIVE_ROUTES (plain POSTs); while it streams, the page asks for the bars and status a few
+    # times a second and for the timeline once a second.
+    view.bars(live_bars, session, [face_bars, voice_bars, fused_bars, status], postprocess=False,
+              show_progress="hidden", concurrency_limit=None, api_visibility="private")
+    view.timeline(live_timeline, [session, drawn], [timeline, drawn], show_progress="hidden",
+                  concurrency_limit=None, api_visibility="private")
     start.click(live_start, session, status, js=START_JS.replace("LIMIT_MS", str(int(LIVE_TIME_LIMIT * 1000))),
                 api_visibility="private")
     stop.click(live_stop, session, status, js=STOP_JS, api_visibility="private")
@@ -582,5 +529,6 @@ if __name__ == "__main__":
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
         # every upload is charged to its client and refused past a cap before it is stored
-        app_kwargs={"middleware": [Middleware(UploadGuard, cache=CACHE)], "lifespan": sweep_cache},
+        app_kwargs={"middleware": [Middleware(LiveRoutes, routes=LIVE_ROUTES, threads=STREAM_CONCURRENCY),
+                                   Middleware(UploadGuard, cache=CACHE)], "lifespan": sweep_cache},
     )

@@ -16,7 +16,7 @@ painted, so each painted frame is matched to its sending.
 Reported per link, design and number of sessions: readings painted per second per session,
 latency (median, p95, and the median less the emulated latency), bytes per reading up (frames,
 and all uploads with the microphone's) and down (all response bodies), and the app process's CPU
-per session. Writes reports/live/benchmark.json.
+per session (and per reading), and the browser's CPU (all its pages). Writes reports/live/benchmark.json.
 
     python -m benchmarks.live_latency [--latency-ms 100 --kbps 2000] [--matrix] [--designs new old]
         [--base-ref HEAD] [--together] [--rounds 1] [--sessions 1] [--seconds 25] [--warmup 5] [--long-seconds 120]
@@ -77,6 +77,7 @@ OLD_PROBE_JS = """(() => {
 # Both designs: bytes the page uploads (request bodies), by kind: webcam frames, microphone chunks, the rest.
 UPLOAD_PROBE_JS = """(() => {
   window.liveUploads = {frames: 0, frame_count: 0, audio: 0, other: 0};
+  performance.setResourceTimingBufferSize(1000000);  // every frame's timing, for its breakdown
   const size = (body) => {
     if (!body) return 0;
     if (typeof body === "string") return body.length;
@@ -91,9 +92,11 @@ UPLOAD_PROBE_JS = """(() => {
   const fetch = window.fetch;
   window.fetch = function (input, init = {}) {
     const body = init.body, bytes = size(body), url = String(input.url || input);
-    const isFrame = typeof body === "string" && body.includes("data:image/jpeg");
+    // Frames: JPEG bytes to /live/frame, or (earlier designs) a data URL inside a JSON body.
+    const isFrame = url.includes("/live/frame") || (typeof body === "string" && body.includes("data:image/jpeg"));
     if (isFrame) { window.liveUploads.frames += bytes; window.liveUploads.frame_count += 1; }
-    else if (body instanceof FormData || url.includes("/upload")) window.liveUploads.audio += bytes;
+    else if (body instanceof FormData || url.includes("/upload") || url.includes("/live/audio"))
+      window.liveUploads.audio += bytes;
     else window.liveUploads.other += bytes;
     return fetch.apply(this, arguments);
   };
@@ -107,6 +110,28 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def browser_cpu_seconds() -> float:
+    """User + system CPU time of this process's Chromium descendants (browser, renderers, GPU and utility
+    processes; processes gone meanwhile are not counted), in seconds."""
+    children: dict[int, list[int]] = {}
+    names = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, rest = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        names[pid] = head.split("(", 1)[1]
+        children.setdefault(int(rest.split()[1]), []).append(pid)
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            if "chrom" in names[child].lower():
+                found.append(child)
+    return sum(cpu_seconds(pid) for pid in found)
 
 
 def matched_latencies(sent: list, shown: list) -> list[float]:
@@ -153,8 +178,14 @@ def page_counts(page, design: str, restart: bool = False) -> dict:
     """
     counts = page.evaluate("""(restart) => {
         const counts = {uploads: {...window.liveUploads}, updates: window.liveUpdates ?? 0,
-                        latencies: window.liveLatencies ?? [], probe: window.liveProbe};
-        if (restart) { window.liveLatencies = []; window.liveProbe = {sent: [], shown: []}; }
+                        latencies: window.liveLatencies ?? [], probe: window.liveProbe,
+                        frames: performance.getEntriesByType("resource").filter((e) => e.name.includes("/live/frame"))
+                          .map((e) => [e.requestStart - e.startTime, e.responseStart - e.requestStart,
+                                       e.serverTiming?.find((t) => t.name === "handler")?.duration ?? null,
+                                       e.responseEnd - e.responseStart])};
+        if (restart) {
+          window.liveLatencies = []; window.liveProbe = {sent: [], shown: []}; performance.clearResourceTimings();
+        }
         return counts;
     }""", restart)
     if design == "old":
@@ -171,7 +202,22 @@ def difference(after: dict, before: dict, design: str) -> dict:
     else:
         readings, latencies = after["updates"] - before["updates"], after["latencies"]
     up = {key: after["uploads"][key] - before["uploads"][key] for key in after["uploads"]}
-    return {"readings": readings, "latencies": latencies, "up": up, "down": after["downloaded"] - before["downloaded"]}
+    return {"readings": readings, "latencies": latencies, "up": up, "down": after["downloaded"] - before["downloaded"],
+            "frames": after["frames"]}
+
+
+def frame_breakdown(frames: list[list[float | None]]) -> dict | None:
+    """Median ms of a frame request's parts (Resource Timing; pages that POST to /live/frame): queued in the
+    page before it went out, sent to first byte back (link, server), the server's own share of that
+    (Server-Timing: waiting for a thread and handling), and the answer's body."""
+    if not frames:
+        return None
+    columns = list(zip(*frames, strict=True))
+    handler = [ms for ms in columns[2] if ms is not None]
+    return {"queued_in_page": round(float(np.median(columns[0])), 1),
+            "request_to_first_byte": round(float(np.median(columns[1])), 1),
+            "server_handler": round(float(np.median(handler)), 1) if handler else None,
+            "response_body": round(float(np.median(columns[3])), 1)}
 
 
 def quarter_medians(latencies: list[float]) -> list[float | None]:
@@ -180,7 +226,8 @@ def quarter_medians(latencies: list[float]) -> list[float | None]:
     return [round(float(np.median(q)), 1) if q.size else None for q in quarters]
 
 
-def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, float], app_cpu: float) -> dict:
+def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, float], app_cpu: float,
+              browser_cpu: float) -> dict:
     """One row of the report from each session's differences over ``wall`` seconds."""
     readings = sum(p["readings"] for p in parts)
     latencies = [ms for p in parts for ms in p["latencies"]]
@@ -195,12 +242,16 @@ def summarize(parts: list[dict], wall: float, sessions: int, link: tuple[float, 
         "latency_ms_median_above_link": round(median - link[0], 1) if latencies else None,
         "latencies_measured": len(latencies),
         "latency_ms_median_by_quarter": quarter_medians(parts[0]["latencies"]),
+        "frame_request_ms_median": frame_breakdown([f for p in parts for f in p["frames"]]),
         "frames_sent_per_second_per_session": round(up["frame_count"] / wall / sessions, 2),
         "bytes_up_per_reading_frames": round(up["frames"] / per),
         "bytes_up_per_reading_all": round((up["frames"] + up["audio"] + up["other"]) / per),
         "microphone_kbps_up_per_session": round(up["audio"] * 8 / 1000 / wall / sessions, 1),
         "bytes_down_per_reading": round(sum(p["down"] for p in parts) / per),
         "app_cpu_cores_per_session": round(app_cpu / wall / sessions, 3),
+        "app_cpu_ms_per_reading": round(app_cpu * 1000 / per, 1),
+        # All pages of the browser: with --together, every design's pages at once.
+        "browser_cpu_cores": round(browser_cpu / wall, 3),
     }
 
 
@@ -217,15 +268,17 @@ def measure(browser, apps: dict[str, tuple], link: tuple[float, float], sessions
         before = {design: [page_counts(page, design, restart=True) for page in group]
                   for design, group in pages.items()}
         cpu = {design: cpu_seconds(process.pid) for design, (process, _) in apps.items()}
+        browser_cpu = browser_cpu_seconds()
         start, load = time.monotonic(), os.getloadavg()[0]
         everything[0].wait_for_timeout(seconds * 1000)
         wall = time.monotonic() - start
         cpu = {design: cpu_seconds(process.pid) - cpu[design] for design, (process, _) in apps.items()}
+        browser_cpu = browser_cpu_seconds() - browser_cpu
         rows = []
         for design, group in pages.items():
             parts = [difference(page_counts(page, design), b, design)
                      for page, b in zip(group, before[design], strict=True)]
-            rows.append({"design": design, **summarize(parts, wall, sessions, link, cpu[design]),
+            rows.append({"design": design, **summarize(parts, wall, sessions, link, cpu[design], browser_cpu),
                          "load_average_1min": round(load, 2), "together": len(apps) > 1,
                          "last_status": [page.locator("#live-status textarea").input_value() for page in group]})
         for page in everything:
@@ -263,9 +316,9 @@ def base_app(ref: str, folder: Path) -> Path:
 def table(rows: list[dict]) -> str:
     keys = ("latency_ms_link", "kbps_link", "design", "sessions", "seconds", "readings_per_second_per_session",
             "latency_ms_median", "latency_ms_p95", "bytes_up_per_reading_frames", "bytes_up_per_reading_all",
-            "bytes_down_per_reading", "app_cpu_cores_per_session")
+            "bytes_down_per_reading", "app_cpu_cores_per_session", "browser_cpu_cores")
     header = ("link ms", "kbit/s", "design", "sessions", "s", "readings/s", "median ms", "p95 ms",
-              "up B/reading (frames)", "up B/reading (all)", "down B/reading", "app CPU/session")
+              "up B/reading (frames)", "up B/reading (all)", "down B/reading", "app CPU/session", "browser CPU")
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     lines += [" | ".join(str(row[key]) for key in keys) for row in rows]
     return "\n".join(lines)

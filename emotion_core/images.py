@@ -38,6 +38,25 @@ def load_image(path: str | Path) -> np.ndarray:
 
 
 
+def decode_image_bytes(data: bytes) -> np.ndarray:
+    """An encoded image (JPEG, PNG, WebP... as a browser sends it) -> ``HxWx3`` RGB uint8.
+
+    Raises ``ValueError`` for data that is not an image, or an image over MAX_FRAME_SIDE a side (its
+    size is read from the header, before decoding).
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if max(image.size) > MAX_FRAME_SIDE:
+                raise ValueError(f"image is {image.size[0]}x{image.size[1]}; at most {MAX_FRAME_SIDE} pixels a side")
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ValueError(f"the data holds no readable image: {error}") from None
+
+
 def decode_data_url(url: str) -> np.ndarray:
     """A ``data:image/...;base64,`` URL (what a browser canvas gives) -> ``HxWx3`` RGB uint8.
 
@@ -46,9 +65,6 @@ def decode_data_url(url: str) -> np.ndarray:
     """
     import base64
     import binascii
-    import io
-
-    from PIL import Image, UnidentifiedImageError
 
     if not isinstance(url, str) or not url.startswith("data:image/") or ";base64," not in url[:64]:
         raise ValueError("expected an image as a base64 data URL (data:image/...;base64,...)")
@@ -56,11 +72,6 @@ def decode_data_url(url: str) -> np.ndarray:
         raise ValueError(f"the image data URL has {len(url)} characters; at most {MAX_DATA_URL_CHARS}")
     try:
         data = base64.b64decode(url.split(",", 1)[1], validate=True)
-        with Image.open(io.BytesIO(data)) as image:  # the size is read from the header, before decoding
-            if max(image.size) > MAX_FRAME_SIDE:
-                raise ValueError(f"image is {image.size[0]}x{image.size[1]}; at most {MAX_FRAME_SIDE} pixels a side")
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except binascii.Error as error:
         raise ValueError(f"the image data URL is not valid base64: {error}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ValueError(f"the image data URL holds no readable image: {error}") from None
+    return decode_image_bytes(data)

@@ -53,6 +53,35 @@ class FrameReading:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class ChannelReadings:
+    """What the face, the voice and both together read as now (captions; ``None``: nothing to read):
+    the answer to a microphone chunk, for the readings under the preview."""
+
+    face: str | None
+    voice: str | None
+    fused: str | None
+
+    @classmethod
+    def of(cls, state: LiveState) -> ChannelReadings:
+        return cls(*channel_captions(state))
+
+    def to_json(self) -> str:
+        return json.dumps({"face": self.face, "voice": self.voice, "fused": self.fused}, separators=(",", ":"))
+
+    @staticmethod
+    def dropped_json() -> str:
+        """The answer to a chunk that was not taken (no such session, stopped, or not a chunk)."""
+        return '{"dropped":true}'
+
+
+def channel_captions(state: LiveState) -> tuple[str | None, str | None, str | None]:
+    """The face, voice and fused captions of a session state ("happy 87%", "uncertain", or ``None``);
+    the fused one says so when face and voice disagree."""
+    return (caption(state.face_scores), caption(state.voice_scores),
+            disagreement(state.face_scores, state.voice_scores) or caption(state.fused_scores))
+
+
 def scale_box(box: tuple[int, int, int, int], sx: float, sy: float) -> tuple[int, int, int, int]:
     """An ``(x, y, w, h)`` box from the sent frame's pixels to the preview's (``sx``, ``sy``: preview / sent)."""
     x, y, w, h = box
@@ -67,6 +96,4 @@ def frame_reading(state: LiveState, number: int, frame_size: tuple[int, int],
     """
     sx, sy = preview_size[0] / frame_size[0], preview_size[1] / frame_size[1]
     boxes = tuple(OverlayBox(scale_box(face.box, sx, sy), face_caption(face)) for face in state.faces)
-    return FrameReading(number, preview_size[0], preview_size[1], boxes, caption(state.face_scores),
-                        caption(state.voice_scores),
-                        disagreement(state.face_scores, state.voice_scores) or caption(state.fused_scores))
+    return FrameReading(number, preview_size[0], preview_size[1], boxes, *channel_captions(state))

@@ -309,30 +309,6 @@ def test_a_frame_analysed_across_a_stop_is_dropped(fake_models, monkeypatch):
     assert not state.has_face and state.stopped
 
 
-def test_dropped_microphone_chunks_are_swept(tmp_path):
-    import os
-
-    from app import remove_dropped_chunks
-
-    def chunk(folder: str, size: int, age: float):
-        path = tmp_path / folder / "audio.wav"
-        path.parent.mkdir()
-        path.write_bytes(b"\0" * size)
-        os.utime(path, (1000.0 - age, 1000.0 - age))
-        return path
-
-    dropped = chunk("a", 24_000, age=60)
-    fresh = chunk("b", 24_000, age=5)
-    recording = chunk("c", 2_000_000, age=60)  # a long Audio-tab recording, not a chunk
-    other = tmp_path / "d" / "photo.jpg"
-    other.parent.mkdir()
-    other.write_bytes(b"x")
-    os.utime(other, (0, 0))
-    assert remove_dropped_chunks(fresh, now=1000.0) == 1
-    assert not dropped.exists()
-    assert fresh.exists() and recording.exists() and other.exists()
-
-
 def test_the_newest_frame_wins_and_stale_frames_are_dropped(fake_models):
     session = LiveSession(FakeClock())
     assert session.add_newest_frame(FRAME, 5).has_face and fake_models.frames == 1

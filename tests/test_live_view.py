@@ -19,6 +19,7 @@ import pytest
 from emotion_core import EMOTIONS, Face
 from emotion_core.images import MAX_DATA_URL_CHARS, decode_data_url
 from emotion_core.live import LiveSession
+from emotion_core.live_routes import LivePost
 from emotion_core.live_view import FrameReading, frame_reading, scale_box
 from emotion_core.overlay import face_caption
 from emotion_core.reading import caption
@@ -78,60 +79,112 @@ def test_a_reading_is_a_few_hundred_bytes_and_says_what_the_boxes_say():
     assert json.loads(FrameReading(8, dropped=True).to_json()) == {"number": 8, "dropped": True}
 
 
+def jpeg(frame: np.ndarray, quality: int = 75) -> bytes:
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(frame[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return data.tobytes()
+
+
 def test_the_live_frame_handler_reads_a_small_frame_into_preview_pixels(face_photo):
     import app
 
     full = cv2.resize(face_photo, (640, 480))
-    sent = small(full, app.SEND_WIDTH)
+    sent = jpeg(small(full, app.SEND_WIDTH))
     session = LiveSession()
-    shown, face_bars, fused_bars, status = app.live_frame(
-        {"number": 1, "image": data_url(sent), "width": 640, "height": 480, "bars": True}, session, None)
-    reading = json.loads(shown)
+    reading = json.loads(app.live_frame(sent, 1, (640, 480), session))
     assert reading["number"] == 1 and reading["size"] == [640, 480] and len(reading["boxes"]) == 1
     [x, y, w, h, text] = reading["boxes"][0]
     faces = LiveSession().add_frame(full).faces  # the same face read on the full frame
     fx, fy, fw, fh = faces[0].box
     assert abs(x - fx) < 0.1 * fw and abs(y - fy) < 0.1 * fh and abs(w - fw) < 0.15 * fw
     assert text == face_caption(Face((x, y, w, h), session.snapshot().face_scores))
+
+    # The bars and status come through the page's bars event, rounded for the wire.
+    face_bars, voice_bars, fused_bars, status = app.live_bars(session, gr.EventData(None, {}), None)
     assert face_bars["label"] in {*EMOTIONS, "uncertain"} and status.endswith("1 face · no speech")
+    assert voice_bars == {"label": "no speech", "confidences": []} and fused_bars["label"]
     assert all(round(c["confidence"], 3) == c["confidence"] for c in face_bars["confidences"])
 
-    # Without "bars", only the reading; an older number, or a broken image, is answered as dropped.
-    later = app.live_frame({"number": 2, "image": data_url(sent), "width": 640, "height": 480}, session, None)
-    assert json.loads(later[0])["number"] == 2 and all(out == gr.skip() for out in later[1:])
-    for stale in ({"number": 2, "image": data_url(sent)}, {"number": 3, "image": "data:image/jpeg;base64,AAAA"}):
-        assert json.loads(app.live_frame(stale, session, None)[0]) == {"number": stale["number"], "dropped": True}
+    # Without the preview's size, boxes are in the frame's pixels; an older number, or a broken image, is dropped.
+    later = json.loads(app.live_frame(sent, 2, None, session))
+    assert later["number"] == 2 and later["size"] == [app.SEND_WIDTH, 168]
+    for number, body in ((2, sent), (3, b"\xff\xd8 not a jpeg")):
+        assert json.loads(app.live_frame(body, number, None, session)) == {"number": number, "dropped": True}
 
 
-def test_frames_go_to_the_previews_server_function_for_the_session_its_bars_event_named(face_photo):
+def params(**values) -> dict[str, str]:
+    return {name: str(value) for name, value in values.items()}
+
+
+def test_frames_and_chunks_go_to_the_session_the_bars_event_named(face_photo, speech):
     import app
 
     [preview] = [b for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "live-view"]
-    assert app.live_frame_request in preview.server_fns  # one plain request per frame, not a queued event
+    assert not preview.server_fns  # frames and chunks are plain POSTs (LIVE_ROUTES), not Gradio calls
     events = {t[1] for d in app.demo.config["dependencies"] for t in d["targets"] if t[0] == preview._id}
-    assert events == {"bars"}
+    assert events == {"bars", "timeline"}
+    assert set(app.LIVE_ROUTES) == {app.FRAME_ROUTE, app.AUDIO_ROUTE}
 
     session, token = LiveSession(), "0123456789abcdef" * 2
-    sent = {"token": token, "number": 1, "image": data_url(small(face_photo, app.SEND_WIDTH)), "width": 640,
-            "height": 480}
-    assert json.loads(app.live_frame_request(sent)) == {"number": 1, "dropped": True}  # no session named yet
-    face_bars, fused_bars, status = app.live_bars(session, gr.EventData(None, {"token": token}), None)
+    frame = jpeg(small(face_photo, app.SEND_WIDTH))
+    samples, rate = speech
+    chunk = (np.clip(samples[: rate // 4], -1, 1) * 32767).astype("<i2").tobytes()
+    first = LivePost(frame, params(token=token, number=1, width=640, height=480))
+    assert json.loads(app.live_frame_post(first)) == {"number": 1, "dropped": True}  # no session named yet
+    assert json.loads(app.live_audio_post(LivePost(chunk, params(token=token, rate=rate)))) == {"dropped": True}
+    face_bars, _, _, status = app.live_bars(session, gr.EventData(None, {"token": token}), None)
     assert face_bars["label"] == "no face" and status
-    reading = json.loads(app.live_frame_request({**sent, "number": 2}))
+
+    reading = json.loads(app.live_frame_post(LivePost(frame, params(token=token, number=2, width=640, height=480))))
     assert reading["number"] == 2 and reading["size"] == [640, 480] and len(reading["boxes"]) == 1
-    face_bars, _, status = app.live_bars(session, gr.EventData(None, {"token": token}), None)
+    heard = json.loads(app.live_audio_post(LivePost(chunk, params(token=token, rate=rate))))
+    assert set(heard) == {"face", "voice", "fused"} and heard["face"] == reading["face"]
+    assert session.stream_seconds == pytest.approx(0.25, abs=0.01)  # the chunk went into this session
+    face_bars, _, _, status = app.live_bars(session, gr.EventData(None, {"token": token}), None)
     assert face_bars["label"] in {*EMOTIONS, "uncertain"} and status.endswith("1 face · no speech")
-    wrong = {**sent, "number": 3, "token": "f" * app.FRAME_TOKEN_CHARS}
-    assert json.loads(app.live_frame_request(wrong)) == {"number": 3, "dropped": True}
+
+    wrong = "f" * app.FRAME_TOKEN_CHARS
+    assert json.loads(app.live_frame_post(LivePost(frame, params(token=wrong, number=3)))) == {
+        "number": 3, "dropped": True}
+    for body, query in ((chunk, params(token=wrong, rate=rate)), (chunk[:-1], params(token=token, rate=rate)),
+                        (chunk, params(token=token, rate=1)), (chunk * 9, params(token=token, rate=rate))):
+        assert json.loads(app.live_audio_post(LivePost(body, query))) == {"dropped": True}, query
+    assert session.stream_seconds == pytest.approx(0.25, abs=0.01)
+
+
+def test_live_routes_answer_their_posts_on_threads_of_their_own_and_pass_the_rest_on():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from emotion_core.live_routes import LiveRoutes
+
+    seen = []
+
+    def echo(post: LivePost) -> str:
+        seen.append(threading.current_thread().name)
+        return json.dumps({"bytes": len(post.body), **post.params})
+
+    everything = Route("/{path:path}", lambda request: PlainTextResponse("inner"), methods=["GET", "POST"])
+    inner = Starlette(routes=[everything])
+    with TestClient(LiveRoutes(inner, {"/live/frame": echo}, threads=2, max_bytes=1000)) as client:
+        answer = client.post("/live/frame?token=ab&number=7", content=b"x" * 10)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+        assert answer.headers["server-timing"].startswith("handler;dur=")  # the page can split a frame's time
+        assert answer.json() == {"bytes": 10, "token": "ab", "number": "7"}
+        assert seen[0] != threading.main_thread().name and "loop" not in seen[0].lower()  # a worker thread
+        assert client.get("/live/frame").text == client.post("/other", content=b"x").text == "inner"
+        assert client.post("/live/frame", content=b"x" * 1001).status_code == 413 and len(seen) == 1
 
 
 def test_at_most_the_stream_limit_of_frames_are_analysed_at_once(face_photo):
     import app
 
-    sent = {"number": 1, "image": data_url(small(face_photo, app.SEND_WIDTH)), "width": 640, "height": 480}
-    app.live_frame(sent, LiveSession(), None)  # models loaded: a frame now takes well under a second
+    sent = jpeg(small(face_photo, app.SEND_WIDTH))
+    app.live_frame(sent, 1, None, LiveSession())  # models loaded: a frame now takes well under a second
     answers = []
-    worker = threading.Thread(target=lambda: answers.append(app.live_frame(sent, LiveSession(), None)))
+    worker = threading.Thread(target=lambda: answers.append(app.live_frame(sent, 1, None, LiveSession())))
     for _ in range(app.STREAM_CONCURRENCY):  # every slot taken by other sessions' frames
         app._frame_analyses.acquire()
     try:
@@ -142,7 +195,7 @@ def test_at_most_the_stream_limit_of_frames_are_analysed_at_once(face_photo):
         for _ in range(app.STREAM_CONCURRENCY):
             app._frame_analyses.release()
     worker.join(60)
-    assert len(json.loads(answers[0][0])["boxes"]) == 1
+    assert len(json.loads(answers[0])["boxes"]) == 1
 
 
 def test_a_snapshot_is_the_frame_annotated_inline(face_photo):

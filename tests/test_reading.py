@@ -18,6 +18,7 @@ import re
 from dataclasses import replace
 
 import cv2
+import gradio as gr
 import numpy as np
 import pytest
 
@@ -163,13 +164,14 @@ def test_live_view_says_uncertain_on_the_box_the_bars_and_the_status(monkeypatch
 
     monkeypatch.setattr(live, "analyze_frame", lambda frame, small_faces=True: list(flat_faces))
     ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(photo[:, :, ::-1]))
-    sent = {"number": 1, "image": "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode(), "bars": True}
-    shown, face_bars, fused_bars, status = app.live_frame(sent, live.LiveSession(), None)
+    session = live.LiveSession()
+    shown = app.live_frame(jpeg.tobytes(), 1, None, session)
+    face_bars, _, fused_bars, status = app.live_bars(session, gr.EventData(None, {}), None)
     assert face_bars["label"] == fused_bars["label"] == "uncertain" and status.startswith("uncertain ·")
     overlay = json.loads(shown)  # the page draws these captions on its boxes
     assert [box[4] for box in overlay["boxes"]] == ["uncertain"] and overlay["face"] == overlay["fused"] == "uncertain"
     monkeypatch.setattr(emotion_core, "analyze_frame", lambda frame: list(flat_faces))
-    picture = app.live_snapshot(sent["image"])  # the annotated snapshot says it too
+    picture = app.live_snapshot("data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode())  # says it too
     snapshot = cv2.imdecode(np.frombuffer(base64.b64decode(picture["url"].split(",", 1)[1]), np.uint8),
                             cv2.IMREAD_COLOR)[:, :, ::-1]
     assert closer_to(snapshot, drawn(photo, flat_faces, "uncertain"), drawn(photo, flat_faces))
