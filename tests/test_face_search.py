@@ -1,4 +1,4 @@
-"""The served face search: short range first, full range where it sees no large face."""
+"""The served face search: full range (and tiles) for files, short range first in the live view."""
 
 import numpy as np
 import pytest
