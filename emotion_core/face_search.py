@@ -1,5 +1,6 @@
-"""The served face search: short range on the whole frame first, full range (and its tiles) only where
-short range sees no large face.
+"""The served face search. The live view (``small_faces=False``): short range on the whole frame first,
+full range only where short range sees no large face. Files (images, video, command line, batch):
+full range and its tiles, short range only where full range finds nothing.
 
 Short range (a 128 px input) costs about a third of full range's run (192 px) and finds faces of a
 fifth of the frame or more as reliably; full range, with its tiles (:func:`emotion_core.face.search_tiles`),
@@ -12,6 +13,9 @@ The price: a small face beside a large sure one is found only if short range see
 benchmark's mixed frames (faces 8-12 % of the width beside one 20 % wide) 38-54 % of the small
 faces were found, against 88-100 % by full range with tiles; running full range on such frames too
 would cost a 720p frame with one face its whole gain (full range's run is the larger part of it).
+So the cascade serves only the live view, where the face is the user's own, close to the camera, and
+a reading is due every 80 ms; files, where people beside and behind a speaker are what is analysed
+and one full-range run more per frame is small against decoding, keep full range's search.
 """
 
 from __future__ import annotations
@@ -55,19 +59,22 @@ def as_far_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple
 
 
 def search_faces(close: FaceDetector, far: FaceDetector, frame: np.ndarray, small_faces: bool = True) -> list[Found]:
-    """Every face in a checked RGB frame as ``(box, confidence, detector)``, cheapest pass first.
+    """Every face in a checked RGB frame as ``(box, confidence, detector)``.
 
-    ``close`` (short range) runs on the whole frame; when it sees a large face (:func:`sees_close_face`), its
-    faces are served in ``far``'s box convention (:func:`as_far_box`). Otherwise ``far`` (full range)
-    runs, with its tiles when ``small_faces``; where it finds nothing, ``close``'s smaller faces (if any)
-    are served with its own boxes.
+    ``small_faces`` (files): ``far`` (full range) with its tiles; where it finds nothing, ``close``'s
+    faces (a face filling the picture) with ``close``'s own boxes. Otherwise (the live view) cheapest
+    pass first: ``close`` (short range) on the whole frame; when it sees a large face
+    (:func:`sees_close_face`) its faces are served in ``far``'s box convention (:func:`as_far_box`),
+    else ``far``'s whole-frame pass runs, and ``close``'s faces serve where that finds none.
     """
     height, width = frame.shape[:2]
-    near = close.detect(frame)
-    if sees_close_face(near, width, height):
-        mapped = [(as_far_box(box, width, height), score) for box, score in near]
-        return [(box, score, far) for box, score in mapped if box is not None]
+    near = None
+    if not small_faces:
+        near = close.detect(frame)
+        if sees_close_face(near, width, height):
+            mapped = [(as_far_box(box, width, height), score) for box, score in near]
+            return [(box, score, far) for box, score in mapped if box is not None]
     found = far.detect(frame, tiled=small_faces)
     if found:
         return [(box, score, far) for box, score in found]
-    return [(box, score, close) for box, score in near]
+    return [(box, score, close) for box, score in (close.detect(frame) if near is None else near)]

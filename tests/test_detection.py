@@ -28,7 +28,7 @@ def test_six_faces_about_100_px_wide_are_all_found_in_a_1080p_frame():
     detector, short = face.default_detector(), emotion_core.default_reader().close_detector
     runs = detector.runs, short.runs
     faces = emotion_core.analyze_frame(frame)
-    assert short.runs - runs[1] == 1  # short range first: it sees no large face
+    assert short.runs - runs[1] == 0  # a file's frame: full range's search, short range only where it finds none
     assert detector.runs - runs[0] == 1 + len(face.search_tiles(1920, 1080, []))  # the whole pass saw none: tiles
     assert len(faces) == 6
     assert all(85 <= f.box[2] <= 130 for f in faces), [f.box for f in faces]
@@ -77,7 +77,7 @@ def test_the_full_range_entry_names_its_file_source_and_licence():
 
 
 @pytest.mark.parametrize(("zoom", "size"), [(3.0, (640, 480)), (5.0, (1280, 720))])
-def test_one_large_face_costs_one_short_range_run_and_keeps_full_ranges_box(zoom, size):
+def test_live_one_large_face_costs_one_short_range_run_and_keeps_full_ranges_box(zoom, size):
     width, height = size  # her face about 150 px in a webcam frame, about 250 px (20 %) in a 720p one
     photo = scaled(load_image(FIXTURES / "face.jpg"), zoom)
     left = (photo.shape[1] - width) // 2
@@ -87,11 +87,12 @@ def test_one_large_face_costs_one_short_range_run_and_keeps_full_ranges_box(zoom
     (short_box, score), = short.detect(frame)
     assert face_search.sees_close_face([(short_box, score)], width, height)
     assert np.abs(np.subtract(short_box, full_box)).max() > 0.06 * full_box[2]  # the raw boxes differ
-    for small_faces in (True, False):  # analyze_frame's default and the live view
+    for small_faces, cost in ((False, (0, 1)), (True, (1, 0))):  # the live view; files: full range's own box
         runs = full.runs, short.runs
         (found,) = emotion_core.analyze_frame(frame, small_faces=small_faces)
-        assert (full.runs - runs[0], short.runs - runs[1]) == (0, 1)
+        assert (full.runs - runs[0], short.runs - runs[1]) == cost
         assert np.abs(np.subtract(found.box, full_box)).max() <= 0.06 * full_box[2], (found.box, full_box)
+    assert found.box == full_box
 
 
 def test_a_small_face_is_still_found_through_full_range_and_its_tiles():
@@ -102,7 +103,7 @@ def test_a_small_face_is_still_found_through_full_range_and_its_tiles():
     detector, short = face.default_detector(), emotion_core.default_reader().close_detector
     runs = detector.runs, short.runs
     (found,) = emotion_core.analyze_frame(frame)
-    assert short.runs - runs[1] == 1
+    assert short.runs - runs[1] == 0  # full range's tiles found it: short range never ran
     assert detector.runs - runs[0] == 1 + len(face.search_tiles(640, 480, []))
     x, y, w, h = found.box
     assert 380 + 35 <= x + w / 2 <= 380 + 95 and 200 + 10 <= y + h / 2 <= 200 + 70 and 18 <= w <= 40
@@ -152,12 +153,14 @@ def test_a_face_filling_the_picture_that_full_range_misses_is_found_by_short_ran
         image = (np.kron(crop, np.ones((8, 8))) * 255).astype(np.uint8)
         frame = np.pad(np.repeat(image[:, :, None], 3, axis=2), ((100, 100), (100, 100), (0, 0)), mode="edge")
         if not reader.detector.detect(frame, tiled=True):
-            found = reader.detect_faces(frame)
-            # a large sure face is served in full range's box convention and framing, another with short range's
+            found = reader.detect_faces(frame)  # a file's frame: short range's faces with its own framing
+            assert all(detector is reader.close_detector for _, _, detector in found)
+            # live, a large sure face is served in full range's box convention and framing, another with short range's
             trusted = face_search.sees_close_face(reader.close_detector.detect(frame), 400, 400)
-            assert all(detector is (reader.detector if trusted else reader.close_detector) for _, _, detector in found)
+            live = reader.detect_faces(frame, small_faces=False)
+            assert all(detector is (reader.detector if trusted else reader.close_detector) for _, _, detector in live)
             rescued += [trusted] if len(found) == 1 else []
-    assert len(rescued) >= 3  # short range scores these bare faces under TRUST_CONFIDENCE: they keep its framing
+    assert len(rescued) >= 3
 
 
 def test_a_reader_on_candidate_files_takes_a_detector_by_its_manifest_name():

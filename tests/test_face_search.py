@@ -1,4 +1,4 @@
-"""The served face search: short range first, full range where it sees no large face."""
+"""The served face search: full range (and tiles) for files, short range first in the live view."""
 
 import numpy as np
 import pytest
@@ -46,14 +46,24 @@ def detectors(far_confidence: float = face.MIN_DETECTION_CONFIDENCE) -> tuple[fa
             face.FaceDetector(str(resolve_weight(face.FULL_RANGE_DETECTOR)), far_confidence, framing=far.framing))
 
 
-def test_a_face_under_the_trust_share_goes_on_to_full_range():
+def test_live_a_face_under_the_trust_share_goes_on_to_full_range():
     close, far = detectors()
     frame = webcam_frame()
     assert not face_search.sees_close_face(close.detect(frame), 640, 480)
-    (box, score, detector), = face_search.search_faces(close, far, frame)
+    (box, score, detector), = face_search.search_faces(close, far, frame, small_faces=False)
     assert detector is far and [(box, score)] == far.detect(frame)  # full range's own box, unmapped
+    assert (close.runs, far.runs) == (2, 2)  # the live view: no tiles
+
+
+def test_a_files_frame_gets_full_ranges_search_first():
+    """Files: full range and its tiles whatever short range would see (small faces beside a large one
+    are looked for); short range does not run where full range finds a face."""
+    close, far = detectors()
+    frame = webcam_frame()
+    (box, score, detector), = face_search.search_faces(close, far, frame)
+    assert detector is far and [(box, score)] == far.detect(frame)
     tiles = face.search_tiles(640, 480, [box])  # full range's own rule for its tiles still applies
-    assert (close.runs, far.runs) == (2, 2 + len(tiles))
+    assert (close.runs, far.runs) == (0, 2 + len(tiles))
 
 
 def test_where_full_range_finds_nothing_short_ranges_faces_keep_their_own_box():
