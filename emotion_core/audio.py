@@ -30,11 +30,13 @@ assert WINDOW_SAMPLES % HOP_LENGTH == 0, "a window must hold a whole number of h
 
 # Per-window normalisation of the log-mel (a voice model's manifest ``preprocessing.normalisation``):
 # "band_mean" (the default): zero mean per band, one shared scale; "band_mean_var": zero mean and unit
-# spread per band, both measured on the window's active frames (:func:`standardize_bands`).
-NORMALISATIONS = ("band_mean", "band_mean_var")
+# spread per band, both measured on the window's active frames (:func:`standardize_bands`);
+# "mfcc_deltas": the prototype's MFCC input done right (:func:`mfcc_with_deltas`), to measure it against log-mels.
+NORMALISATIONS = ("band_mean", "band_mean_var", "mfcc_deltas")
 DEFAULT_NORMALISATION = NORMALISATIONS[0]
 ACTIVE_RANGE_DB = 30.0  # a frame within this much of the window's loudest frame counts as voice
 BAND_STD_FLOOR_DB = 3.0  # spread below this is not scaled up (band-limited or noise-only bands)
+N_MFCC = 21  # cepstral coefficients kept; with first and second differences 63 columns, one zero pad to N_MELS
 
 MAX_AUDIO_SECONDS = 600.0  # load_audio refuses longer recordings (10 minutes, as for videos)
 RESAMPLE_QUALITY = "HQ"  # soxr's default quality, for whole signals and streams alike
@@ -237,6 +239,34 @@ def standardize_bands(features: np.ndarray) -> np.ndarray:
     return ((features - active.mean(axis=0)) / spread).astype(np.float32)
 
 
+def time_difference(features: np.ndarray) -> np.ndarray:
+    """``(frames, n)`` change per frame along time (central differences, one-sided at the ends)."""
+    if features.shape[0] < 2:
+        return np.zeros_like(features)
+    return np.gradient(features, axis=0)
+
+
+def unit_spread(block: np.ndarray) -> np.ndarray:
+    """``block`` divided by its overall standard deviation, so that blocks of different scales weigh alike."""
+    return block / (block.std() + 1e-3)
+
+
+def mfcc_with_deltas(features: np.ndarray) -> np.ndarray:
+    """``(frames, N_MELS)`` dB log-mels -> ``(frames, N_MELS)`` MFCCs with first and second differences.
+
+    After :func:`normalize_features` (the same band-mean step as the log-mel input, so the channel is
+    removed alike), an orthonormal DCT-II of each frame's bands keeps N_MFCC coefficients; their first
+    and second time differences follow, each block at unit spread, and one zero column keeps the
+    model's input shape, so the network and every augmentation (applied to the log-mel before this
+    step) stay the same for both inputs.
+    """
+    cepstra = scipy.fft.dct(normalize_features(features), type=2, norm="ortho", axis=1)[:, :N_MFCC]
+    delta = time_difference(cepstra)
+    blocks = [unit_spread(cepstra), unit_spread(delta), unit_spread(time_difference(delta))]
+    pad = np.zeros((features.shape[0], N_MELS - 3 * N_MFCC), dtype=np.float32)
+    return np.concatenate(blocks + [pad], axis=1).astype(np.float32)
+
+
 def known_normalisation(normalisation: str) -> str:
     """``normalisation`` itself when it is one of :data:`NORMALISATIONS`; else a ValueError naming them."""
     if normalisation not in NORMALISATIONS:
@@ -246,8 +276,11 @@ def known_normalisation(normalisation: str) -> str:
 
 def normalized(features: np.ndarray, normalisation: str = DEFAULT_NORMALISATION) -> np.ndarray:
     """``(frames, N_MELS)`` dB log-mels normalised as ``normalisation`` (one of :data:`NORMALISATIONS`) says."""
-    if known_normalisation(normalisation) == "band_mean_var":
+    chosen = known_normalisation(normalisation)
+    if chosen == "band_mean_var":
         return standardize_bands(features)
+    if chosen == "mfcc_deltas":
+        return mfcc_with_deltas(features)
     return normalize_features(features)
 
 

@@ -6,6 +6,7 @@ What counts as speech is tested in test_speech.py, where windows lie in test_win
 import librosa
 import numpy as np
 import pytest
+import scipy.fft
 import soundfile as sf
 
 from emotion_core import audio
@@ -138,3 +139,25 @@ def test_the_normalisation_is_chosen_by_name():
                                   audio.fit_to_window(audio.standardize_bands(mel)))
     with pytest.raises(ValueError, match="band_mean_var"):
         audio.normalized(mel, "cepstral")
+    assert "mfcc_deltas" in audio.NORMALISATIONS
+
+
+def test_mfcc_input_is_cepstra_with_their_time_differences():
+    """The MFCC input: N_MFCC DCT coefficients of the band-mean log-mel, then their first and second
+    differences, each at unit spread, one zero column; it is blind to a microphone's fixed colouring."""
+    rng = np.random.default_rng(1)
+    mel = rng.normal(-40.0, 10.0, (120, audio.N_MELS)).astype(np.float32)
+    mfcc = audio.normalized(mel, "mfcc_deltas")
+    n = audio.N_MFCC
+    assert mfcc.shape == mel.shape and mfcc.dtype == np.float32
+    cepstra = scipy.fft.dct(audio.normalize_features(mel), norm="ortho", axis=1)[:, :n]
+    np.testing.assert_allclose(mfcc[:, :n], cepstra / (cepstra.std() + 1e-3), rtol=1e-5, atol=1e-5)
+    delta = np.gradient(cepstra, axis=0)
+    np.testing.assert_allclose(mfcc[:, n : 2 * n], delta / (delta.std() + 1e-3), rtol=1e-4, atol=1e-4)
+    for block in (mfcc[:, :n], mfcc[:, n : 2 * n], mfcc[:, 2 * n : 3 * n]):
+        assert abs(float(block.std()) - 1.0) < 0.01
+    assert not mfcc[:, 3 * n :].any()
+    tilt = np.linspace(-12.0, 6.0, audio.N_MELS, dtype=np.float32)
+    np.testing.assert_allclose(audio.normalized(mel + tilt, "mfcc_deltas"), mfcc, atol=1e-4)
+    assert audio.mel_to_input(mel[:40], "mfcc_deltas").shape == (audio.WINDOW_FRAMES, audio.N_MELS)
+    assert not audio.time_difference(mel[:1]).any()  # one frame has no change

@@ -50,7 +50,10 @@ NORMALISATION_TEXT = {
     "band_mean": "per window: zero mean per mel band, unit overall std (normalize_features); ",
     "band_mean_var": "per window: zero mean and unit std per mel band, measured on the frames within "
                      f"{audio.ACTIVE_RANGE_DB:g} dB of the loudest, std floored at {audio.BAND_STD_FLOOR_DB:g} dB "
-                     "(standardize_bands); "}
+                     "(standardize_bands); ",
+    "mfcc_deltas": f"per window: band-mean log-mels (normalize_features), then {audio.N_MFCC} MFCCs (orthonormal "
+                   "DCT-II) with first and second time differences, each block at unit std, one zero column "
+                   "(mfcc_with_deltas); "}
 
 
 def feature_parameters(normalisation: str = audio.DEFAULT_NORMALISATION) -> dict:
