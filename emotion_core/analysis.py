@@ -54,9 +54,9 @@ def classify_face(crop: np.ndarray) -> dict[str, float]:
 def analyze_frame(frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
     """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
 
-    A frame where short range sees a large face costs one short-range run; otherwise full range runs.
-    ``small_faces=False`` skips full range's tiled search for small faces (faster; the live view uses it);
-    with ``True`` it runs only where the whole-frame pass found no face or only small ones.
+    ``small_faces`` (the default, for files): full range, with its tiled search for small faces where the
+    whole-frame pass found no face or only small ones. ``False`` (the live view): short range first, and
+    full range once, without tiles, only where short range sees no large face.
     """
     return default_reader().analyze_frame(frame, small_faces=small_faces)
 

@@ -4,8 +4,8 @@ full range and its tiles, short range only where full range finds nothing.
 
 Short range (a 128 px input) costs about a third of full range's run (192 px) and finds faces of a
 fifth of the frame or more as reliably; full range, with its tiles (:func:`emotion_core.face.search_tiles`),
-is what finds smaller ones. So a frame where short range sees a large face (a webcam user, one speaker
-filling a 720p video) costs one short-range run, and any other frame pays for full range as before.
+is what finds smaller ones. So in the live view a frame where short range sees a large face (the
+webcam user) costs one short-range run, and any other frame pays for full range as before.
 A face only short range sees (a face photo filling the picture, no head or shoulders around it)
 still comes back with short range's own box and framing, as before the cascade.
 

@@ -28,9 +28,9 @@ from .weights import WEIGHTS_DIR, load_manifest, resolve_weight, verify
 FACE_MODEL = "face_emotion"  # manifest names of the served models
 VOICE_MODEL = "voice_emotion"
 DETECTOR_MODEL = face.DEFAULT_DETECTOR  # full range: faces from about 6 % of the frame width to a close webcam face
-# Short range runs first on every frame: where it sees a large face, full range does not run
-# (:mod:`emotion_core.face_search`). It also finds the faces full range, trained on whole scenes, often
-# misses: a face filling the picture without a head or shoulders around it (a cropped face photo).
+# Short range finds the faces full range, trained on whole scenes, often misses (a face filling the
+# picture without a head or shoulders around it: a cropped face photo), and runs first in the live view,
+# where it alone serves a large face (:mod:`emotion_core.face_search`).
 CLOSE_DETECTOR_MODEL = face.SHORT_RANGE_DETECTOR
 # The feature parameters a voice model's manifest entry must state, as the runtime computes them.
 VOICE_FEATURES = {"sample_rate": audio.SAMPLE_RATE, "n_fft": audio.N_FFT, "hop_length": audio.HOP_LENGTH,
@@ -121,8 +121,8 @@ class EmotionReader:
                  face_blur_sigma: float = 0.0, fusion: FusionSettings = HAND_SET,
                  voice_normalisation: str = audio.DEFAULT_NORMALISATION) -> None:
         """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once,
-        ``close_detector`` the one run first on every frame (:func:`emotion_core.face_search.search_faces`;
-        none: ``detector`` alone);
+        ``close_detector`` the second one (:func:`emotion_core.face_search.search_faces`; none: ``detector``
+        alone);
         ``voice_normalisation`` is the voice model's (:func:`voice_normalisation_of` its manifest entry)."""
         self.face_model = face_model
         self.voice_model = voice_model
@@ -144,7 +144,7 @@ class EmotionReader:
         files like the app does (the Hub when configured, else bundled). ``*_name`` pick other entries,
         e.g. ``face_name="face_emotion_float"`` or ``detector_name="face_detector"`` (short range); an
         empty name leaves that model out. A detector comes with its entry's crop ``framing``;
-        ``close_name`` runs first, ``detector_name`` where it sees no large face (no cascade when the
+        ``close_name`` is the second detector of :func:`emotion_core.face_search.search_faces` (none when the
         names are the same or either is empty).
         """
         bundled = manifest is None and weights_dir is None
@@ -221,7 +221,7 @@ class EmotionReader:
 
     @property
     def close_detector(self) -> face.FaceDetector | None:
-        """The detector run first on every frame (short range), created on first use; ``None`` if none."""
+        """The second detector (short range), created on first use; ``None`` if none."""
         return None if self._makers["close_detector"] is None else self._made_detector("close_detector")
 
     def load(self) -> None:
@@ -232,8 +232,8 @@ class EmotionReader:
 
     def detect_faces(self, frame: np.ndarray, small_faces: bool = True) -> list[tuple[tuple, float, face.FaceDetector]]:
         """``(box, confidence, detector)`` of each face in a checked RGB frame, ``detector`` being the one whose
-        framing crops the box: the close detector (short range) first, the main one where it sees no large
-        face (:func:`emotion_core.face_search.search_faces`). ``small_faces``: see :meth:`analyze_frame`."""
+        framing crops the box (:func:`emotion_core.face_search.search_faces`). ``small_faces``: see
+        :meth:`analyze_frame`."""
         close = self.close_detector
         if close is not None:
             return face_search.search_faces(close, self.detector, frame, small_faces)
@@ -272,11 +272,10 @@ class EmotionReader:
     def analyze_frame(self, frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
         """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
 
-        A frame where short range sees a large face costs one short-range run; otherwise full range runs
-        (:func:`emotion_core.face_search.search_faces`). ``small_faces`` then also searches the frame in
-        overlapping tiles (faces down to about 6 % of its width, a few ms more per tile) where the
-        whole-frame pass found no face or only small ones (:func:`emotion_core.face.search_tiles`);
-        ``False`` runs full range once (the live view's choice).
+        ``small_faces`` (files): full range, also in overlapping tiles (faces down to about 6 % of the
+        width, a few ms more per tile) where the whole-frame pass found no face or only small ones
+        (:func:`emotion_core.face.search_tiles`). ``False`` (the live view's choice): short range first,
+        full range once only where it sees no large face (:func:`emotion_core.face_search.search_faces`).
         """
         frame = face.check_frame(frame)
         faces = []
