@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 import emotion_core
 from emotion_core.audio import SAMPLE_RATE, load_audio
@@ -525,15 +526,13 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-def calm_server(blocks: gr.Blocks):
+def calm_server(blocks: gr.Blocks) -> threadpool_limits:
     """Quiet what the server does besides answering: one BLAS thread (BLAS_THREADS) in this process, and the
     polling intervals of ``blocks``' queue (made by ``blocks.queue()``) set to QUEUE_POLL_SECONDS and
     PROGRESS_POLL_SECONDS (Gradio has no public setting for them; a missing one fails loudly).
 
     Returns threadpoolctl's limiter (its ``restore_original_limits()`` undoes the BLAS limit).
     """
-    from threadpoolctl import threadpool_limits
-
     queue = blocks._queue
     for name, seconds in (("sleep_when_free", QUEUE_POLL_SECONDS),
                           ("progress_update_sleep_when_free", PROGRESS_POLL_SECONDS)):
