@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 import emotion_core
 from emotion_core.audio import SAMPLE_RATE, load_audio
@@ -71,6 +72,12 @@ TIMELINE_COLOURS = {**EMOTION_COLOURS, UNCERTAIN: "#555555"}  # uncertain: dark 
 DELETE_CACHE = (86_400, 86_400)  # (sweep every, delete older than), seconds
 VIDEO_OUTPUT_PREFIX = "emotion-video-"
 VIDEO_ANALYSIS_SHARE = 0.6  # of the progress bar, when an annotated video is drawn afterwards
+# How often Gradio's queue looks for waiting events and for progress to send while it has none: its own
+# 1 ms and 10 ms woke the server 1,100 times a second, 46 ms of CPU a second with no one connected, taken
+# from the live frames' analysis (reports/live/REPORT.md). An event now starts at most this much later.
+QUEUE_POLL_SECONDS = 0.01
+PROGRESS_POLL_SECONDS = 0.1
+BLAS_THREADS = 1  # the server's requests already run side by side on threads of their own
 
 # Start and Stop start and stop the preview's camera and microphone (ui/live_view.js); Start also presses
 # Stop when the time limit is up.
@@ -519,12 +526,31 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+def calm_server(blocks: gr.Blocks) -> threadpool_limits:
+    """Quiet what the server does besides answering: one BLAS thread (BLAS_THREADS) in this process, and the
+    polling intervals of ``blocks``' queue (made by ``blocks.queue()``) set to QUEUE_POLL_SECONDS and
+    PROGRESS_POLL_SECONDS (Gradio has no public setting for them; a missing one fails loudly).
+
+    Returns threadpoolctl's limiter (its ``restore_original_limits()`` undoes the BLAS limit).
+    """
+    queue = blocks._queue
+    for name, seconds in (("sleep_when_free", QUEUE_POLL_SECONDS),
+                          ("progress_update_sleep_when_free", PROGRESS_POLL_SECONDS)):
+        if not hasattr(queue, name):
+            raise AttributeError(f"Gradio's queue has no {name}: see calm_server in app.py after a Gradio update")
+        setattr(queue, name, seconds)
+    # The voice features' one matrix product per window woke OpenBLAS's second thread, which then spun:
+    # about 5 ms of CPU per live reading for nothing (the product takes as long on one thread).
+    return threadpool_limits(BLAS_THREADS, user_api="blas")
+
+
 demo = build_demo()
 
 if __name__ == "__main__":
     claim_folder(CACHE.folder)  # fails at once, saying why, for a folder that holds someone else's files
+    calm_server(demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE))
     emotion_core.load_models()
-    demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE).launch(
+    demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),  # loopback unless asked (Spaces asks)
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size=MAX_FILE_SIZE,
