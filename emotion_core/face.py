@@ -32,6 +32,7 @@ MIN_DETECTION_CONFIDENCE = 0.5
 ANCHOR_LAYOUTS = {128: ((8, 2), (16, 6)), 192: ((4, 1),)}
 BOX_VALUES = 16  # per anchor: box centre, size, then six (x, y) keypoints this package does not use
 LOGIT_CLIP = 100.0  # MediaPipe clips the raw scores before the sigmoid
+LOGIT_MARGIN = 1e-6  # anchors this close below the threshold's logit still get the exact sigmoid test
 NMS_OVERLAP = 0.3  # boxes overlapping more (IoU) are one face, averaged by score (MediaPipe's weighted NMS)
 DETECTOR_THREADS = 1  # LiteRT threads per run: a second one costs CPU time (about +25 % under load) for latency
 # Full range sees the frame at 192x192, and finds a face reliably only from about 35 px there (a fifth
@@ -213,11 +214,16 @@ def decode_boxes(raw: np.ndarray, logits: np.ndarray, anchors: np.ndarray,
                  min_score: float) -> tuple[np.ndarray, np.ndarray]:
     """Boxes ``(k, 4)`` ``(x0, y0, x1, y1)`` in input pixels and scores ``(k,)`` of the anchors scoring at least
     ``min_score``; ``raw`` is the model's ``(n, 16)`` regression, ``logits`` its ``(n,)`` raw scores."""
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -LOGIT_CLIP, LOGIT_CLIP)))
-    keep = np.flatnonzero(scores >= min_score)
+    clipped = np.clip(logits.astype(np.float64), -LOGIT_CLIP, LOGIT_CLIP)
+    # the sigmoid only of the anchors past min_score's logit (a few of thousands), then the exact test on them
+    floor = math.log(min_score / (1.0 - min_score)) if 0.0 < min_score < 1.0 else -np.inf
+    near = np.flatnonzero(clipped >= floor - LOGIT_MARGIN)
+    scores = 1.0 / (1.0 + np.exp(-clipped[near]))
+    chosen = scores >= min_score
+    keep, scores = near[chosen], scores[chosen]
     centres = raw[keep, :2] + anchors[keep]
     half = raw[keep, 2:4] / 2.0
-    return np.concatenate([centres - half, centres + half], axis=1), scores[keep]
+    return np.concatenate([centres - half, centres + half], axis=1), scores
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray,

@@ -61,6 +61,25 @@ def test_decode_boxes_keeps_confident_anchors_as_corner_boxes():
     assert face.decode_boxes(raw, logits, anchors, 0.9)[0].shape == (0, 4)
 
 
+@pytest.mark.parametrize("min_score", [0.0, 0.3, 0.5, 0.55, 0.99, 1.0])
+def test_decode_boxes_keeps_exactly_the_anchors_the_sigmoid_of_every_score_keeps(min_score):
+    # the sigmoid runs only near and past min_score's logit: the kept anchors, boxes and scores must be
+    # the ones a sigmoid over every anchor gives, threshold ties included
+    rng = np.random.default_rng(22)
+    anchors = face.anchor_centres(192)
+    raw = rng.normal(0.0, 10.0, (len(anchors), face.BOX_VALUES)).astype(np.float32)
+    logits = rng.normal(-2.0, 8.0, len(anchors)).astype(np.float32)
+    if 0.0 < min_score < 1.0:
+        logits[:8] = np.float32(np.log(min_score / (1.0 - min_score)))  # on the threshold
+    logits[8:12] = [1e6, -1e6, 40.0, 36.0]  # clipped, and past the point where the sigmoid rounds to 1
+    every = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -face.LOGIT_CLIP, face.LOGIT_CLIP)))
+    keep = np.flatnonzero(every >= min_score)
+    boxes, scores = face.decode_boxes(raw, logits, anchors, min_score)
+    centres, half = raw[keep, :2] + anchors[keep], raw[keep, 2:4] / 2.0
+    assert np.array_equal(scores, every[keep])
+    assert np.array_equal(boxes, np.concatenate([centres - half, centres + half], axis=1))
+
+
 def test_weighted_nms_averages_each_face_by_score_and_keeps_the_best_score():
     boxes = np.array([[0, 0, 10, 10], [100, 100, 120, 120], [1, 1, 11, 11], [40, 0, 50, 10]], np.float64)
     scores = np.array([0.6, 0.7, 0.9, 0.55])
