@@ -19,8 +19,9 @@ detection's centre lies in its square (one detection per face); other detections
 Five ways of detecting: short range on the whole frame (before issue 22); full range on the whole
 frame; full range with tiles (``emotion_core.face.search_tiles``: they run only where the whole pass
 found no face or only small ones); and the served search (``emotion_core.face_search``) as files get it
-(``served``, ``analyze_frame``'s default: full range with tiles, short range's faces where full range
-finds none) and as the live view gets it (``served live``: the cascade, short range first and full range
+(``served``, ``analyze_frame``'s default: full range with tiles and second looks at weak boxes,
+short range's faces where full range finds none) and as the live view gets it (``served live``:
+the cascade, short range first and full range
 once only where short range sees no face of TRUST_SHARE or more with TRUST_CONFIDENCE). Detector runs
 per frame count both models. Mixed frames put one face TIMING_SHARE wide beside smaller ones (a host
 and guests), where the cascade trusts short range alone. Emotion accuracy: one portrait per 1280x720
@@ -498,7 +499,8 @@ def report(result: dict) -> str:
                f"{result['emotion_faces']} --repeats {result.get('repeats', 100)}")
     lines = ["# Face detection at every distance (issue 22)", "",
              f"`{command}` ({result.get('seconds', '?')} s, under the shared bench lock); how the frames are made "
-             "and what is counted: see the module's docstring (`benchmarks/detection.py`).", "",
+             "and what is counted: see the module's docstring (`benchmarks/detection.py`). Why the served search "
+             "still misses faces: [MISSES.md](MISSES.md) (`benchmarks/detection_misses.py`).", "",
              "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {'yes' if ok else 'no'} |" for t, m, ok in targets(result)]
     for kind in ("portrait", "tight"):

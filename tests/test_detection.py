@@ -29,7 +29,8 @@ def test_six_faces_about_100_px_wide_are_all_found_in_a_1080p_frame():
     runs = detector.runs, short.runs
     faces = emotion_core.analyze_frame(frame)
     assert short.runs - runs[1] == 0  # a file's frame: full range's search, short range only where it finds none
-    assert detector.runs - runs[0] == 1 + len(face.search_tiles(1920, 1080, []))  # the whole pass saw none: tiles
+    tiles = 1 + len(face.search_tiles(1920, 1080, []))  # the whole pass saw none: tiles, and second looks
+    assert tiles <= detector.runs - runs[0] <= tiles + face.MAX_LOOKS
     assert len(faces) == 6
     assert all(85 <= f.box[2] <= 130 for f in faces), [f.box for f in faces]
     centres = [(f.box[0] + f.box[2] // 2, f.box[1] + f.box[3] // 2) for f in faces]
@@ -104,9 +105,49 @@ def test_a_small_face_is_still_found_through_full_range_and_its_tiles():
     runs = detector.runs, short.runs
     (found,) = emotion_core.analyze_frame(frame)
     assert short.runs - runs[1] == 0  # full range's tiles found it: short range never ran
-    assert detector.runs - runs[0] == 1 + len(face.search_tiles(640, 480, []))
+    tiles = 1 + len(face.search_tiles(640, 480, []))  # and at most MAX_LOOKS second looks
+    assert tiles <= detector.runs - runs[0] <= tiles + face.MAX_LOOKS
     x, y, w, h = found.box
     assert 380 + 35 <= x + w / 2 <= 380 + 95 and 200 + 10 <= y + h / 2 <= 200 + 70 and 18 <= w <= 40
+
+
+def in_shade(image: np.ndarray, contrast: float) -> np.ndarray:
+    """A photo as a darker, flatter light would give it: contrast (and some brightness) scaled by ``contrast``."""
+    values = image.astype(np.float32)
+    mean = values.mean()
+    return np.clip((values - mean) * contrast + mean * (0.6 + 0.4 * contrast), 0, 255).astype(np.uint8)
+
+
+def test_a_face_in_shade_that_every_tile_sees_only_weakly_is_found_by_a_second_look(monkeypatch):
+    import cv2
+
+    photo = cv2.resize(load_image(FIXTURES / "face.jpg"), (230, 230), interpolation=cv2.INTER_AREA)  # face ~45 px
+    frame = np.full((1080, 1920, 3), 100, np.uint8)
+    contrasts = (1.0, 0.5, 1.0, 0.35, 0.7, 0.25)  # six people, some in shade
+    corners = [(i * 320 + 45, 425) for i in range(len(contrasts))]
+    for i, ((x, y), contrast) in enumerate(zip(corners, contrasts, strict=True)):
+        frame[y : y + 230, x : x + 230] = in_shade(photo if i % 2 == 0 else photo[:, ::-1], contrast)
+    detector = face.default_detector()
+
+    def faces_found() -> int:
+        boxes = [box for box, _ in detector.detect(frame, tiled=True)]
+        return sum(any(x <= bx + bw / 2 <= x + 230 and y <= by + bh / 2 <= y + 140 for bx, by, bw, bh in boxes)
+                   for x, y in corners)
+
+    assert faces_found() == 6
+    monkeypatch.setattr(face, "MAX_LOOKS", 0)  # the whole pass and the tiles alone
+    assert faces_found() == 5
+
+
+def test_a_second_look_is_centred_on_the_weak_box_inside_the_frame():
+    side = round(60 / face.LOOK_FACE_SHARE)
+    assert side > face.TILE_MIN_SIDE
+    assert face.look_square((600, 300, 60, 60), 1280, 720) == (630 - side // 2, 330 - side // 2, side)
+    assert face.look_square((0, 700, 20, 20), 1280, 720) == (0, 720 - face.TILE_MIN_SIDE, face.TILE_MIN_SIDE)
+    assert face.look_square((100, 100, 400, 400), 1280, 720)[2] == 720  # never over the shorter side
+    weak = [((10, 10, 40, 40), 0.4), ((12, 12, 38, 38), 0.35), ((300, 10, 40, 40), 0.45), ((600, 10, 40, 40), 0.3)]
+    found = [((598, 5, 50, 50), 0.9)]
+    assert face.unseen(weak, found) == [((300, 10, 40, 40), 0.45), ((10, 10, 40, 40), 0.4)]  # one per face, new ones
 
 
 def test_tiles_run_only_where_the_whole_pass_found_no_face_or_only_small_ones():

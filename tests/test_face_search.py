@@ -63,7 +63,7 @@ def test_a_files_frame_gets_full_ranges_search_first():
     (box, score, detector), = face_search.search_faces(close, far, frame)
     assert detector is far and [(box, score)] == far.detect(frame)
     tiles = face.search_tiles(640, 480, [box])  # full range's own rule for its tiles still applies
-    assert (close.runs, far.runs) == (0, 2 + len(tiles))
+    assert close.runs == 0 and 2 + len(tiles) <= far.runs <= 2 + len(tiles) + face.MAX_LOOKS  # + second looks
 
 
 def test_where_full_range_finds_nothing_short_ranges_faces_keep_their_own_box():
