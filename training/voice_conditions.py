@@ -31,6 +31,7 @@ from emotion_core import EmotionReader
 from emotion_core.audio import SAMPLE_RATE, load_audio, resample
 from emotion_core.labels import EMOTIONS
 from training.metrics import uar
+from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, load_cache
 from training.voice_train import split_indices
 
@@ -48,7 +49,6 @@ MIC_FILTER_ORDER = 4  # a gentle roll-off, as a capsule's response is
 PCM_LEVELS = 32768.0  # a browser delivers 16-bit PCM, so a quiet signal loses resolution
 CONDITIONS = ("clean", "noise", "reverb", "telephone", "codec", "cheap_mic")
 REPORT_DIR = PROJECT_ROOT / "reports" / "voice"
-FEATURES = PROJECT_ROOT.parent / "wt-voice2" / "artifacts" / "voice_features.npz"
 
 
 def pink_noise(count: int, rng: np.random.Generator) -> np.ndarray:
