@@ -342,7 +342,7 @@ class FaceDetector:
         unsure = in_frame(weighted_nms(boxes[~own], scores[~own]), fit, width, height) if weak else []
         threshold = max(self.min_confidence, min_score or 0.0)  # a tile's or a look's, never under its own
         sure = [face for face in faces if face[1] >= threshold]
-        return sure, unsure + [face for face in faces if face[1] < threshold] if weak else []
+        return sure, (unsure + [face for face in faces if face[1] < threshold]) if weak else []
 
     def crop(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """The face model's square crop of one of this detector's boxes (:func:`crop_face` with its framing)."""

@@ -28,11 +28,11 @@ import numpy as np
 from scipy import signal
 
 from emotion_core import EmotionReader
-from emotion_core.audio import SAMPLE_RATE, load_audio, resample
+from emotion_core.audio import SAMPLE_RATE, resample
 from emotion_core.labels import EMOTIONS
 from training.metrics import uar
 from training.voice_data import DEFAULT_OUT as FEATURES
-from training.voice_data import PROJECT_ROOT, load_cache
+from training.voice_data import PROJECT_ROOT, clip_samples, load_cache
 from training.voice_train import split_indices
 
 SNR_DB = 10.0  # a busy room or a laptop fan: clearly audible noise that a listener still understands
@@ -47,7 +47,6 @@ MIC_GAIN_DB = -20.0  # a cheap microphone far from the mouth, with the OS input 
 MIC_BAND_HZ = (150.0, 6000.0)  # small capsules lose the bass and the top octave
 MIC_FILTER_ORDER = 4  # a gentle roll-off, as a capsule's response is
 PCM_LEVELS = 32768.0  # a browser delivers 16-bit PCM, so a quiet signal loses resolution
-CONDITIONS = ("clean", "noise", "reverb", "telephone", "codec", "cheap_mic")
 REPORT_DIR = PROJECT_ROOT / "reports" / "voice"
 
 
@@ -115,7 +114,7 @@ def clean(samples: np.ndarray, rng: np.random.Generator | None = None) -> np.nda
 
 DEGRADATIONS = {"clean": clean, "noise": add_noise, "reverb": reverberate, "telephone": telephone,
                 "codec": codec_round_trip, "cheap_mic": cheap_microphone}
-assert tuple(DEGRADATIONS) == CONDITIONS
+CONDITIONS = tuple(DEGRADATIONS)
 
 
 def degrade(samples: np.ndarray, condition: str, key: str, seed: int = 0) -> np.ndarray:
@@ -172,12 +171,6 @@ def validation_clips(features: Path = FEATURES, per_corpus: int = 0) -> list[Cli
         step = max(1, -(-len(of_corpus) // per_corpus))  # ceiling division: at most per_corpus clips
         kept.extend(of_corpus[::step])
     return kept
-
-
-def clip_samples(path: str) -> np.ndarray:
-    """A clip's samples at 16 kHz, read as the runtime reads a file."""
-    samples, rate = load_audio(path)
-    return resample(samples, rate) if rate != SAMPLE_RATE else samples
 
 
 def predictions(readers: dict[str, EmotionReader], clips: list[Clip], conditions: tuple[str, ...] = CONDITIONS,
