@@ -363,7 +363,8 @@ def test_a_file_a_running_request_uses_outlives_the_retention(guarded_server, tm
     from harness.videos import write_video
 
     url, cache = guarded_server
-    video = write_video(tmp_path / "in-use-video.mp4", seconds=90.0, size=(320, 240), fps=15)
+    # long enough that even a fast host is still analysing it when the retention and a sweep have passed
+    video = write_video(tmp_path / "in-use-video.mp4", seconds=240.0, size=(320, 240), fps=15)
     client = Client(url, verbose=False, headers={"X-Forwarded-For": "203.0.113.20"})
     job = client.submit(handle_file(video), 4.0, True, api_name="/analyze_video")
     oldest_seen = 0.0  # the upload's greatest age seen while the request ran
