@@ -3,6 +3,8 @@
 What counts as speech is tested in test_speech.py, where windows lie in test_windows.py.
 """
 
+from pathlib import Path
+
 import librosa
 import numpy as np
 import pytest
@@ -21,6 +23,28 @@ def test_log_mel_matches_librosa(speech):
     reference = librosa.power_to_db(mel, ref=1.0, amin=audio.LOG_FLOOR, top_db=None).T
     assert ours.shape == reference.shape == (1 + samples.size // audio.HOP_LENGTH, audio.N_MELS)
     assert np.abs(ours - reference).max() < 0.01  # dB
+
+
+def test_the_mel_product_runs_on_one_blas_thread_and_leaves_the_setting_as_it_was(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:  # numpy's own OpenBLAS, the one its matrix product calls
+        return {pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas" and "numpy" in Path(pool["filepath"]).parent.name}
+
+    seen = []
+    filterbank = audio.mel_filterbank
+
+    def recording_filterbank():
+        seen.append(blas_threads())
+        return filterbank()
+
+    monkeypatch.setattr(audio, "mel_filterbank", recording_filterbank)
+    samples = np.random.default_rng(1).normal(0, 0.1, audio.WINDOW_SAMPLES).astype(np.float32)
+    with threadpool_limits(2, user_api="blas"):  # as on a two-core machine, whatever this one has
+        audio.log_mel(samples)
+        assert seen == [{1}]  # the product ran on one thread
+        assert blas_threads() == {2}
 
 
 def test_one_window_gives_the_model_shape():
