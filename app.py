@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 import emotion_core
 from emotion_core.audio import SAMPLE_RATE, load_audio
@@ -76,6 +77,7 @@ VIDEO_ANALYSIS_SHARE = 0.6  # of the progress bar, when an annotated video is dr
 # from the live frames' analysis (reports/live/REPORT.md). An event now starts at most this much later.
 QUEUE_POLL_SECONDS = 0.01
 PROGRESS_POLL_SECONDS = 0.1
+BLAS_THREADS = 1  # the server's requests already run side by side on threads of their own
 
 # Start and Stop start and stop the preview's camera and microphone (ui/live_view.js); Start also presses
 # Stop when the time limit is up.
@@ -524,10 +526,12 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-def calm_server(blocks: gr.Blocks) -> None:
-    """Quiet what the server does besides answering: the polling intervals of ``blocks``' queue (made by
-    ``blocks.queue()``) set to QUEUE_POLL_SECONDS and PROGRESS_POLL_SECONDS (Gradio has no public setting
-    for them; a missing one fails loudly). (BLAS stays on one thread where it is used: audio.log_mel.)
+def calm_server(blocks: gr.Blocks) -> threadpool_limits:
+    """Quiet what the server does besides answering: one BLAS thread (BLAS_THREADS) in this process, and the
+    polling intervals of ``blocks``' queue (made by ``blocks.queue()``) set to QUEUE_POLL_SECONDS and
+    PROGRESS_POLL_SECONDS (Gradio has no public setting for them; a missing one fails loudly).
+
+    Returns threadpoolctl's limiter (its ``restore_original_limits()`` undoes the BLAS limit).
     """
     queue = blocks._queue
     for name, seconds in (("sleep_when_free", QUEUE_POLL_SECONDS),
@@ -535,6 +539,11 @@ def calm_server(blocks: gr.Blocks) -> None:
         if not hasattr(queue, name):
             raise AttributeError(f"Gradio's queue has no {name}: see calm_server in app.py after a Gradio update")
         setattr(queue, name, seconds)
+    # The voice features' one matrix product per window woke OpenBLAS's second thread, which then spun:
+    # about 5 ms of CPU per live reading for nothing (the product takes as long on one thread).
+    # audio.log_mel holds BLAS to one thread around the product for every caller; the server also sets
+    # it for the whole process, so requests running side by side never switch the setting back and forth.
+    return threadpool_limits(BLAS_THREADS, user_api="blas")
 
 
 demo = build_demo()

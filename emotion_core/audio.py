@@ -205,6 +205,7 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
     power = spectrum.real**2 + spectrum.imag**2
     # One BLAS thread for the one matrix product: it is as fast on one, and OpenBLAS's other threads,
     # once woken, spin after every call (the command line spent about twice its analysis CPU on them).
+    # The setting is put back after; a multi-threaded server sets it once for the process (app.calm_server).
     with blas_pools().limit(limits=1, user_api="blas"):
         mel = power @ mel_filterbank().T
     return (10.0 * np.log10(np.maximum(mel, LOG_FLOOR))).astype(np.float32)

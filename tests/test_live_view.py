@@ -209,13 +209,20 @@ def test_a_snapshot_is_the_frame_annotated_inline(face_photo):
         app.live_snapshot(None)
 
 
-def test_the_server_polls_its_queue_calmly():
+def test_the_server_polls_its_queue_calmly_and_keeps_blas_to_one_thread():
+    from threadpoolctl import threadpool_info
+
     import app
 
     blocks = gr.Blocks()
     with blocks:
         gr.Markdown("calm")
-    app.calm_server(blocks.queue())
-    queue = blocks._queue
-    assert (queue.sleep_when_free, queue.progress_update_sleep_when_free) == (app.QUEUE_POLL_SECONDS,
-                                                                             app.PROGRESS_POLL_SECONDS)
+    limiter = app.calm_server(blocks.queue())
+    try:
+        queue = blocks._queue
+        assert (queue.sleep_when_free, queue.progress_update_sleep_when_free) == (app.QUEUE_POLL_SECONDS,
+                                                                                 app.PROGRESS_POLL_SECONDS)
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and set(blas) == {app.BLAS_THREADS}  # numpy's OpenBLAS is loaded: the limit reached it
+    finally:
+        limiter.restore_original_limits()
