@@ -26,14 +26,24 @@ from .batch_store import ResultStore
 CONNECT_TIMEOUT = "30s"  # to reach an existing scheduler
 CLOSE_TIMEOUT = 20  # seconds to stop a local cluster
 WORKER_LOG_LEVEL = logging.ERROR  # the workers' own log lines (they are many, and about Dask, not files)
-# The local workers' Dask settings: no statistical profiler (it samples the task's stack every 10 ms
-# on the worker's event loop, a few percent of a core that a worker per core cannot spare), and
-# glibc's own heap trimming instead of the nanny's MALLOC_TRIM_THRESHOLD_=65536 (handing every freed
-# 64 kB back to the system made each file's frames and arrays cost page faults: 8-10 % slower per file).
-LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False,
-                       "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+WORKER_SETTINGS = Path(__file__).with_name("dask_workers.yaml")  # the workers' Dask settings, local or not
 
 Progress = Callable[[BatchTally], None]
+
+
+def worker_settings(path: Path = WORKER_SETTINGS) -> dict[str, object]:
+    """The Dask settings in the YAML file ``path`` as dotted keys (what ``dask.config.set`` takes)."""
+    import yaml
+
+    return dict(_dotted(yaml.safe_load(path.read_text()) or {}))
+
+
+def _dotted(tree: dict, prefix: str = "") -> Iterator[tuple[str, object]]:
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from _dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 @contextmanager
@@ -43,7 +53,7 @@ def connect(workers: int, scheduler: str | None) -> Iterator[Client]:
         with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
             yield client
         return
-    with _children_ignore_interrupt(), dask.config.set(LOCAL_WORKER_CONFIG):
+    with _children_ignore_interrupt(), dask.config.set(worker_settings()):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=WORKER_LOG_LEVEL)
     try:

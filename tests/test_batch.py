@@ -344,6 +344,40 @@ def test_workers_share_the_cores_out_and_a_joined_cluster_gets_one_thread():
     assert task_threads(1, "tcp://127.0.0.1:8786") == WORKER_THREADS == 1  # its hosts are not asked
 
 
+def test_workers_started_by_hand_with_the_readme_settings_run_as_local_ones(tmp_path):
+    """README's cluster recipe: `dask scheduler`, then `dask worker` with DASK_CONFIG naming the
+    package's worker settings: no heap trimming from the nanny and no stack profiler, as locally."""
+    from distributed import Client
+
+    from emotion_core.batch_dask import WORKER_SETTINGS, worker_settings
+
+    assert worker_settings() == {"distributed.worker.profile.enabled": False,
+                                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+    address = tmp_path / "scheduler.json"
+    environment = {**os.environ, "DASK_CONFIG": str(WORKER_SETTINGS), "PYTHONPATH": str(PROJECT_ROOT)}
+    environment.pop("MALLOC_TRIM_THRESHOLD_", None)
+    dask = [sys.executable, "-m", "dask"]
+    scheduler = subprocess.Popen([*dask, "scheduler", "--scheduler-file", str(address), "--port", "0",
+                                  "--no-dashboard"], env=environment, cwd=tmp_path,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([*dask, "worker", "--scheduler-file", str(address), "--nthreads", "1",
+                               "--no-dashboard"], env=environment, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not address.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with Client(scheduler_file=str(address), timeout="60s") as client:
+            client.wait_for_workers(1, timeout=60)
+            seen = client.run(lambda dask_worker: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                                                   "profile" in dask_worker.periodic_callbacks))
+        assert list(seen.values()) == [(None, False)]
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def ffmpeg_threads() -> set[str]:
     """Names of this process's FFmpeg threads (FFmpeg names them ``av:CODEC:...``, e.g. ``av:h264:df0``)."""
     names = set()
