@@ -351,7 +351,10 @@ def test_workers_started_by_hand_with_the_readme_settings_run_as_local_ones(tmp_
 
     from emotion_core.batch_dask import WORKER_SETTINGS, worker_settings
 
-    assert worker_settings() == {"distributed.worker.profile.enabled": False,
+    assert worker_settings() == {"distributed.admin.tick.interval": "1s",
+                                 "distributed.admin.system-monitor.interval": "2s",
+                                 "distributed.worker.memory.monitor-interval": "500ms",
+                                 "distributed.worker.profile.enabled": False,
                                  "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
     address = tmp_path / "scheduler.json"
     environment = {**os.environ, "DASK_CONFIG": str(WORKER_SETTINGS), "PYTHONPATH": str(PROJECT_ROOT)}
@@ -370,12 +373,21 @@ def test_workers_started_by_hand_with_the_readme_settings_run_as_local_ones(tmp_
         with Client(scheduler_file=str(address), timeout="60s") as client:
             client.wait_for_workers(1, timeout=60)
             seen = client.run(lambda dask_worker: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
-                                                   "profile" in dask_worker.periodic_callbacks))
-        assert list(seen.values()) == [(None, False)]
+                                                   "profile" in dask_worker.periodic_callbacks,
+                                                   timers(dask_worker)))
+        assert list(seen.values()) == [(None, False, QUIET_TIMERS)]
     finally:
         for process in (worker, scheduler):
             process.terminate()
             process.wait(timeout=30)
+
+
+QUIET_TIMERS = {"tick": 1000, "monitor": 2000, "memory_monitor": 500}  # ms, from emotion_core/dask_workers.yaml
+
+
+def timers(server) -> dict[str, float]:
+    """How often a Dask server wakes for its event-loop check, system sampler and memory check (ms)."""
+    return {name: server.periodic_callbacks[name].callback_time for name in QUIET_TIMERS}
 
 
 def ffmpeg_threads() -> set[str]:
@@ -422,7 +434,7 @@ def threads_in_worker(path: str, threads: int) -> dict:
     return {"status": outcome.status, "decoder": decoder,
             "opencv": cv2.getNumThreads(), "interpreters": tuple(model.num_threads for model in models),
             "blas": {info["filepath"]: info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"},
-            "profiler": "profile" in get_worker().periodic_callbacks,
+            "profiler": "profile" in get_worker().periodic_callbacks, "timers": timers(get_worker()),
             "malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_")}
 
 
@@ -443,6 +455,7 @@ def test_a_local_worker_works_in_the_threads_it_is_given(tmp_path):
         assert report["blas"] and set(report["blas"].values()) == {1}, report["blas"]
         assert report["profiler"] is False  # Dask's stack sampler, on the worker's event loop every 10 ms
         assert report["malloc_trim"] is None  # glibc's own trimming: the nanny's 64 kB made files 8-10 % slower
+        assert report["timers"] == QUIET_TIMERS  # Dask's 20 ms / 0.5 s / 0.1 s wake-ups took the GIL from the file
     with pytest.raises(ValueError, match="decode_threads must be a whole number >= 1"):
         analyze_file(video, decode_threads=0)
 
