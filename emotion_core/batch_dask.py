@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,14 +54,31 @@ def connect(workers: int, scheduler: str | None) -> Iterator[Client]:
         with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
             yield client
         return
-    with _children_ignore_interrupt(), dask.config.set(worker_settings()):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=WORKER_LOG_LEVEL)
+    with _environment_kept():
+        with _children_ignore_interrupt(), dask.config.set(worker_settings()):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=WORKER_LOG_LEVEL)
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close(timeout=CLOSE_TIMEOUT)
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """This process's environment variables as they were, once the block ends.
+
+    Dask's nannies set their workers' variables (OMP/MKL/OPENBLAS_NUM_THREADS=1, PYTHONHASHSEED, ...) in
+    the process that hosts them, before every worker they start; left there, they would reach every
+    program this process runs after the batch.
+    """
+    saved = dict(os.environ)
     try:
-        with Client(cluster) as client:
-            yield client
+        yield
     finally:
-        cluster.close(timeout=CLOSE_TIMEOUT)
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @contextmanager

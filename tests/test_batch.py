@@ -445,9 +445,12 @@ def test_a_local_worker_works_in_the_threads_it_is_given(tmp_path):
     from emotion_core.batch_dask import connect
 
     video = write_video(tmp_path / "talking.mp4", seconds=3.0)
+    environment = dict(os.environ)
     with connect(1, None) as client:
         reports = {threads: client.submit(threads_in_worker, str(video), threads, pure=False).result()
                    for threads in (1, 2)}
+        assert os.environ.get("OMP_NUM_THREADS") == "1"  # the nanny's, set in this process for its workers
+    assert dict(os.environ) == environment  # and taken away again: programs run after the batch never see it
     for threads, report in reports.items():
         assert report["status"] == "ok"
         assert len(report["decoder"]) == (0 if threads == 1 else threads), (threads, report["decoder"])
