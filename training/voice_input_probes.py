@@ -1,6 +1,9 @@
-"""Probe: does normalising the voice model's input per speaker, without retraining, read new voices better?
+"""Probes of the served voice model's input, without retraining: would another input step read new voices better?
 
-Issue 17 names adapting the features to the voice (not the label prior) as a lever. The served input
+Two probes; each keeps the served model and the served windows and changes one step of the input.
+
+``speaker``: normalising per speaker. Issue 17 names adapting the features to the voice (not the label
+prior) as a lever. The served input
 normalises each 3 s window on its own (:func:`emotion_core.audio.normalize_features`: each mel band's
 mean over the window removed, then one scale, the window's own spread). This probe keeps the served
 model and the served windows (:func:`emotion_core.windows.cut`, :func:`~emotion_core.windows.window_mel`)
@@ -19,7 +22,14 @@ Scored on the choice sets only (the validation speakers, RAVDESS 17-18 and CREMA
 EMOVO's speakers outside its test split, which the served model never heard); test speakers and
 URDU are not read. The clips' windows are cached in ``--cache`` (about 10 s to make).
 
-Run: python -m training.voice_speaker_norm [--cache /tmp/voice_speaker_norm.pkl]
+``denoise``: spectral subtraction before the log. Each window's mel power loses ``alpha`` times its
+noise floor (the ``q``-th percentile of its frames, per band), kept at least ``beta`` of what it was
+(over-subtraction with a spectral floor, the classic recipe); scored on the validation speakers under
+``training.voice_conditions``' recording conditions (10 dB pink noise, a room, a telephone line, a
+codec, a quiet cheap microphone, and clean), where a noise-robust front end would show.
+
+Run: python -m training.voice_input_probes speaker [--cache /tmp/voice_input_probes_speaker.pkl]
+     python -m training.voice_input_probes denoise [--per-corpus 150]
 """
 
 from __future__ import annotations
@@ -33,10 +43,14 @@ import numpy as np
 
 from emotion_core import audio, windows
 from emotion_core.analysis import default_reader
-from emotion_core.reader import prepare_speech
+from emotion_core.reader import pooled, prepare_speech
+from emotion_core.speech import trim_silence
+from training import voice_conditions
 from training.voice_crosscorpus import collapse
-from training.voice_data import default_data_dir, list_clips
+from training.voice_data import clip_samples, default_data_dir, list_clips
 
+DENOISE_SETTINGS = {"served": None, "q10 a1 b0.1": (10.0, 1.0, 0.1), "q10 a2 b0.05": (10.0, 2.0, 0.05),
+                    "q20 a1 b0.1": (20.0, 1.0, 0.1)}  # name -> (percentile q, alpha, beta)
 VARIANTS = (("served", 0.0), ("scale", 0.25), ("scale", 0.5), ("scale", 0.75), ("scale", 1.0),
             ("mean", 0.25), ("mean", 0.5), ("mean", 1.0))
 SPREAD_FLOOR = 1e-3  # as normalize_features
@@ -93,10 +107,7 @@ def uar(labels: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean([np.mean(predicted[labels == k] == k) for k in np.unique(labels)]))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/voice_speaker_norm.pkl"))
-    args = parser.parse_args()
+def speaker_probe(args: argparse.Namespace) -> None:
     clips = list_clips(default_data_dir())
     chosen = {index: choice_set(clip) for index, clip in enumerate(clips) if choice_set(clip)}
     if args.cache.exists():
@@ -125,6 +136,57 @@ def main() -> None:
         print(f"{variant:6s} w={weight:.2f}  validation {validation:.1f}  "
               + "  ".join(f"{name} {score:.1f} (collapse {ratio:.2f})" for name, score, ratio in cells)
               + f"  [{time.time() - started:.0f} s]", flush=True)
+
+
+
+def subtract_noise(mel_db: np.ndarray, percentile: float, alpha: float, beta: float) -> np.ndarray:
+    """``(frames, bands)`` dB log-mel with each band's noise floor (its ``percentile``-th frame power)
+    subtracted ``alpha`` times, every value kept at least ``beta`` of its power; dB again."""
+    if mel_db.shape[0] < 4:  # too few frames to tell a floor from the voice
+        return mel_db
+    power = np.power(10.0, mel_db.astype(np.float64) / 10.0)
+    floor = np.percentile(power, percentile, axis=0, keepdims=True)
+    cleaned = np.maximum(power - alpha * floor, beta * power)
+    return (10.0 * np.log10(np.maximum(cleaned, audio.LOG_FLOOR))).astype(np.float32)
+
+
+def denoised_scores(model, mono: np.ndarray, setting: tuple[float, float, float] | None) -> np.ndarray:
+    """The served voice reading of 16 kHz mono audio, with :func:`subtract_noise` between each window's
+    log-mel and its normalisation (``setting`` None: exactly the served input)."""
+    _, pieces, voiced = windows.cut(mono)
+    rows = []
+    for piece in pieces:
+        mel = audio.log_mel(trim_silence(np.asarray(piece, dtype=np.float32)))
+        rows.append(model.predict(audio.mel_to_input(mel if setting is None else subtract_noise(mel, *setting))))
+    scores = pooled(np.stack(rows), voiced)
+    return np.array(list(scores.values()))
+
+
+def denoise_probe(args: argparse.Namespace) -> None:
+    clips = voice_conditions.validation_clips(per_corpus=args.per_corpus)
+    model = default_reader().voice_model
+    guesses = {name: {condition: np.zeros(len(clips), dtype=np.int64) for condition in voice_conditions.CONDITIONS}
+               for name in DENOISE_SETTINGS}
+    for index, clip in enumerate(clips):
+        samples = clip_samples(clip.path)
+        for condition in voice_conditions.CONDITIONS:
+            heard = prepare_speech(voice_conditions.degrade(samples, condition, clip.path), audio.SAMPLE_RATE)
+            for name, setting in DENOISE_SETTINGS.items():
+                guesses[name][condition][index] = int(np.argmax(denoised_scores(model, heard, setting)))
+    results = {name: voice_conditions.condition_scores(guesses[name], clips) for name in DENOISE_SETTINGS}
+    print(f"{len(clips)} validation clips")
+    print(voice_conditions.markdown_table(results))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    probes = parser.add_subparsers(dest="probe", required=True)
+    speaker = probes.add_parser("speaker", help="per-speaker input normalisation, on the choice sets")
+    speaker.add_argument("--cache", type=Path, default=Path("/tmp/voice_input_probes_speaker.pkl"))
+    denoise = probes.add_parser("denoise", help="spectral subtraction, on validation under recording conditions")
+    denoise.add_argument("--per-corpus", type=int, default=150, help="clips per corpus (0: all)")
+    args = parser.parse_args()
+    (speaker_probe if args.probe == "speaker" else denoise_probe)(args)
 
 
 if __name__ == "__main__":
