@@ -46,6 +46,7 @@ from emotion_core.analysis import default_reader
 from emotion_core.reader import pooled, prepare_speech
 from emotion_core.speech import trim_silence
 from training import voice_conditions
+from training.metrics import uar
 from training.voice_crosscorpus import collapse
 from training.voice_data import clip_samples, default_data_dir, list_clips
 
@@ -101,10 +102,6 @@ def model_input(mel: np.ndarray, variant: str, weight: float, speaker: tuple[np.
         window = mel - ((1 - weight) * mel.mean(axis=0, keepdims=True) + weight * speaker_mean[None, :])
         spread = window.std() + SPREAD_FLOOR
     return audio.fit_to_window((window / spread).astype(np.float32))
-
-
-def uar(labels: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean([np.mean(predicted[labels == k] == k) for k in np.unique(labels)]))
 
 
 def speaker_probe(args: argparse.Namespace) -> None:
