@@ -1,6 +1,6 @@
 """Per-call speed of the runtime: analyze_frame, classify_face, classify_speech, and app cold start.
 
-Run: python -m benchmarks.speed [--repeats 200] [--threads 1]
+Run: python -m benchmarks.speed [--repeats 200] [--threads 1] [--compare-voice OLD.tflite]
 Prints medians and p95 and writes reports/speed.json. Numbers are for this machine and its load
 at the time: compare figures from the same run only.
 """
@@ -46,11 +46,31 @@ def frame_640x480() -> np.ndarray:
     return frame
 
 
+def voice_side_by_side(other: Path, window: np.ndarray, rate: int, repeats: int, rounds: int = 3) -> dict:
+    """``classify_speech`` of the served voice file and of ``other``, in alternating rounds (the machine's speed
+    drifts), each round's median kept; the served file's figures stand beside the other's."""
+    import emotion_core
+
+    compared = emotion_core.EmotionReader.with_models(voice_model=other)
+    calls = {"served": lambda: emotion_core.classify_speech(window, rate),
+             "compared": lambda: compared.classify_speech(window, rate)}
+    medians = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            medians[name].append(timings_ms(call, repeats)["median_ms"])
+    return {"classify_speech_3s_side_by_side": {
+        "compared_file": other.name, "served_round_medians_ms": medians["served"],
+        "compared_round_medians_ms": medians["compared"],
+        "ratio_served_to_compared": statistics.median(medians["served"]) / statistics.median(medians["compared"])}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (1 = one core)")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--compare-voice", type=Path, default=None,
+                        help="another int8 voice file, timed in turns with the served one (e.g. the one it replaced)")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
@@ -68,6 +88,8 @@ def main() -> None:
         results["classify_face_crop"] = timings_ms(lambda: emotion_core.classify_face(crop), args.repeats)
         results["classify_speech_3s"] = timings_ms(lambda: emotion_core.classify_speech(window, rate), args.repeats)
         results["voice_activity_3s"] = timings_ms(lambda: emotion_core.voice_activity(window, rate), args.repeats)
+        if args.compare_voice:
+            results.update(voice_side_by_side(args.compare_voice, window, rate, args.repeats))
     if not args.no_cold_start:
         results["cold_start"] = cold_start(Path(sys.executable), extra_env={})
     for name, figures in results.items():

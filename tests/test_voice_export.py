@@ -1,11 +1,12 @@
 """Voice export and evaluation: calibration data, and candidates scored through the served calls on a reader."""
 
 import numpy as np
+import pytest
 
 from emotion_core import EmotionReader
 from emotion_core.audio import N_MELS, SAMPLE_RATE, load_audio
 from emotion_core.labels import EMOTIONS
-from emotion_core.weights import WEIGHTS_DIR
+from emotion_core.weights import WEIGHTS_DIR, load_manifest
 from harness import FIXTURES
 from training.voice_export import calibration_windows
 
@@ -61,3 +62,26 @@ def test_export_scores_validation_clips_through_readers_of_the_exported_files():
     agreement, windows = window_agreement(int8, float32, [speech])
     assert windows == result.windows and 0.0 <= agreement <= 1.0
     assert window_agreement(int8, int8, [speech]) == (1.0, windows)
+
+
+def test_an_exported_ensemble_file_comes_back_as_all_of_its_networks():
+    """The served float file (several CNNs in one graph) as a checkpoint: every network restored, same outputs."""
+    pytest.importorskip("keras")
+    import tensorflow as tf
+
+    from training.voice_export import load_model, network_count
+
+    path = WEIGHTS_DIR / "voice_emotion_float.tflite"
+    inputs = np.random.default_rng(0).normal(size=(16, 301, N_MELS, 1)).astype(np.float32)
+    model = load_model([path], inputs)
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    expected = []
+    for window in inputs[:4]:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], window[None])
+        interpreter.invoke()
+        expected.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+    entry = load_manifest()["models"]["voice_emotion_float"]
+    assert model.count_params() == entry["parameters"]  # all of the file's networks, not the first
+    assert f"average of {network_count(model)} " in entry["kind"]
+    np.testing.assert_allclose(model(inputs[:4], training=False).numpy(), expected, atol=2e-4)

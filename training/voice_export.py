@@ -2,8 +2,9 @@
 
 ``python -m training.voice_export [--checkpoint artifacts/voice_ours.keras [more ...]]``
 
-A checkpoint is a ``.keras`` file or an exported float ``.tflite`` of our CNN. Given several, the
-exported graph runs each on the same window and averages their probabilities (an ensemble in one file).
+A checkpoint is a ``.keras`` file or an exported float ``.tflite`` of our CNN (an exported ensemble
+brings all of its networks). Given several, the exported graph runs each on the same window and
+averages their probabilities (an ensemble in one file).
 
 The int8 model is calibrated on windows of TRAINING clips only, made by the runtime's own window
 functions (:func:`training.voice_data.clip_windows`). Both files are written to ``weights/`` and registered
@@ -30,7 +31,7 @@ from training.manifest import WEIGHTS_DIR, update_entry
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_train import ARTIFACTS, build_ours, limit_threads, split_indices, validation_score
-from training.warm_start import warm_start
+from training.warm_start import tflite_layer_weights, warm_start, weighted_layers
 
 INPUT_SHAPE = [1, audio.WINDOW_FRAMES, audio.N_MELS, 1]
 MAX_FLOAT_BYTES = 1_500_000  # the float reference ships only while it stays this small
@@ -97,13 +98,14 @@ def window_agreement(first: EmotionReader, second: EmotionReader, paths: list[st
 
 
 def register(name: str, path: Path, members: int, extra: dict,
-             normalisation: str = audio.DEFAULT_NORMALISATION) -> dict:
+             normalisation: str = audio.DEFAULT_NORMALISATION, training_note: str = "") -> dict:
     """Write (or replace) the manifest entry of one voice model file (an average of ``members`` CNNs);
     ``preprocessing.normalisation`` tells the reader how to normalise its windows."""
     kind = "log-mel CNN" if members == 1 else f"average of {members} log-mel CNNs in one graph"
     return update_entry(name, path, kind=f"voice emotion classifier ({kind})", labels=list(EMOTIONS),
                         input_shape=INPUT_SHAPE, features=feature_parameters(normalisation),
-                        preprocessing={"normalisation": normalisation}, training_data=TRAINING_DATA,
+                        preprocessing={"normalisation": normalisation},
+                        training_data=" ".join(filter(None, (TRAINING_DATA, training_note))),
                         licence=LICENCE, **extra)
 
 
@@ -120,19 +122,35 @@ def validation_uar(reader: EmotionReader, cache: dict, exclude_corpus: str = "")
     return validation_score(probs, cache["label"][val], cache["corpus"][val])
 
 
+def networks_in(checkpoint: Path, layers_per_network: int) -> int:
+    """How many of our CNNs a checkpoint holds: an exported ensemble ``.tflite`` holds several."""
+    if checkpoint.suffix != ".tflite":
+        return 1
+    return len(tflite_layer_weights(checkpoint)) // layers_per_network
+
+
 def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
-    """Our CNN from one checkpoint, or the average of several in one graph."""
+    """Our CNN from one checkpoint, or the average of several in one graph (every network of an ensemble file)."""
     import keras
 
     members = []
-    for index, checkpoint in enumerate(checkpoints):
-        member = build_ours(name=f"voice_emotion_{index}")
-        warm_start(member, checkpoint, sample_inputs)
-        members.append(member)
+    for checkpoint in checkpoints:
+        count = networks_in(checkpoint, len(weighted_layers(build_ours())))
+        for network in range(count):
+            member = build_ours(name=f"voice_emotion_{len(members)}")
+            warm_start(member, checkpoint, sample_inputs, network if count > 1 else None)
+            members.append(member)
     if len(members) == 1:
         return members[0]
     inputs = keras.Input(INPUT_SHAPE[1:])
     return keras.Model(inputs, keras.layers.Average()([member(inputs) for member in members]), name="voice_ensemble")
+
+
+def network_count(model) -> int:
+    """How many CNNs an exported graph averages."""
+    import keras
+
+    return max(1, sum(isinstance(layer, keras.Model) for layer in model.layers))
 
 
 def main() -> None:
@@ -146,6 +164,8 @@ def main() -> None:
                         help="a cross-corpus model: calibrate and validate without this corpus")
     parser.add_argument("--normalisation", choices=audio.NORMALISATIONS, default=audio.DEFAULT_NORMALISATION,
                         help="the per-window normalisation the checkpoint was trained with")
+    parser.add_argument("--training-note", default="",
+                        help="how the checkpoints were trained beyond the data (recipe, warm start), for the manifest")
     parser.add_argument("--int8-only", action="store_true",
                         help="write the int8 file only, without the validation checks (a test candidate outside "
                              "weights/, measured by training.voice_crosscorpus)")
@@ -171,15 +191,15 @@ def main() -> None:
               "agreement_examples": f"{windows} served windows of the validation speakers' clips"}
     scores = {kind: validation_uar(reader, cache, args.exclude_corpus) for kind, reader in readers.items()}
     if args.out_dir.resolve() == WEIGHTS_DIR.resolve():
-        members = len(args.checkpoint)
+        members = network_count(model)
         register(args.name, int8_path, members, {"quantization": "full integer int8 (input and output int8)",
                                                  "metrics": {"validation_uar": scores["int8"]}, **common},
-                 args.normalisation)
+                 args.normalisation, args.training_note)
         if len(float_bytes) <= MAX_FLOAT_BYTES:
             float_path.write_bytes(float_bytes)
             register(f"{args.name}_float", float_path, members, {"quantization": "none (float32 reference for tests)",
                                                                  "metrics": {"validation_uar": scores["float"]},
-                                                                 **common}, args.normalisation)
+                                                                 **common}, args.normalisation, args.training_note)
     print(f"{int8_path.name}: {int8_path.stat().st_size} bytes; float {len(float_bytes)} bytes; "
           f"top-1 agreement {agreement:.4f}; validation UAR {json.dumps(scores)} ({time.time() - started:.0f} s)")
 
