@@ -85,3 +85,5 @@ def test_an_exported_ensemble_file_comes_back_as_all_of_its_networks():
     assert model.count_params() == entry["parameters"]  # all of the file's networks, not the first
     assert f"average of {network_count(model)} " in entry["kind"]
     np.testing.assert_allclose(model(inputs[:4], training=False).numpy(), expected, atol=2e-4)
+    with pytest.raises(ValueError, match="not a whole number of our CNNs"):  # another network's file
+        load_model([WEIGHTS_DIR / "face_emotion_float.tflite"], inputs)

@@ -126,7 +126,11 @@ def networks_in(checkpoint: Path, layers_per_network: int) -> int:
     """How many of our CNNs a checkpoint holds: an exported ensemble ``.tflite`` holds several."""
     if checkpoint.suffix != ".tflite":
         return 1
-    return len(tflite_layer_weights(checkpoint)) // layers_per_network
+    ops = len(tflite_layer_weights(checkpoint))
+    if ops == 0 or ops % layers_per_network:
+        raise ValueError(f"{checkpoint}: {ops} conv/dense ops are not a whole number of our CNNs "
+                         f"({layers_per_network} each)")
+    return ops // layers_per_network
 
 
 def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
