@@ -137,9 +137,9 @@ def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
     """Our CNN from one checkpoint, or the average of several in one graph (every network of an ensemble file)."""
     import keras
 
-    members = []
+    members, layers_per_network = [], len(weighted_layers(build_ours()))
     for checkpoint in checkpoints:
-        count = networks_in(checkpoint, len(weighted_layers(build_ours())))
+        count = networks_in(checkpoint, layers_per_network)
         for network in range(count):
             member = build_ours(name=f"voice_emotion_{len(members)}")
             warm_start(member, checkpoint, sample_inputs, network if count > 1 else None)
