@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.voice_embedding_shift import clip_means, clip_scores, pooled_windows, session_shift
+from emotion_core.labels import EMOTION_INDEX
+from training.voice_embedding_shift import Probe, clip_means, clip_scores, enrolment, pooled_windows, session_shift
+
+NEUTRAL, ANGRY = EMOTION_INDEX["neutral"], EMOTION_INDEX["angry"]
 
 
 def test_a_clip_pools_its_windows_with_speech_or_all_of_them_when_none_has():
@@ -44,3 +47,14 @@ def test_session_shift_moves_a_session_by_its_shrunk_centre_and_leaves_the_popul
     assert session_shift(means, sessions, reference, population, 0, 0.5)[1, 0, 0] == 1.0
     nothing = session_shift(means, sessions, np.zeros(4, dtype=bool), population, 5, 1.0)
     assert not nothing.any()  # no reference clip: the population's centre, no shift
+
+
+def test_enrolment_draws_neutral_clips_of_each_scored_voice_only():
+    labels = np.array([NEUTRAL, NEUTRAL, NEUTRAL, ANGRY, ANGRY, NEUTRAL, NEUTRAL])
+    sessions = np.array(["a", "a", "a", "a", "b", "", ""])  # "" = the population's clips
+    scored = sessions != ""
+    empty = np.zeros(0)
+    probe = Probe(empty, (empty, empty), empty, empty, empty, labels, empty,
+                  {"balanced": (sessions, scored)}, {}, empty)
+    chosen = enrolment(probe, 2, np.random.default_rng(0))
+    assert chosen[:3].sum() == 2 and not chosen[3:].any()  # voice b has no neutral clip; the population none drawn
