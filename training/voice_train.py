@@ -35,6 +35,7 @@ from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from emotion_core.reader import pooled
 from emotion_core.windows import window_mel
 from training.metrics import uar
+from training.voice_adversary import adversarial_trainer, speaker_indices
 from training.voice_augment import RoomMicSettings, room_and_microphone
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
@@ -68,6 +69,7 @@ class TrainConfig:
     normalisation: str = DEFAULT_NORMALISATION  # per-window input normalisation (emotion_core.audio.NORMALISATIONS)
     init: str = ""  # warm start from a .keras checkpoint or exported float .tflite, e.g. for a new cycle
     init_member: int = 0  # which network of a .tflite holding several (the served ensemble): the first by default
+    speaker_adversary: float = 0.0  # > 0: train against a speaker classifier, its gradient reversed at this scale
     seed: int = 0
 
 
@@ -154,15 +156,20 @@ def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfi
 
 
 def make_batch(clips: list[np.ndarray], labels: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
-               config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs ``(b, 301, 64, 1)`` and soft targets ``(b, 7)`` of one mixup batch of the given clips' samples."""
+               config: TrainConfig, speakers: np.ndarray | None = None, speaker_count: int = 0):
+    """Inputs ``(b, 301, 64, 1)`` and soft targets ``(b, 7)`` of one mixup batch of the given clips' samples;
+    with ``speakers`` (indices) the targets are a pair, the second the speakers ``(b, speaker_count)``
+    mixed alike (for the speaker adversary, ``training.voice_adversary``)."""
     x = np.stack([training_example(clip, rng, profile, config) for clip in clips])[..., None]
-    y = np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]
+    targets = [np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]]
+    if speakers is not None:
+        targets.append(np.eye(speaker_count, dtype=np.float32)[speakers])
     lam = rng.beta(config.mixup_alpha, config.mixup_alpha, size=(len(x), 1)).astype(np.float32)
     lam = np.maximum(lam, 1.0 - lam)  # the first clip stays the main one
     order = rng.permutation(len(x))
     x = lam[:, :, None, None] * x + (1.0 - lam[:, :, None, None]) * x[order]
-    return x.astype(np.float32), lam * y + (1.0 - lam) * y[order]
+    mixed = [lam * target + (1.0 - lam) * target[order] for target in targets]
+    return x.astype(np.float32), (mixed[0] if speakers is None else tuple(mixed))
 
 
 def predict_clips(model, windows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -256,21 +263,27 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     if config.init:  # a .keras checkpoint or an exported float .tflite
         samples = [clip_windows(clip, config.normalisation)[0][0] for clip in clips[:: len(clips) // 400]]
         warm_start(model, config.init, np.stack(samples)[..., None], member=config.init_member)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy")
-    log(f"{model.count_params()} parameters, {len(train)} training clips, {len(val)} validation clips")
+    speakers, speaker_count = speaker_indices(cache["speaker"][train])
+    trainer = adversarial_trainer(model, speaker_count, config.speaker_adversary) if config.speaker_adversary else model
+    trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                    loss=["categorical_crossentropy"] * len(trainer.outputs))
+    log(f"{model.count_params()} parameters, {len(train)} training clips, {len(val)} validation clips"
+        + (f", speaker adversary over {speaker_count} speakers at {config.speaker_adversary}"
+           if config.speaker_adversary else ""))
     best, history, started, budget = {"score": -1.0}, [], time.time(), config.minutes * 60
     while time.time() - started < budget:
         epoch_started, losses = time.time(), []
         for step in range(epoch_steps):
             if step % 10 == 0:
                 progress = (time.time() - started) / budget
-                model.optimizer.learning_rate.assign(learning_rate_at(progress, config.learning_rate))
+                trainer.optimizer.learning_rate.assign(learning_rate_at(progress, config.learning_rate))
             batch = rng.choice(len(clips), config.batch_size, p=weights)
-            x, y = make_batch([clips[i] for i in batch], labels[batch], rng, profile, config)
-            losses.append(float(model.train_on_batch(x, y)))
+            x, y = make_batch([clips[i] for i in batch], labels[batch], rng, profile, config,
+                              speakers[batch] if config.speaker_adversary else None, speaker_count)
+            losses.append(np.ravel(trainer.train_on_batch(x, y)).astype(float))
         scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
-        history.append({"epoch": len(history) + 1, "loss": float(np.mean(losses)), **scores,
-                        "learning_rate": float(model.optimizer.learning_rate.numpy()),
+        history.append({"epoch": len(history) + 1, "loss": np.mean(losses, axis=0).round(4).tolist(), **scores,
+                        "learning_rate": float(trainer.optimizer.learning_rate.numpy()),
                         "seconds": time.time() - epoch_started})
         log(json.dumps(history[-1]))
         if scores["score"] > best["score"]:
@@ -335,6 +348,8 @@ def main() -> None:
     parser.add_argument("--normalisation", choices=NORMALISATIONS, default=DEFAULT_NORMALISATION,
                         help="per-window input normalisation (export and evaluate with the same)")
     parser.add_argument("--corpus-power", type=float, default=0.0, help="1.0 = every corpus drawn equally often")
+    parser.add_argument("--speaker-adversary", type=float, default=0.0,
+                        help="> 0: a speaker classifier on the pooled embedding, its gradient reversed at this scale")
     args = parser.parse_args()
     limit_threads(args.threads)
     suffix = f"_no_{args.exclude_corpus}" if args.exclude_corpus else ""
@@ -349,6 +364,7 @@ def main() -> None:
                              learning_rate=args.learning_rate, init=str(args.init or ""),
                              init_member=args.init_member,
                              corpus_power=args.corpus_power, normalisation=args.normalisation,
+                             speaker_adversary=args.speaker_adversary,
                              **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60
