@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.voice_data import DEFAULT_OUT as CACHE
-from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
+from training.voice_data import PROJECT_ROOT, clip_audio, clip_table, clip_windows, default_data_dir, load_cache
 from training.voice_functionals import (
     NEUTRAL,
     SESSION_READINGS,
@@ -160,7 +160,7 @@ class Probe:
 def load_probe() -> tuple[Probe, np.ndarray, np.ndarray]:
     """The probe, and the population rows (neutral training clips; random training clips)."""
     stored = np.load(EMBEDDINGS)
-    table = dict(np.load(PROJECT_ROOT / "artifacts" / "voice_functionals.npz"))  # the cache's clip table
+    table = clip_table(default_data_dir())  # the cache's clips, in its order
     clips = stored["clips"]
     labels, speakers, corpora, splits = (table[k][clips] for k in ("label", "speaker", "corpus", "split"))
     clip_of, used = pooled_windows(stored["offsets"], stored["voiced"])
