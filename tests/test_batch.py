@@ -467,10 +467,11 @@ def test_a_local_worker_works_in_the_threads_it_is_given(tmp_path):
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> Path:
-    """A long clip that keeps a worker busy, and short ones that finish while it runs (45 s: at 20 s a
-    loaded machine could finish the whole batch before the test's signal reached it)."""
+    """A long clip that keeps a worker busy, and short ones that finish while it runs (120 s: the batch
+    reads such clips at about 10x real time, and at 20 s or 45 s it twice finished every file before
+    the test's signal reached it)."""
     folder = tmp_path_factory.mktemp("clips")
-    write_video(folder / "a_long.mp4", seconds=45.0)
+    write_video(folder / "a_long.mp4", seconds=120.0)
     for index in range(4):
         write_video(folder / f"short_{index}.mp4", seconds=2.0 + 0.5 * index)
     return folder
