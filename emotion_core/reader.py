@@ -76,10 +76,15 @@ def prepare_speech(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return audio.resample(audio.to_mono_float(samples), rate)
 
 
+def pooling_mask(voiced: np.ndarray) -> np.ndarray:
+    """Which of a clip's windows its scores average: those with speech, or all when none has speech."""
+    voiced = np.asarray(voiced, dtype=bool)
+    return voiced if voiced.any() else np.ones_like(voiced)
+
+
 def pooled(probabilities: np.ndarray, voiced: np.ndarray) -> dict[str, float]:
-    """Mean of the windows with speech (of all windows when none has speech), as ``{emotion: p}``."""
-    chosen = probabilities[voiced] if voiced.any() else probabilities
-    return scores_to_dict(chosen.mean(axis=0))
+    """Mean of the windows :func:`pooling_mask` picks, as ``{emotion: p}``."""
+    return scores_to_dict(probabilities[pooling_mask(voiced)].mean(axis=0))
 
 
 def _activity(mono: np.ndarray) -> VoiceActivity:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emotion_core.reader import pooling_mask
 from training.voice_data import DEFAULT_OUT as CACHE
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_table, clip_windows, default_data_dir, load_cache
 from training.voice_functionals import (
@@ -44,8 +45,8 @@ from training.voice_functionals import (
     evaluation_sets,
     measured,
     neutral_heavy,
-    validation_uar,
 )
+from training.voice_train import corpus_uars
 
 SERVED_FLOAT = PROJECT_ROOT / "weights" / "voice_emotion_float.tflite"
 EMBEDDINGS = PROJECT_ROOT / "artifacts" / "voice_embeddings.npz"
@@ -98,10 +99,10 @@ def embed() -> None:
 
 
 def pooled_windows(offsets: np.ndarray, voiced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each window's clip, and which windows a clip's scores pool (those with speech; all if none has)."""
+    """Each window's clip, and which windows a clip's scores pool (the runtime's rule, ``pooling_mask``)."""
     clip_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    has_speech = np.bincount(clip_of, weights=voiced, minlength=len(offsets) - 1) > 0
-    return clip_of, voiced.astype(bool) | ~has_speech[clip_of]
+    used = [pooling_mask(voiced[start:stop]) for start, stop in zip(offsets[:-1], offsets[1:], strict=True)]
+    return clip_of, np.concatenate(used)
 
 
 def clip_means(embeddings: np.ndarray, clip_of: np.ndarray, used: np.ndarray, count: int) -> np.ndarray:
@@ -209,7 +210,7 @@ def enrolled_variants(probe: Probe, neutral_population: np.ndarray) -> dict[str,
 def grid_row(probe: Probe, name: str, predicted: dict[str, np.ndarray]) -> dict:
     """The rule's figures for one variant: validation (balanced), EMOVO dev per reading, the choice."""
     answered = probe.validation[predicted["balanced"][probe.validation] >= 0]  # enrolment clips are not scored
-    val = 100 * validation_uar(probe.labels[answered], predicted["balanced"][answered], probe.corpora[answered])
+    val = 100 * corpus_uars(probe.labels[answered], predicted["balanced"][answered], probe.corpora[answered])["score"]
     dev = probe.sets["emovo:dev"]
     devs = {r: measured(probe.labels[dev], p[dev])["uar"] for r, p in predicted.items()}
     return {"variant": name, "validation": round(val, 1), "dev": devs,

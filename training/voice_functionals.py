@@ -45,6 +45,7 @@ from training.metrics import uar
 from training.voice_crosscorpus import HELD_OUT_CORPORA, collapse
 from training.voice_data import DEFAULT_OUT as CACHE
 from training.voice_data import PROJECT_ROOT, load_cache
+from training.voice_train import corpus_uars
 
 FEATURES = PROJECT_ROOT / "artifacts" / "voice_functionals.npz"
 RESULTS = PROJECT_ROOT / "reports" / "voice" / "functionals.json"
@@ -144,11 +145,6 @@ def neutral_heavy(labels: np.ndarray, speakers: np.ndarray, rng: np.random.Gener
     return chosen
 
 
-def validation_uar(labels: np.ndarray, predicted: np.ndarray, corpora: np.ndarray) -> float:
-    """Mean over corpora of the per-corpus UAR (as ``voice_train.validation_score``)."""
-    return float(np.mean([uar(labels[corpora == c], predicted[corpora == c]) for c in np.unique(corpora)]))
-
-
 def choice_score(validation: float, dev: float) -> float:
     """The rule fixed before the runs: validation speakers and the held-out corpus's dev speakers alike."""
     return 0.5 * validation + 0.5 * dev
@@ -187,7 +183,7 @@ def chosen_model(table: dict, inputs: np.ndarray, train: np.ndarray, validation:
     for strength in REGULARISATION:
         model = LogisticRegression(C=strength, class_weight="balanced", max_iter=3000).fit(inputs[train], labels[train])
         predicted = model.predict(inputs)
-        val = 100 * validation_uar(labels[validation], predicted[validation], corpus[validation])
+        val = 100 * corpus_uars(labels[validation], predicted[validation], corpus[validation])["score"]
         dev_uar = 100 * uar(labels[dev], predicted[dev])
         grid.append({"C": strength, "validation": round(val, 1), "dev": round(dev_uar, 1),
                      "choice": round(choice_score(val, dev_uar), 1), "model": model})
@@ -258,8 +254,8 @@ def fusion_with_cnn(table: dict, emovo_run: dict, cnn: np.ndarray) -> dict:
         grid = []
         for weight in FUSION_WEIGHTS:
             predicted = fused(cnn, choosing, weight)
-            val = 100 * validation_uar(labels[validation], np.where(predicted < 0, NEUTRAL, predicted)[validation],
-                                       corpus[validation])
+            answered = np.where(predicted < 0, NEUTRAL, predicted)
+            val = 100 * corpus_uars(labels[validation], answered[validation], corpus[validation])["score"]
             dev = measured(labels[sets["emovo:dev"]], predicted[sets["emovo:dev"]])["uar"]
             grid.append({"w": weight, "validation": round(val, 1), "dev": dev,
                          "choice": round(choice_score(val, dev), 1)})
@@ -341,8 +337,8 @@ def sessions(table: dict, cnn: np.ndarray) -> dict:
         for weight in (None, *FUSION_WEIGHTS[1:-1]):
             predicted = {reading: model.predict(inputs) if weight is None else
                          fused(cnn, class_scores(model, inputs), weight) for reading, inputs in readings.items()}
-            val = 100 * validation_uar(labels[validation], np.where(predicted["balanced"] < 0, NEUTRAL,
-                                       predicted["balanced"])[validation], corpus[validation])
+            answered = np.where(predicted["balanced"] < 0, NEUTRAL, predicted["balanced"])
+            val = 100 * corpus_uars(labels[validation], answered[validation], corpus[validation])["score"]
             devs = {r: measured(labels[sets["emovo:dev"]], p[sets["emovo:dev"]])["uar"] for r, p in predicted.items()}
             row = {"variant": name, "w": weight, "validation": round(val, 1), "dev": devs,
                    "choice": round(choice_score(val, float(np.mean(list(devs.values())))), 1)}

@@ -230,7 +230,11 @@ def build_baseline(input_shape: tuple[int, int, int]):
 
 def validation_score(probs: np.ndarray, labels: np.ndarray, corpora: np.ndarray) -> dict[str, float]:
     """Per-corpus validation UAR and their mean (``"score"``), the checkpoint criterion."""
-    predicted = probs.argmax(axis=1)
+    return corpus_uars(labels, probs.argmax(axis=1), corpora)
+
+
+def corpus_uars(labels: np.ndarray, predicted: np.ndarray, corpora: np.ndarray) -> dict[str, float]:
+    """UAR per corpus of predicted classes, and their mean (``"score"``)."""
     scores = {corpus: uar(labels[corpora == corpus], predicted[corpora == corpus]) for corpus in np.unique(corpora)}
     return {**scores, "score": float(np.mean(list(scores.values())))}
 
