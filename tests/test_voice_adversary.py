@@ -8,7 +8,7 @@ import pytest
 
 from emotion_core.audio import SAMPLE_RATE, load_audio, resample
 from harness import FIXTURES
-from training.voice_adversary import adversarial_trainer, speaker_indices
+from training.voice_adversary import adversarial_trainer, ramped_scale, set_adversary_scale, speaker_indices
 from training.voice_train import AUGMENT_PRESETS, TrainConfig, make_batch, noise_profile
 
 
@@ -36,6 +36,16 @@ def test_the_speaker_gradient_reaches_the_convolutions_reversed_and_scaled():
     assert np.abs(plain_gradient).max() > 1e-6
     np.testing.assert_allclose(reversed_gradient, -0.5 * plain_gradient, atol=1e-6)
     assert adversary.outputs[0] is model.outputs[0]  # the emotion network itself is what trains and is saved
+    set_adversary_scale(adversary, 0.125)  # a schedule changes the scale of the built graph
+    np.testing.assert_allclose(speaker_gradient(adversary, conv, x, targets), -0.125 * plain_gradient, atol=1e-6)
+
+
+def test_the_ramped_scale_rises_from_zero_to_the_peak():
+    scales = [ramped_scale(p, 0.8) for p in np.linspace(0.0, 1.0, 11)]
+    assert scales[0] == 0.0 and abs(scales[-1] - 0.8) < 1e-3
+    assert (np.diff(scales) > 0).all()
+    assert 0.35 < ramped_scale(0.1, 0.8) < 0.40  # DANN's curve: 0.46 of the peak a tenth of the way in
+    assert ramped_scale(-0.5, 0.8) == 0.0 and ramped_scale(2.0, 0.8) == ramped_scale(1.0, 0.8)
 
 
 def test_mixup_mixes_speaker_targets_like_emotion_targets():

@@ -19,19 +19,36 @@ ADVERSARY_UNITS = 128
 
 
 def reversed_gradient_layer(scale: float):
-    """A Keras layer that passes its input forward unchanged and sends back ``-scale`` times the gradient."""
+    """A Keras layer that passes its input forward unchanged and sends back ``-scale`` times the gradient.
+    The scale is a variable, so a schedule can change it during training (:func:`set_adversary_scale`)."""
     import keras
     import tensorflow as tf
 
     class GradientReversal(keras.layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(scale),
+                                         trainable=False, name="scale")
+
         def call(self, inputs):
             @tf.custom_gradient
             def reverse(values):
-                return tf.identity(values), lambda upstream: -scale * upstream
+                return tf.identity(values), lambda upstream: -tf.cast(self.scale, upstream.dtype) * upstream
 
             return reverse(inputs)
 
     return GradientReversal(name="gradient_reversal")
+
+
+def ramped_scale(progress: float, peak: float) -> float:
+    """DANN's schedule (Ganin et al. 2016): the reversal scale rises from 0 to ``peak`` as
+    ``2 / (1 + exp(-10 p)) - 1`` of training's progress ``p``, so the speaker classifier first learns
+    to tell the speakers apart before the network is pushed hard to hide them."""
+    return peak * (2.0 / (1.0 + np.exp(-10.0 * min(max(progress, 0.0), 1.0))) - 1.0)
+
+
+def set_adversary_scale(trainer, scale: float) -> None:
+    """Change the reversal scale of a graph made by :func:`adversarial_trainer`."""
+    trainer.get_layer("gradient_reversal").scale.assign(scale)
 
 
 def adversarial_trainer(model, speaker_count: int, scale: float):

@@ -35,7 +35,7 @@ from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from emotion_core.reader import pooled
 from emotion_core.windows import window_mel
 from training.metrics import uar
-from training.voice_adversary import adversarial_trainer, speaker_indices
+from training.voice_adversary import adversarial_trainer, ramped_scale, set_adversary_scale, speaker_indices
 from training.voice_augment import RoomMicSettings, room_and_microphone
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
@@ -70,6 +70,7 @@ class TrainConfig:
     init: str = ""  # warm start from a .keras checkpoint or exported float .tflite, e.g. for a new cycle
     init_member: int = 0  # which network of a .tflite holding several (the served ensemble): the first by default
     speaker_adversary: float = 0.0  # > 0: train against a speaker classifier, its gradient reversed at this scale
+    adversary_ramp: bool = False  # the reversal scale rises from 0 to speaker_adversary (DANN's schedule)
     seed: int = 0
 
 
@@ -273,7 +274,7 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
                     loss=["categorical_crossentropy"] * len(trainer.outputs))
     log(f"{model.count_params()} parameters, {len(train)} training clips, {len(val)} validation clips"
         + (f", speaker adversary over {speaker_count} speakers at {config.speaker_adversary}"
-           if config.speaker_adversary else ""))
+           + (" (ramped from 0)" if config.adversary_ramp else "") if config.speaker_adversary else ""))
     best, history, started, budget = {"score": -1.0}, [], time.time(), config.minutes * 60
     while time.time() - started < budget:
         epoch_started, losses = time.time(), []
@@ -281,6 +282,8 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
             if step % 10 == 0:
                 progress = (time.time() - started) / budget
                 trainer.optimizer.learning_rate.assign(learning_rate_at(progress, config.learning_rate))
+                if config.speaker_adversary and config.adversary_ramp:
+                    set_adversary_scale(trainer, ramped_scale(progress, config.speaker_adversary))
             batch = rng.choice(len(clips), config.batch_size, p=weights)
             x, y = make_batch([clips[i] for i in batch], labels[batch], rng, profile, config,
                               speakers[batch] if config.speaker_adversary else None, speaker_count)
@@ -288,6 +291,8 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
         scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
         history.append({"epoch": len(history) + 1, "loss": np.mean(losses, axis=0).round(4).tolist(), **scores,
                         "learning_rate": float(trainer.optimizer.learning_rate.numpy()),
+                        **({"adversary_scale": float(trainer.get_layer("gradient_reversal").scale.numpy())}
+                           if config.speaker_adversary else {}),
                         "seconds": time.time() - epoch_started})
         log(json.dumps(history[-1]))
         if scores["score"] > best["score"]:
@@ -354,6 +359,8 @@ def main() -> None:
     parser.add_argument("--corpus-power", type=float, default=0.0, help="1.0 = every corpus drawn equally often")
     parser.add_argument("--speaker-adversary", type=float, default=0.0,
                         help="> 0: a speaker classifier on the pooled embedding, its gradient reversed at this scale")
+    parser.add_argument("--adversary-ramp", action="store_true",
+                        help="with --speaker-adversary: raise the scale from 0 to it along DANN's schedule")
     args = parser.parse_args()
     limit_threads(args.threads)
     suffix = f"_no_{args.exclude_corpus}" if args.exclude_corpus else ""
@@ -368,7 +375,7 @@ def main() -> None:
                              learning_rate=args.learning_rate, init=str(args.init or ""),
                              init_member=args.init_member,
                              corpus_power=args.corpus_power, normalisation=args.normalisation,
-                             speaker_adversary=args.speaker_adversary,
+                             speaker_adversary=args.speaker_adversary, adversary_ramp=args.adversary_ramp,
                              **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60
