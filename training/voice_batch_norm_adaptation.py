@@ -103,7 +103,7 @@ def adapted_probabilities(network, windows: np.ndarray, reference: np.ndarray, w
 
 @dataclass(frozen=True)
 class Sessions:
-    """The clips to read, grouped into sessions; windows stacked once."""
+    """One session's clips and their windows, stacked so that the session runs as one batch."""
 
     clips: np.ndarray  # cache rows
     windows: np.ndarray  # (windows, 301, 64)
