@@ -51,6 +51,11 @@ def set_adversary_scale(trainer, scale: float) -> None:
     trainer.get_layer("gradient_reversal").scale.assign(scale)
 
 
+def adversary_scale(trainer) -> float:
+    """The reversal scale a graph made by :func:`adversarial_trainer` uses now."""
+    return float(trainer.get_layer("gradient_reversal").scale.numpy())
+
+
 def adversarial_trainer(model, speaker_count: int, scale: float):
     """A two-output training graph on ``model`` (our CNN, :func:`training.voice_train.build_ours`): its
     emotion output, and a speaker classifier on its pooled embedding behind a gradient reversal. The

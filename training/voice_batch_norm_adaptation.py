@@ -31,10 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emotion_core.reader import pooling_mask
 from training.voice_data import DEFAULT_OUT as CACHE
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
-from training.voice_embedding_shift import SERVED_FLOAT
+from training.voice_embedding_shift import SERVED_FLOAT, clip_means, pooled_windows
 from training.voice_functionals import SESSION_READINGS, choice_score, evaluation_sets, measured, neutral_heavy
 from training.voice_train import corpus_uars
 
@@ -83,7 +82,7 @@ def adapted_probabilities(network, windows: np.ndarray, reference: np.ndarray, w
     x, sequence, pooled_parts, norms_seen = windows[..., None], None, [], 0
     for layer in network.layers[1:]:
         if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, moving_mean, moving_variance = (w for w in layer.get_weights())
+            gamma, beta, moving_mean, moving_variance = layer.get_weights()
             adapt = layers == "all" or norms_seen == 0
             mean, variance = mixed_statistics(x, reference, (moving_mean, moving_variance), weight if adapt else 0.0)
             x = gamma * (x - mean) / np.sqrt(variance + layer.epsilon) + beta
@@ -108,7 +107,7 @@ class Sessions:
     clips: np.ndarray  # cache rows
     windows: np.ndarray  # (windows, 301, 64)
     voiced: np.ndarray
-    window_clip: np.ndarray  # position in ``clips`` of each window
+    offsets: np.ndarray  # clip k's windows are windows[offsets[k]:offsets[k + 1]]
 
 
 def clip_inputs(cache: dict, clips: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -119,21 +118,16 @@ def clip_inputs(cache: dict, clips: np.ndarray) -> dict[int, tuple[np.ndarray, n
 def stacked(inputs: dict, clips: np.ndarray) -> Sessions:
     pieces = [inputs[int(i)] for i in clips]
     return Sessions(clips, np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces]),
-                    np.repeat(np.arange(len(clips)), [len(p[0]) for p in pieces]))
+                    np.cumsum([0] + [len(p[0]) for p in pieces]))
 
 
 def read_session(networks: list, session: Sessions, adaptation: Adaptation) -> np.ndarray:
     """Each clip's class (the networks averaged, the windows pooled as the runtime pools them)."""
-    used = np.zeros(len(session.voiced), dtype=bool)
-    for clip in range(len(session.clips)):
-        rows = np.flatnonzero(session.window_clip == clip)
-        used[rows] = pooling_mask(session.voiced[rows])
+    window_clip, used = pooled_windows(session.offsets, session.voiced)
     weight = adaptation.weight(len(session.clips))
     probabilities = np.mean([adapted_probabilities(net, session.windows, used, weight, adaptation.layers)
                              for net in networks], axis=0)
-    sums = np.zeros((len(session.clips), probabilities.shape[1]))
-    np.add.at(sums, session.window_clip[used], probabilities[used])
-    return sums.argmax(axis=1)
+    return clip_means(probabilities, window_clip, used, len(session.clips)).argmax(axis=1)
 
 
 def read_clips(networks: list, inputs: dict, clips: np.ndarray, session_of: np.ndarray,
@@ -187,14 +181,13 @@ def main() -> None:
     limit_threads(parser.parse_args().threads)
     cache, started = load_cache(CACHE), time.time()
     networks = served_networks(cache)
-    table = {key: cache[key] for key in ("corpus", "split")}
-    sets = evaluation_sets(table, "emovo")
+    sets = evaluation_sets(cache, "emovo")
     validation = np.flatnonzero(cache["split"] == "val")
     dev = sets["emovo:dev"]
     inputs = clip_inputs(cache, np.concatenate([validation, *sets.values()]))
     print(f"{len(inputs)} clips' windows, {time.time() - started:.0f} s", flush=True)
-    grid = []
-    for adaptation in variants():
+    grid, candidates = [], variants()
+    for adaptation in candidates:
         predicted = read_clips(networks, inputs, validation, cache["speaker"][validation], adaptation)
         val = 100 * corpus_uars(cache["label"][validation], predicted, cache["corpus"][validation])["score"]
         devs = {reading: figures(networks, inputs, cache, dev, reading, adaptation)["uar"]
@@ -204,7 +197,7 @@ def main() -> None:
         print(grid[-1], f"{time.time() - started:.0f} s", flush=True)
     chosen = max(range(1, len(grid)), key=lambda n: grid[n]["choice"])
     tests = {}
-    for adaptation in (variants()[0], variants()[chosen]):
+    for adaptation in (candidates[0], candidates[chosen]):
         tests[adaptation.name] = {
             reading: {name: figures(networks, inputs, cache, index, reading, adaptation)
                       for name, index in sets.items() if name != "emovo:dev"}

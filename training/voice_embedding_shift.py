@@ -105,11 +105,11 @@ def pooled_windows(offsets: np.ndarray, voiced: np.ndarray) -> tuple[np.ndarray,
     return clip_of, np.concatenate(used)
 
 
-def clip_means(embeddings: np.ndarray, clip_of: np.ndarray, used: np.ndarray, count: int) -> np.ndarray:
-    """``(clips, networks, 512)``: each clip's mean embedding over its pooled windows."""
-    sums = np.zeros((count, *embeddings.shape[1:]))
-    np.add.at(sums, clip_of[used], embeddings[used])
-    return sums / np.bincount(clip_of[used], minlength=count)[:, None, None]
+def clip_means(values: np.ndarray, clip_of: np.ndarray, used: np.ndarray, count: int) -> np.ndarray:
+    """``(clips, ...)``: each clip's mean of ``values`` (one row per window) over its pooled windows."""
+    sums = np.zeros((count, *values.shape[1:]))
+    np.add.at(sums, clip_of[used], values[used])
+    return sums / np.bincount(clip_of[used], minlength=count).reshape(-1, *[1] * (values.ndim - 1))
 
 
 def clip_scores(embeddings: np.ndarray, shift: np.ndarray, heads: tuple[np.ndarray, np.ndarray],
@@ -120,9 +120,7 @@ def clip_scores(embeddings: np.ndarray, shift: np.ndarray, heads: tuple[np.ndarr
     logits = np.einsum("wne,nec->wnc", embeddings - shift[clip_of], weights) + biases[None]
     probabilities = np.exp(logits - logits.max(-1, keepdims=True))
     probabilities = (probabilities / probabilities.sum(-1, keepdims=True)).mean(axis=1)
-    out = np.zeros((len(shift), probabilities.shape[1]))
-    np.add.at(out, clip_of[used], probabilities[used])
-    return out / np.bincount(clip_of[used], minlength=len(shift))[:, None]
+    return clip_means(probabilities, clip_of, used, len(shift))
 
 
 def session_shift(means: np.ndarray, sessions: np.ndarray, reference: np.ndarray, population: np.ndarray,

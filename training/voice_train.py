@@ -35,7 +35,13 @@ from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from emotion_core.reader import pooled
 from emotion_core.windows import window_mel
 from training.metrics import uar
-from training.voice_adversary import adversarial_trainer, ramped_scale, set_adversary_scale, speaker_indices
+from training.voice_adversary import (
+    adversarial_trainer,
+    adversary_scale,
+    ramped_scale,
+    set_adversary_scale,
+    speaker_indices,
+)
 from training.voice_augment import RoomMicSettings, room_and_microphone
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
@@ -291,8 +297,7 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
         scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
         history.append({"epoch": len(history) + 1, "loss": np.mean(losses, axis=0).round(4).tolist(), **scores,
                         "learning_rate": float(trainer.optimizer.learning_rate.numpy()),
-                        **({"adversary_scale": float(trainer.get_layer("gradient_reversal").scale.numpy())}
-                           if config.speaker_adversary else {}),
+                        **({"adversary_scale": adversary_scale(trainer)} if config.speaker_adversary else {}),
                         "seconds": time.time() - epoch_started})
         log(json.dumps(history[-1]))
         if scores["score"] > best["score"]:
