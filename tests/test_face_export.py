@@ -126,6 +126,19 @@ def test_members_load_from_an_exported_float_tflite(tmp_path):
     np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
 
 
+def test_one_network_loads_from_an_exported_pair(tmp_path):
+    from training.face_export import network_of
+
+    pair = tiny_members(2)
+    path = tmp_path / "pair.tflite"
+    path.write_bytes(to_tflite(served_model(pair, mirror=False, split_views=True)))
+    assert network_of(f"{path}:1") == (path, 1) and network_of(path) == (path, None)
+    x = faces(32)
+    first, second = load_members([f"{path}:0", f"{path}:1"], x)
+    np.testing.assert_allclose(first.predict(x, verbose=0), pair[0].predict(x, verbose=0), atol=1e-4)
+    np.testing.assert_allclose(second.predict(x, verbose=0), pair[1].predict(x, verbose=0), atol=1e-4)
+
+
 def test_members_load_from_a_keras_checkpoint_at_its_own_width(tmp_path):
     from training.face_export import checkpoint_width
 

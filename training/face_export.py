@@ -18,7 +18,7 @@ rotation, zoom and shift, which smooths them; the first convolutions' edge chann
 statistics of those smoother images (their moving variance is up to 3x below the variance on clean
 FER2013 faces). Blurring the served faces a little matches them to what the network was trained on.
 
-    python -m training.face_export [--checkpoint A.keras [B.keras ...]] [--no-balance] [--mirror]
+    python -m training.face_export [--checkpoint A.keras [B.keras | F.tflite:N ...]] [--no-balance] [--mirror]
                                    [--split-views | --soup] [--blur SIGMA ...] [--weights-dir DIR]
 """
 
@@ -141,13 +141,22 @@ def checkpoint_arch(path: Path) -> str:
     return "separable" if any(layer["class_name"] == "DepthwiseConv2D" for layer in layers) else "vgg"
 
 
+def network_of(checkpoint: Path | str) -> tuple[Path, int | None]:
+    """``FILE.tflite:N`` -> ``(FILE.tflite, N)``: network N of an exported file that holds several (0 = the
+    served pair's face network, 1 = its mirror network); any other checkpoint -> ``(path, None)``."""
+    stem, colon, index = str(checkpoint).rpartition(":")
+    if colon and stem.endswith(".tflite") and index.isdigit():
+        return Path(stem), int(index)
+    return Path(checkpoint), None
+
+
 def load_members(checkpoints: list[Path], sample_images: np.ndarray) -> list:
     """One model per checkpoint, each under its own name so that several fit in one graph."""
     members = []
     for index, checkpoint in enumerate(checkpoints):
-        arch = checkpoint_arch(checkpoint)
-        member = build_model(checkpoint_width(checkpoint), name=f"face_member_{index}", arch=arch)
-        warm_start(member, checkpoint, sample_images)
+        path, network = network_of(checkpoint)
+        member = build_model(checkpoint_width(path), name=f"face_member_{index}", arch=checkpoint_arch(path))
+        warm_start(member, path, sample_images, network)
         members.append(member)
     return members
 
@@ -310,7 +319,8 @@ def run(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, nargs="+", default=[ARTIFACTS / "face" / "best.keras"],
-                        help=".keras checkpoints or exported float .tflite files of the same architecture")
+                        help=".keras checkpoints or exported float .tflite files of the same architecture; "
+                             "FILE.tflite:N takes network N of a file that holds several")
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR), help="registered in the manifest only if weights/")
     parser.add_argument("--no-balance", action="store_true", help="keep the trained output biases")
