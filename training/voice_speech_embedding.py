@@ -1,0 +1,179 @@
+"""Experiment (issue 17): a pretrained speech embedding, pooled per clip, under leave one corpus out.
+
+Issue 17 allows pretrained speech models that a PyPI wheel ships inside itself. ``openwakeword==0.5.1``
+carries two LiteRT files: a log-mel front end and Google's ``speech_embedding`` network (a stack of
+convolutions pretrained on a large amount of speech for keyword spotting; the original TF Hub module is
+Apache-2.0, the wheel's README puts the models it ships under CC BY-NC-SA 4.0, which the voice model's
+RAVDESS data already imposes). It turns every 0.76 s of 16 kHz speech into 96 numbers, one every 80 ms.
+The question: does a network that heard far more voices, rooms and microphones than our corpora read
+emotion in voices it never heard (EMOVO, and URDU's natural speech) better than our CNN?
+
+``python -m training.voice_speech_embedding fetch``: downloads the wheel from PyPI (pinned, checksum
+checked) and unpacks the two files into ``artifacts/speech_embedding/``.
+
+``python -m training.voice_speech_embedding extract``: for every clip of ``training.voice_data``'s cache,
+its speech span (``emotion_core.speech.trim_silence``, as the served model's clips are cut), the
+embeddings of its 0.76 s windows every 80 ms, pooled as their mean and standard deviation (192 numbers)
+into ``artifacts/voice_speech_embedding.npz``.
+
+``python -m training.voice_speech_embedding evaluate``: the eGeMAPS experiment's protocol, unchanged
+(``training.voice_functionals.leave_one_out`` and ``fusion_with_cnn``): for each corpus left out, a
+class-balanced logistic regression on the pooled embeddings of the other acted corpora's training
+speakers (+ TESS), standardised over the training clips or per speaker, its regularisation chosen by
+half the validation UAR plus half the left-out corpus's dev UAR; then beside the served CNN with EMOVO
+left out, the weight chosen by the same rule. Test speakers and URDU are read only for the chosen rows.
+Figures to ``reports/voice/speech_embedding.json``. Nothing here is served.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from functools import lru_cache
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core.speech import trim_silence
+from training.voice_crosscorpus import HELD_OUT_CORPORA
+from training.voice_data import PROJECT_ROOT, load_cache
+from training.voice_functionals import CHUNK, cached_samples, fusion_with_cnn, leave_one_out, served_cnn_scores
+
+WHEEL = "openwakeword==0.5.1"
+WHEEL_SHA256 = "015467e49f08b0ef8efa433690ce70566abb72f7c36501a6fa893762b4ddc559"
+MODEL_DIR = PROJECT_ROOT / "artifacts" / "speech_embedding"
+MODELS = {"melspectrogram.tflite": "96fa0adccb6e8cf95cb14465409a1a2898ee4a96a85bb9ed3c7eb0e68bf163e8",
+          "embedding_model.tflite": "c0aea21eb84a4ce90a08c870da41b7a7173b45269e6a3207c71d67c40f3a59d8"}
+FEATURES = PROJECT_ROOT / "artifacts" / "voice_speech_embedding.npz"
+CNN_SCORES = PROJECT_ROOT / "artifacts" / "voice_served_cnn_scores.npy"
+RESULTS = PROJECT_ROOT / "reports" / "voice" / "speech_embedding.json"
+WINDOW_FRAMES, STEP_FRAMES, N_BANDS = 76, 8, 32  # the embedding's input: 76 frames of 10 ms, every 8 frames
+PCM_SCALE = 32767.0  # the front end expects 16-bit PCM values as floats
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fetch() -> None:
+    """The two model files of the pinned wheel, checked, into :data:`MODEL_DIR`."""
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL, "-d", folder],
+                       check=True)
+        wheel = next(Path(folder).glob("*.whl"))
+        if sha256_of(wheel) != WHEEL_SHA256:
+            raise SystemExit(f"{wheel.name}: checksum differs from the pinned one")
+        MODEL_DIR.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as archive:
+            for name in MODELS:
+                (MODEL_DIR / name).write_bytes(archive.read(f"openwakeword/resources/models/{name}"))
+    for name, digest in MODELS.items():
+        if sha256_of(MODEL_DIR / name) != digest:
+            raise SystemExit(f"{name}: checksum differs from the pinned one")
+    print(f"{MODEL_DIR}: {', '.join(MODELS)}")
+
+
+@lru_cache(maxsize=1)
+def interpreters():
+    from ai_edge_litert.interpreter import Interpreter
+
+    return tuple(Interpreter(str(MODEL_DIR / name), num_threads=1) for name in MODELS)
+
+
+def run_model(interpreter, inputs: np.ndarray) -> np.ndarray:
+    """One invoke at ``inputs``' shape (each model is resized to what it is given)."""
+    detail = interpreter.get_input_details()[0]
+    if tuple(detail["shape"]) != inputs.shape:
+        interpreter.resize_tensor_input(detail["index"], list(inputs.shape), strict=True)
+        interpreter.allocate_tensors()
+    interpreter.set_tensor(detail["index"], inputs)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def front_end_bands(samples: np.ndarray) -> np.ndarray:
+    """16 kHz float audio -> the embedding's ``(frames, 32)`` log-mel, at least one window long.
+
+    The ``/ 10 + 2`` is openwakeword's own step that brings its front end to Google's scale; audio shorter
+    than one window is repeated until it fills one.
+    """
+    minimum = (WINDOW_FRAMES + 3) * 160
+    if samples.size < minimum:
+        samples = np.tile(samples, int(np.ceil(minimum / max(samples.size, 1))))
+    pcm = np.clip(samples * PCM_SCALE, -PCM_SCALE, PCM_SCALE).astype(np.float32)[None]
+    return np.squeeze(run_model(interpreters()[0], pcm)) / 10 + 2
+
+
+def clip_embeddings(samples: np.ndarray) -> np.ndarray:
+    """16 kHz float audio -> ``(windows, 96)`` speech embeddings, one per 80 ms."""
+    bands = front_end_bands(samples)
+    starts = range(0, bands.shape[0] - WINDOW_FRAMES + 1, STEP_FRAMES)
+    windows = np.stack([bands[start:start + WINDOW_FRAMES] for start in starts])[..., None].astype(np.float32)
+    return run_model(interpreters()[1], windows).reshape(len(windows), -1)
+
+
+def pooled(embeddings: np.ndarray) -> np.ndarray:
+    """A clip's embeddings -> their mean and standard deviation, ``(192,)``."""
+    return np.concatenate([embeddings.mean(0), embeddings.std(0)])
+
+
+def pooled_of(bounds: tuple[int, int]) -> np.ndarray:
+    """Pooled embeddings ``(n, 192)`` of cached clips ``bounds[0]:bounds[1]`` (one worker's share)."""
+    samples, offsets = cached_samples()
+    return np.stack([pooled(clip_embeddings(trim_silence(samples[offsets[i]:offsets[i + 1]])))
+                     for i in range(*bounds)]).astype(np.float32)
+
+
+def extract(processes: int) -> None:
+    cache = load_cache()
+    count, started = len(cache["label"]), time.time()
+    chunks = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
+    parts = []
+    with Pool(processes) as pool:
+        for done, part in enumerate(pool.imap(pooled_of, chunks), 1):
+            parts.append(part)
+            print(f"{done}/{len(chunks)} chunks, {time.time() - started:.0f} s", flush=True)
+    np.savez(FEATURES, features=np.concatenate(parts), **{key: cache[key] for key in
+                                                            ("path", "corpus", "speaker", "label", "split")})
+
+
+def served_scores(table: dict) -> np.ndarray:
+    """The served CNN's scores (``voice_functionals.served_cnn_scores``), kept in artifacts between runs."""
+    if CNN_SCORES.exists():
+        return np.load(CNN_SCORES)
+    scores = served_cnn_scores(table)
+    np.save(CNN_SCORES, scores)
+    return scores
+
+
+def evaluate() -> None:
+    table = dict(np.load(FEATURES))
+    started = time.time()
+    runs = {held_out: leave_one_out(table, held_out) for held_out in HELD_OUT_CORPORA}
+    fusion = fusion_with_cnn(table, runs["emovo"], served_scores(table))
+    for run in runs.values():
+        for norm in run.values():
+            norm.pop("log_probs")
+    RESULTS.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                   "features": f"speech_embedding ({WHEEL}), mean and std over the clip's speech",
+                                   "leave_one_out": runs, "fusion_emovo_left_out": fusion}, indent=1) + "\n")
+    print(f"{RESULTS} ({time.time() - started:.0f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=("fetch", "extract", "evaluate"))
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+    {"fetch": fetch, "extract": lambda: extract(args.processes), "evaluate": evaluate}[args.step]()
+
+
+if __name__ == "__main__":
+    main()
