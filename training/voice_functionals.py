@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import Pool
+from pathlib import Path
 
 import numpy as np
 
@@ -79,18 +80,20 @@ def functionals_of(bounds: tuple[int, int]) -> np.ndarray:
     return np.array(rows, dtype=np.float32)
 
 
-def extract(processes: int) -> None:
+def extract(processes: int, features_of=functionals_of, out: Path = FEATURES) -> None:
+    """``features_of`` (a module-level function of clip bounds, run in ``processes`` workers) over every cached
+    clip, saved to ``out`` with each clip's path, corpus, speaker, label and split."""
     cache = load_cache(CACHE)
     count, started = len(cache["label"]), time.time()
     chunks = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
     parts = []
     with Pool(processes) as pool:
-        for done, part in enumerate(pool.imap(functionals_of, chunks), 1):
+        for done, part in enumerate(pool.imap(features_of, chunks), 1):
             parts.append(part)
             print(f"{done}/{len(chunks)} chunks, {time.time() - started:.0f} s", flush=True)
-    FEATURES.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(FEATURES, features=np.concatenate(parts), **{key: cache[key] for key in
-                                                            ("path", "corpus", "speaker", "label", "split")})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, features=np.concatenate(parts), **{key: cache[key] for key in
+                                                      ("path", "corpus", "speaker", "label", "split")})
 
 
 def standardise_global(features: np.ndarray, train: np.ndarray) -> np.ndarray:

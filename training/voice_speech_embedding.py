@@ -36,15 +36,14 @@ import tempfile
 import time
 import zipfile
 from functools import lru_cache
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
 
 from emotion_core.speech import trim_silence
 from training.voice_crosscorpus import HELD_OUT_CORPORA
-from training.voice_data import PROJECT_ROOT, load_cache
-from training.voice_functionals import CHUNK, cached_samples, fusion_with_cnn, leave_one_out, served_cnn_scores
+from training.voice_data import PROJECT_ROOT
+from training.voice_functionals import cached_samples, extract, fusion_with_cnn, leave_one_out, served_cnn_scores
 
 WHEEL = "openwakeword==0.5.1"
 WHEEL_SHA256 = "015467e49f08b0ef8efa433690ce70566abb72f7c36501a6fa893762b4ddc559"
@@ -131,19 +130,6 @@ def pooled_of(bounds: tuple[int, int]) -> np.ndarray:
                      for i in range(*bounds)]).astype(np.float32)
 
 
-def extract(processes: int) -> None:
-    cache = load_cache()
-    count, started = len(cache["label"]), time.time()
-    chunks = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
-    parts = []
-    with Pool(processes) as pool:
-        for done, part in enumerate(pool.imap(pooled_of, chunks), 1):
-            parts.append(part)
-            print(f"{done}/{len(chunks)} chunks, {time.time() - started:.0f} s", flush=True)
-    np.savez(FEATURES, features=np.concatenate(parts), **{key: cache[key] for key in
-                                                            ("path", "corpus", "speaker", "label", "split")})
-
-
 def served_scores(table: dict) -> np.ndarray:
     """The served CNN's scores (``voice_functionals.served_cnn_scores``), kept in artifacts between runs."""
     if CNN_SCORES.exists():
@@ -172,7 +158,8 @@ def main() -> None:
     parser.add_argument("step", choices=("fetch", "extract", "evaluate"))
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
-    {"fetch": fetch, "extract": lambda: extract(args.processes), "evaluate": evaluate}[args.step]()
+    {"fetch": fetch, "extract": lambda: extract(args.processes, pooled_of, FEATURES),
+     "evaluate": evaluate}[args.step]()
 
 
 if __name__ == "__main__":
