@@ -28,7 +28,6 @@ Figures to ``reports/voice/speech_embedding.json``. Nothing here is served.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core.speech import trim_silence
+from emotion_core.weights import model_entry, verify
 from training.voice_crosscorpus import HELD_OUT_CORPORA
 from training.voice_data import PROJECT_ROOT
 from training.voice_functionals import cached_samples, extract, fusion_with_cnn, leave_one_out, served_cnn_scores
@@ -51,14 +51,11 @@ MODEL_DIR = PROJECT_ROOT / "artifacts" / "speech_embedding"
 MODELS = {"melspectrogram.tflite": "96fa0adccb6e8cf95cb14465409a1a2898ee4a96a85bb9ed3c7eb0e68bf163e8",
           "embedding_model.tflite": "c0aea21eb84a4ce90a08c870da41b7a7173b45269e6a3207c71d67c40f3a59d8"}
 FEATURES = PROJECT_ROOT / "artifacts" / "voice_speech_embedding.npz"
-CNN_SCORES = PROJECT_ROOT / "artifacts" / "voice_served_cnn_scores.npy"
+CNN_SCORES = PROJECT_ROOT / "artifacts" / "voice_served_cnn_scores.npz"
 RESULTS = PROJECT_ROOT / "reports" / "voice" / "speech_embedding.json"
-WINDOW_FRAMES, STEP_FRAMES, N_BANDS = 76, 8, 32  # the embedding's input: 76 frames of 10 ms, every 8 frames
+WINDOW_FRAMES, STEP_FRAMES = 76, 8  # the embedding's input: 76 frames of 10 ms, every 8 frames
+HOP_SAMPLES = 160  # the front end's 10 ms frame step at 16 kHz
 PCM_SCALE = 32767.0  # the front end expects 16-bit PCM values as floats
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def fetch() -> None:
@@ -66,16 +63,13 @@ def fetch() -> None:
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL, "-d", folder],
                        check=True)
-        wheel = next(Path(folder).glob("*.whl"))
-        if sha256_of(wheel) != WHEEL_SHA256:
-            raise SystemExit(f"{wheel.name}: checksum differs from the pinned one")
+        wheel = verify(next(Path(folder).glob("*.whl")), WHEEL_SHA256)
         MODEL_DIR.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(wheel) as archive:
             for name in MODELS:
                 (MODEL_DIR / name).write_bytes(archive.read(f"openwakeword/resources/models/{name}"))
     for name, digest in MODELS.items():
-        if sha256_of(MODEL_DIR / name) != digest:
-            raise SystemExit(f"{name}: checksum differs from the pinned one")
+        verify(MODEL_DIR / name, digest)
     print(f"{MODEL_DIR}: {', '.join(MODELS)}")
 
 
@@ -103,7 +97,7 @@ def front_end_bands(samples: np.ndarray) -> np.ndarray:
     The ``/ 10 + 2`` is openwakeword's own step that brings its front end to Google's scale; audio shorter
     than one window is repeated until it fills one.
     """
-    minimum = (WINDOW_FRAMES + 3) * 160
+    minimum = (WINDOW_FRAMES + 3) * HOP_SAMPLES
     if samples.size < minimum:
         samples = np.tile(samples, int(np.ceil(minimum / max(samples.size, 1))))
     pcm = np.clip(samples * PCM_SCALE, -PCM_SCALE, PCM_SCALE).astype(np.float32)[None]
@@ -131,11 +125,15 @@ def pooled_of(bounds: tuple[int, int]) -> np.ndarray:
 
 
 def served_scores(table: dict) -> np.ndarray:
-    """The served CNN's scores (``voice_functionals.served_cnn_scores``), kept in artifacts between runs."""
+    """The served CNN's scores (``voice_functionals.served_cnn_scores``), kept in artifacts between runs for
+    as long as the served voice file is the one that gave them."""
+    served = model_entry("voice_emotion")["sha256"]
     if CNN_SCORES.exists():
-        return np.load(CNN_SCORES)
+        kept = np.load(CNN_SCORES)
+        if str(kept["model_sha256"]) == served:
+            return kept["scores"]
     scores = served_cnn_scores(table)
-    np.save(CNN_SCORES, scores)
+    np.savez(CNN_SCORES, scores=scores, model_sha256=served)
     return scores
 
 
