@@ -1,9 +1,9 @@
-"""Per-call speed of the runtime: analyze_frame, classify_face, classify_speech, and app cold start.
+"""Per-call speed: analyze_frame (files; the live view on a close face), classify_face, classify_speech, cold start.
 
 Run: python -m benchmarks.speed [--repeats 200] [--threads 1] [--compare-voice OLD.tflite] [--out FILE]
 Prints medians and p95 and writes reports/speed.json (or ``--out``). Numbers are for this machine and its
 load at the time: compare figures from the same run only. The kernels an AVX2-only CPU runs:
-``python -m harness.vector_isa python -m benchmarks.speed --no-cold-start --out reports/speed_avx2.json``.
+``python -m harness.vector_isa python -m benchmarks.speed --no-cold-start --out reports/speed_masked/avx2.json``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,33 @@ def frame_640x480() -> np.ndarray:
     return frame
 
 
+def close_face_frame(face_share: float = 0.3) -> np.ndarray:
+    """A 640x480 frame with the astronaut's face ``face_share`` of its width, as a webcam user sits: the face
+    is found in the photo by the full-range detector, then the photo scaled and centred on it."""
+    import cv2
+
+    from emotion_core.analysis import default_reader
+    from emotion_core.images import load_image
+
+    photo = load_image(FIXTURES / "face.jpg")
+    (x, y, w, h), _ = max(default_reader().detector.detect(photo), key=lambda found: found[0][2])
+    scale = face_share * 640 / w
+    scaled = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    centre_x, centre_y = int((x + w / 2) * scale), int((y + h / 2) * scale)
+    padded = cv2.copyMakeBorder(scaled, 480, 480, 640, 640, cv2.BORDER_REPLICATE)
+    top, left = centre_y + 480 - 240, centre_x + 640 - 320
+    return np.ascontiguousarray(padded[top:top + 480, left:left + 640])
+
+
+def close_face_served_by_short_range(frame: np.ndarray) -> bool:
+    """Whether the live view's search stops after short range on ``frame`` (no full-range pass)."""
+    from emotion_core.analysis import default_reader
+    from emotion_core.face_search import sees_close_face
+
+    close = default_reader().close_detector
+    return close is not None and sees_close_face(close.detect(frame), frame.shape[1], frame.shape[0])
+
+
 def voice_side_by_side(other: Path, window: np.ndarray, rate: int, repeats: int, rounds: int = 3) -> dict:
     """``classify_speech`` of the served voice file and of ``other``, in alternating rounds (the machine's speed
     drifts), each round's median kept; the served file's figures stand beside the other's."""
@@ -88,6 +115,11 @@ def main() -> None:
     results = {}
     with threadpool_limits(args.threads):
         results["analyze_frame_640x480"] = timings_ms(lambda: emotion_core.analyze_frame(frame), args.repeats)
+        close = close_face_frame()
+        results["live_frame_close_face"] = {  # the live view's search on a face 30 % of the frame's width
+            **timings_ms(lambda: emotion_core.analyze_frame(close, small_faces=False), args.repeats),
+            "faces": len(emotion_core.analyze_frame(close, small_faces=False)),
+            "short_range_alone": close_face_served_by_short_range(close)}
         results["classify_face_crop"] = timings_ms(lambda: emotion_core.classify_face(crop), args.repeats)
         results["classify_speech_3s"] = timings_ms(lambda: emotion_core.classify_speech(window, rate), args.repeats)
         results["voice_activity_3s"] = timings_ms(lambda: emotion_core.voice_activity(window, rate), args.repeats)
