@@ -478,10 +478,15 @@ def clips(tmp_path_factory) -> Path:
 
 
 def start_batch(clips: Path, out: Path) -> subprocess.Popen:
-    """The batch as a command in its own process group (as a terminal runs it), writing every file at once."""
+    """The batch as a command in its own process group (as a terminal runs it), writing every file at once.
+
+    Ctrl-C is set back to its default in it: a test run started in the background by a shell ignores
+    SIGINT, and Python in a process that inherits the ignored signal never turns it into KeyboardInterrupt.
+    """
     command = [*BATCH, str(clips), "--out", str(out), "--workers", "2", "--fps", "10", "--flush-seconds", "0"]
     return subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_rows(out: Path, process: subprocess.Popen, timeout: float = RUN_TIMEOUT) -> list[dict]:
