@@ -30,7 +30,7 @@ from training import quantize
 from training.manifest import WEIGHTS_DIR, update_entry
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
-from training.voice_train import ARTIFACTS, build_ours, limit_threads, split_indices, validation_score
+from training.voice_train import ARTIFACTS, build_ours, ibn_blocks_of, limit_threads, split_indices, validation_score
 from training.warm_start import tflite_layer_weights, warm_start, weighted_layers
 
 INPUT_SHAPE = [1, audio.WINDOW_FRAMES, audio.N_MELS, 1]
@@ -133,6 +133,15 @@ def networks_in(checkpoint: Path, layers_per_network: int) -> int:
     return ops // layers_per_network
 
 
+def ibn_blocks_in(checkpoint: Path) -> int:
+    """The IBN blocks of a ``.keras`` checkpoint (:func:`training.voice_train.ibn_blocks_of`); exported files have none."""
+    if checkpoint.suffix != ".keras":
+        return 0
+    import keras
+
+    return ibn_blocks_of(keras.models.load_model(checkpoint))
+
+
 def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
     """Our CNN from one checkpoint, or the average of several in one graph (every network of an ensemble file)."""
     import keras
@@ -141,7 +150,7 @@ def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
     for checkpoint in checkpoints:
         count = networks_in(checkpoint, layers_per_network)
         for network in range(count):
-            member = build_ours(name=f"voice_emotion_{len(members)}")
+            member = build_ours(name=f"voice_emotion_{len(members)}", ibn_blocks=ibn_blocks_in(checkpoint))
             warm_start(member, checkpoint, sample_inputs, network if count > 1 else None)
             members.append(member)
     if len(members) == 1:

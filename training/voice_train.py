@@ -75,6 +75,7 @@ class TrainConfig:
     normalisation: str = DEFAULT_NORMALISATION  # per-window input normalisation (emotion_core.audio.NORMALISATIONS)
     init: str = ""  # warm start from a .keras checkpoint or exported float .tflite, e.g. for a new cycle
     init_member: int = 0  # which network of a .tflite holding several (the served ensemble): the first by default
+    ibn_blocks: int = 0  # the first blocks whose batch norm is IBN-Net's half instance, half batch norm
     speaker_adversary: float = 0.0  # > 0: train against a speaker classifier, its gradient reversed at this scale
     adversary_ramp: bool = False  # the reversal scale rises from 0 to speaker_adversary (DANN's schedule)
     seed: int = 0
@@ -191,11 +192,12 @@ def predict_clips(model, windows: list[tuple[np.ndarray, np.ndarray]]) -> np.nda
     return np.array(clips)
 
 
-def build_ours(weight_decay: float = 1e-3, name: str = "voice_emotion"):
+def build_ours(weight_decay: float = 1e-3, name: str = "voice_emotion", ibn_blocks: int = 0):
     """Our CNN: 4 x (conv 3x3, BN, ReLU, 2x2 down-sampling), 16-64 channels, mean+max over time, softmax.
 
     The first block down-samples by a stride-2 convolution (cheaper than convolving at full
     resolution), the others by max-pooling: ``(301, 64, 1) -> (19, 4, 64) -> (time 19, 256) -> 512 -> 7``.
+    The first ``ibn_blocks`` blocks normalise with :func:`instance_batch_norm` instead of a batch norm.
     """
     import keras
     from keras import layers
@@ -205,7 +207,7 @@ def build_ours(weight_decay: float = 1e-3, name: str = "voice_emotion"):
     for block, channels in enumerate((16, 32, 48, 64)):
         x = layers.Conv2D(channels, 3, strides=2 if block == 0 else 1, padding="same", use_bias=False,
                           kernel_regularizer=keras.regularizers.l2(weight_decay))(x)
-        x = layers.BatchNormalization(momentum=0.9)(x)  # short runs: let the running statistics settle fast
+        x = instance_batch_norm(x) if block < ibn_blocks else layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         if block > 0:
             x = layers.MaxPooling2D(2)(x)
@@ -214,6 +216,52 @@ def build_ours(weight_decay: float = 1e-3, name: str = "voice_emotion"):
     x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(NUM_EMOTIONS, activation="softmax")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def instance_batch_norm(x):
+    """IBN-Net's normalisation (Pan et al. 2018): the first half of the channels by instance norm, the rest by
+    batch norm. Instance norm scales each window's feature map to its own level and contrast, which a new
+    voice, room or microphone shifts; the batch-norm half keeps the levels that tell emotions apart."""
+    from keras import layers
+
+    half = x.shape[-1] // 2
+    instance = layers.GroupNormalization(groups=half, epsilon=1e-3)(x[..., :half])  # one group per channel
+    batch = layers.BatchNormalization(momentum=0.9)(x[..., half:])
+    return layers.Concatenate()([instance, batch])
+
+
+def ibn_blocks_of(model) -> int:
+    """How many blocks of our CNN ``model`` normalise with :func:`instance_batch_norm`."""
+    import keras
+
+    return sum(isinstance(layer, keras.layers.GroupNormalization) for layer in model.layers)
+
+
+def copy_into_ibn(plain, ibn) -> None:
+    """``plain``'s weights (our CNN with batch norms only) into ``ibn`` (the same CNN with IBN blocks).
+
+    Convolutions and the head are copied; an IBN block's batch-norm half keeps its channels' batch norm,
+    and its instance-norm half takes that batch norm's scale and shift, so each window comes out at the
+    training corpora's level and contrast for that channel.
+    """
+    import keras
+
+    def of(model, kind):
+        return [layer for layer in model.layers if isinstance(layer, kind)]
+
+    for source, target in zip(of(plain, keras.layers.Conv2D | keras.layers.Dense),
+                              of(ibn, keras.layers.Conv2D | keras.layers.Dense), strict=True):
+        target.set_weights(source.get_weights())
+    instance = iter(of(ibn, keras.layers.GroupNormalization))
+    targets = iter(of(ibn, keras.layers.BatchNormalization))
+    for block, source in enumerate(of(plain, keras.layers.BatchNormalization)):
+        gamma, beta, mean, variance = source.get_weights()
+        if block < ibn_blocks_of(ibn):
+            half = len(gamma) // 2
+            next(instance).set_weights([gamma[:half], beta[:half]])
+            next(targets).set_weights([gamma[half:], beta[half:], mean[half:], variance[half:]])
+        else:
+            next(targets).set_weights([gamma, beta, mean, variance])
 
 
 def build_baseline(input_shape: tuple[int, int, int]):
@@ -270,10 +318,13 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     clips = [clip_audio(cache, i) for i in train]
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
     val_windows = [clip_windows(clip_audio(cache, i), config.normalisation) for i in val]
-    profile, model = noise_profile(), build_ours(config.weight_decay)
+    profile, model = noise_profile(), build_ours(config.weight_decay, ibn_blocks=config.ibn_blocks)
     if config.init:  # a .keras checkpoint or an exported float .tflite
         samples = [clip_windows(clip, config.normalisation)[0][0] for clip in clips[:: len(clips) // 400]]
-        warm_start(model, config.init, np.stack(samples)[..., None], member=config.init_member)
+        plain = build_ours(config.weight_decay) if config.ibn_blocks else model
+        warm_start(plain, config.init, np.stack(samples)[..., None], member=config.init_member)
+        if config.ibn_blocks:
+            copy_into_ibn(plain, model)
     speakers, speaker_count = speaker_indices(cache["speaker"][train])
     trainer = adversarial_trainer(model, speaker_count, config.speaker_adversary) if config.speaker_adversary else model
     trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -362,6 +413,8 @@ def main() -> None:
     parser.add_argument("--normalisation", choices=NORMALISATIONS, default=DEFAULT_NORMALISATION,
                         help="per-window input normalisation (export and evaluate with the same)")
     parser.add_argument("--corpus-power", type=float, default=0.0, help="1.0 = every corpus drawn equally often")
+    parser.add_argument("--ibn-blocks", type=int, default=0,
+                        help="the first N blocks normalise half their channels per window (IBN-Net)")
     parser.add_argument("--speaker-adversary", type=float, default=0.0,
                         help="> 0: a speaker classifier on the pooled embedding, its gradient reversed at this scale")
     parser.add_argument("--adversary-ramp", action="store_true",
@@ -381,6 +434,7 @@ def main() -> None:
                              init_member=args.init_member,
                              corpus_power=args.corpus_power, normalisation=args.normalisation,
                              speaker_adversary=args.speaker_adversary, adversary_ramp=args.adversary_ramp,
+                             ibn_blocks=args.ibn_blocks,
                              **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60
