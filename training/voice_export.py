@@ -134,7 +134,11 @@ def networks_in(checkpoint: Path, layers_per_network: int) -> int:
 
 
 def ibn_blocks_in(checkpoint: Path) -> int:
-    """The IBN blocks of a ``.keras`` checkpoint (:func:`training.voice_train.ibn_blocks_of`); exported files have none."""
+    """The IBN blocks of a ``.keras`` checkpoint (:func:`training.voice_train.ibn_blocks_of`).
+
+    An exported ``.tflite`` is read as plain blocks (its instance norms are not folded batch norms), so IBN
+    networks are exported or continued from their ``.keras`` checkpoints.
+    """
     if checkpoint.suffix != ".keras":
         return 0
     import keras
