@@ -129,3 +129,21 @@ def test_a_separable_student_is_smaller_and_a_few_distillation_steps_lower_its_l
     assert loss() < before - 0.05
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model(24, arch="resnet")
+
+
+def test_mixup_blends_faces_targets_and_weights_by_the_same_share_and_keeps_each_face_ahead():
+    pytest.importorskip("tensorflow")
+    from training.face_train import mix_batch
+
+    count = 32
+    levels = np.arange(count, dtype=np.float32) * 7.0  # face i is flat at level 7 i
+    images = np.broadcast_to(levels[:, None, None, None], (count, 48, 48, 1)).astype(np.float32)
+    targets = np.eye(count, dtype=np.float32)  # one class per face, so each row shows the shares
+    weights = levels + 1.0
+    mixed, mixed_targets, mixed_weights = (np.asarray(t) for t in mix_batch(images, targets, weights, 0.4))
+    np.testing.assert_allclose(mixed_targets.sum(axis=1), 1.0, atol=1e-6)
+    assert np.all(np.diag(mixed_targets) >= 0.5 - 1e-6)  # each face keeps the larger share of itself
+    assert np.count_nonzero(np.diag(mixed_targets) < 0.99) > count // 2  # and most are really mixed
+    np.testing.assert_allclose(mixed[:, 0, 0, 0], mixed_targets @ levels, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(mixed.std(axis=(1, 2, 3)), 0.0, atol=1e-4)  # pixels blended alike
+    np.testing.assert_allclose(mixed_weights, mixed_targets @ weights, rtol=1e-5)

@@ -223,11 +223,30 @@ def keep_sharp(sharp, warped, share: float):
     return tf.where(pick, sharp, warped)
 
 
+def mix_batch(images, targets, weights, alpha: float):
+    """Mixup (Zhang et al., ICLR 2018): each face of a batch blended with another face of it, its targets and
+    sample weight alike, by a share drawn from Beta(alpha, alpha); the face keeps the larger share."""
+    import tensorflow as tf
+
+    count = tf.shape(images)[0]
+    first, second = tf.random.gamma([count], alpha), tf.random.gamma([count], alpha)
+    share = first / (first + second)
+    share = tf.maximum(share, 1.0 - share)
+    partner = tf.random.shuffle(tf.range(count))
+
+    def blend(values):
+        kept = tf.reshape(share, tf.concat([[count], tf.ones([tf.rank(values) - 1], tf.int32)], axis=0))
+        return kept * values + (1.0 - kept) * tf.gather(values, partner)
+
+    return blend(images), blend(targets), blend(weights)
+
+
 def train_dataset(x: np.ndarray, targets: np.ndarray, weights: np.ndarray, batch: int, seed: int,
-                  sharp_share: float = 0.0, corrupt_share: float = 0.0):
+                  sharp_share: float = 0.0, corrupt_share: float = 0.0, mixup: float = 0.0):
     """Shuffled, augmented ``(images, targets, sample weights)`` batches from uint8 ``(n, 48, 48, 1)``.
 
-    ``corrupt_share`` of the faces first get one webcam corruption (:func:`corrupt_some`).
+    ``corrupt_share`` of the faces first get one webcam corruption (:func:`corrupt_some`); ``mixup`` > 0
+    blends the augmented faces in pairs (:func:`mix_batch` with that alpha).
     """
     import tensorflow as tf
 
@@ -239,6 +258,8 @@ def train_dataset(x: np.ndarray, targets: np.ndarray, weights: np.ndarray, batch
         warped = augment(images, training=True)
         images = keep_sharp(light(images, training=True), warped, sharp_share) if sharp_share > 0 else warped
         images = downscale_blur(images)
+        if mixup > 0:
+            images, y, w = mix_batch(images, y, tf.cast(w, tf.float32), mixup)
         return tf.clip_by_value(images, 0.0, 255.0), y, w
 
     data = tf.data.Dataset.from_tensor_slices((x, targets, weights))
@@ -312,7 +333,8 @@ def run(args: argparse.Namespace) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     targets = run_targets(args, train, out)
     weights = class_weights(train["y"], args.class_weight_power)[train["y"]]
-    data = train_dataset(train["x"], targets, weights, args.batch, args.seed, args.sharp_share, args.corrupt_share)
+    data = train_dataset(train["x"], targets, weights, args.batch, args.seed, args.sharp_share, args.corrupt_share,
+                         args.mixup)
     model = build_model(args.width, args.dropout, arch=args.arch)
     if args.init:  # continue an earlier run with a fresh learning-rate cycle (new optimizer state)
         member = None if args.init_member < 0 else args.init_member
@@ -353,6 +375,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow intra-op threads")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke test)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mixup", type=float, default=0.0, help="> 0: mixup with this Beta alpha (e.g. 0.2)")
     parser.add_argument("--sharp-share", type=float, default=0.0,
                         help="share of training faces left un-warped (no rotation, zoom or shift smoothing)")
     parser.add_argument("--init", default="",
