@@ -207,6 +207,7 @@ def build_ours(weight_decay: float = 1e-3, name: str = "voice_emotion", ibn_bloc
     for block, channels in enumerate((16, 32, 48, 64)):
         x = layers.Conv2D(channels, 3, strides=2 if block == 0 else 1, padding="same", use_bias=False,
                           kernel_regularizer=keras.regularizers.l2(weight_decay))(x)
+        # momentum 0.9: short runs, so the running statistics settle fast
         x = instance_batch_norm(x) if block < ibn_blocks else layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         if block > 0:
