@@ -45,7 +45,7 @@ from training.voice_adversary import (
 from training.voice_augment import RoomMicSettings, room_and_microphone
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
-from training.warm_start import warm_start
+from training.warm_start import warm_start, weighted_layers
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 # Named augmentation recipes: "studio" is the recipe of the served model; "rooms" adds rooms and
@@ -250,14 +250,14 @@ def copy_into_ibn(plain, ibn) -> None:
     def of(model, kind):
         return [layer for layer in model.layers if isinstance(layer, kind)]
 
-    for source, target in zip(of(plain, keras.layers.Conv2D | keras.layers.Dense),
-                              of(ibn, keras.layers.Conv2D | keras.layers.Dense), strict=True):
+    for source, target in zip(weighted_layers(plain), weighted_layers(ibn), strict=True):
         target.set_weights(source.get_weights())
     instance = iter(of(ibn, keras.layers.GroupNormalization))
     targets = iter(of(ibn, keras.layers.BatchNormalization))
+    blocks = ibn_blocks_of(ibn)
     for block, source in enumerate(of(plain, keras.layers.BatchNormalization)):
         gamma, beta, mean, variance = source.get_weights()
-        if block < ibn_blocks_of(ibn):
+        if block < blocks:
             half = len(gamma) // 2
             next(instance).set_weights([gamma[:half], beta[:half]])
             next(targets).set_weights([gamma[half:], beta[half:], mean[half:], variance[half:]])
