@@ -1,0 +1,231 @@
+"""A calibration of the voice channel itself, fitted on validation data only, and the rule that judges it.
+
+    python -m training.voice_calibration [--data-dir ../shared/data] [--processes 2]
+
+The fusion already calibrates the voice before pooling it (``training/fusion_fit.py``), but the voice
+panel, the API's voice scores and the "uncertain" rule see the raw network. The candidate here is a
+calibration of every voice window's scores, ``softmax(log p / T + b)``, so that every path (Audio,
+video, live, the fusion's input) reads the same calibrated voice. ``T`` and the class log-bias ``b``
+minimise the negative log-likelihood of what the channel reports (a clip: the mean of its calibrated
+speech windows, as ``classify_speech`` pools; a video segment: its voice scores) with an L2 penalty on
+``b`` (the fusion's), over three validation conditions weighing equally: the voice model's validation
+speakers (in-corpus), EMOVO f1 and m1 (a corpus it never heard) and the 0.5 s segments of the fusion's
+generated validation videos.
+
+The rule (reports/voice/REPORT.md, written before the run): leave one condition out, fit on the other
+two, read the voice alone on the one left out. Served only if, against the raw scores, the mean
+held-out UAR rises by at least 1.0 point, the mean held-out NLL falls, and no held-out condition loses
+more than 2.0 points of UAR. Test speakers and URDU are read after, whatever the verdict
+(``calibration_test.json``); they choose nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from emotion_core.audio import load_audio
+from emotion_core.calibration import calibrate
+from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
+from emotion_core.reader import pooling_mask
+from training.face_data import ARTIFACTS, data_dir
+from training.fusion_data import in_corpus_clips, new_speaker_clips
+from training.fusion_fit import BIAS_PENALTY, VIDEOS, nll, video_pairs
+
+WINDOW_CACHE = ARTIFACTS / "voice_calibration_windows.npz"
+SEGMENT_CACHE = ARTIFACTS / "voice_calibration_segments.npz"
+REPORTS = Path("reports/voice")
+UAR_GAIN = 1.0  # points the mean held-out UAR must rise by
+UAR_LOSS = 2.0  # points no held-out condition may lose
+EMOVO_F3_M3 = ("emovo_f3", "emovo_m3")  # the voice report's in-corpus EMOVO pair, for comparison
+
+
+def _clip_windows(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """One clip through the bundled reader's ``analyze_speech``: its windows' scores and speech flags
+    (none when it finds no speech)."""
+    from emotion_core.analysis import default_reader
+
+    result = default_reader().analyze_speech(*load_audio(path))
+    if not result.scores:
+        return np.zeros((0, NUM_EMOTIONS)), np.zeros(0, dtype=bool)
+    rows = np.array([[window[name] for name in EMOTIONS] for window in result.window_scores])
+    return rows, np.array(result.window_speech, dtype=bool)
+
+
+def window_table(root: Path, processes: int) -> dict[str, np.ndarray]:
+    """Every fusion clip's (validation and test, both conditions) window scores, flattened with clip indices."""
+    if WINDOW_CACHE.exists():
+        with np.load(WINDOW_CACHE, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    clips = in_corpus_clips(root) + new_speaker_clips(root)
+    with Pool(processes) as workers:
+        found = workers.map(_clip_windows, [clip.path for clip in clips], chunksize=16)
+    table = {
+        "probs": np.concatenate([rows for rows, _ in found]),
+        "voiced": np.concatenate([voiced for _, voiced in found]),
+        "clip": np.concatenate([np.full(len(rows), i) for i, (rows, _) in enumerate(found)]).astype(np.int64),
+        "label": np.array([clip.label for clip in clips], dtype=np.int64),
+        "split": np.array([clip.split for clip in clips]),
+        "corpus": np.array([clip.corpus for clip in clips]),
+        "speaker": np.array([clip.speaker for clip in clips]),
+        "condition": np.array([clip.condition for clip in clips]),
+    }
+    np.savez(WINDOW_CACHE, **table)
+    return table
+
+
+def segment_table(root: Path) -> dict[str, np.ndarray]:
+    """The generated validation videos' segments with a voice: their voice scores and labels."""
+    if SEGMENT_CACHE.exists():
+        with np.load(SEGMENT_CACHE, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    pairs = video_pairs(root, VIDEOS)
+    table = {"probs": pairs.voice, "label": pairs.label}
+    np.savez(SEGMENT_CACHE, **table)
+    return table
+
+
+class Condition:
+    """Scores a channel reports, before calibration: windows pooled into items (clips or segments).
+
+    ``probs`` ``(windows, 7)``; ``item`` the item of each window; ``weight`` 1 for a window the item's
+    reading averages, 0 otherwise (:func:`emotion_core.reader.pooling_mask`); ``label`` per item.
+    """
+
+    def __init__(self, probs: np.ndarray, item: np.ndarray, weight: np.ndarray, label: np.ndarray) -> None:
+        self.probs, self.item, self.weight, self.label = probs, item, weight.astype(np.float64), label
+        self.count = np.bincount(item, weights=self.weight, minlength=label.size)
+
+    def reported(self, temperature: float = 1.0, class_bias: np.ndarray | None = None) -> np.ndarray:
+        """``(items, 7)``: each item's mean of its calibrated pooled windows."""
+        windows = calibrate(self.probs, temperature, class_bias) * self.weight[:, None]
+        sums = np.stack([np.bincount(self.item, weights=windows[:, k], minlength=self.label.size)
+                         for k in range(NUM_EMOTIONS)], axis=1)
+        return sums / self.count[:, None]
+
+
+def clip_condition(table: dict, keep: np.ndarray) -> Condition:
+    """The clips ``keep`` (a mask over clips) that have speech windows, pooled as ``classify_speech`` pools."""
+    chosen = np.flatnonzero(keep & (np.bincount(table["clip"], minlength=keep.size) > 0))
+    renumber = np.full(keep.size, -1)
+    renumber[chosen] = np.arange(chosen.size)
+    rows = np.flatnonzero(renumber[table["clip"]] >= 0)
+    item = renumber[table["clip"][rows]]
+    voiced = table["voiced"][rows]
+    weight = np.concatenate([pooling_mask(voiced[item == i]) for i in range(chosen.size)])
+    order = np.argsort(item, kind="stable")  # pooling_mask was taken item by item: align the rows with it
+    return Condition(table["probs"][rows][order], item[order], weight, table["label"][chosen])
+
+
+def segment_condition(table: dict) -> Condition:
+    """Each video segment's voice scores as one window of its own."""
+    n = table["label"].size
+    return Condition(table["probs"], np.arange(n), np.ones(n), table["label"])
+
+
+def uar(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Unweighted average recall over the classes present in ``labels``."""
+    predicted = probabilities.argmax(axis=1)
+    return float(np.mean([np.mean(predicted[labels == k] == k) for k in np.unique(labels)]))
+
+
+def collapse(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Issue 17's collapse: the largest predicted / true share over the corpus's own classes, and the
+    share of items read as a class the corpus lacks."""
+    predicted = probabilities.argmax(axis=1)
+    own = np.unique(labels)
+    ratio = max(np.mean(predicted == k) / np.mean(labels == k) for k in own)
+    return {"collapse_ratio": float(ratio), "absent_share": float(np.mean(~np.isin(predicted, own)))}
+
+
+def figures(condition: Condition, temperature: float = 1.0, class_bias: np.ndarray | None = None) -> dict:
+    reported = condition.reported(temperature, class_bias)
+    return {"uar": uar(reported, condition.label), "accuracy": float(np.mean(reported.argmax(1) == condition.label)),
+            "nll": nll(reported, condition.label), "items": int(condition.label.size),
+            **collapse(reported, condition.label)}
+
+
+def fit(conditions: list[Condition]) -> tuple[float, np.ndarray]:
+    """``T`` and mean-zero ``b`` minimising the mean over conditions of the reported NLL, plus the L2 penalty."""
+
+    def loss(theta: np.ndarray) -> float:
+        temperature, bias = float(np.exp(theta[0])), theta[1:]
+        return (float(np.mean([nll(c.reported(temperature, bias), c.label) for c in conditions]))
+                + BIAS_PENALTY * float(np.sum(bias**2)))
+
+    theta = minimize(loss, np.zeros(1 + NUM_EMOTIONS), method="L-BFGS-B", bounds=[(-3.0, 3.0)] * (1 + NUM_EMOTIONS)).x
+    return float(np.exp(theta[0])), theta[1:] - theta[1:].mean()  # only the bias's differences count
+
+
+def cross_fitted(named: dict[str, Condition]) -> dict:
+    """Leave one condition out: fit on the others, raw against calibrated on the one left out."""
+    held = {}
+    for name, condition in named.items():
+        temperature, bias = fit([c for other, c in named.items() if other != name])
+        held[name] = {"fit": {"temperature": temperature, "class_bias": [float(b) for b in bias]},
+                      "raw": figures(condition), "calibrated": figures(condition, temperature, bias)}
+    return held
+
+
+def verdict(held: dict) -> dict:
+    """The rule written before the run, applied to the held-out figures."""
+    gains = {name: 100.0 * (h["calibrated"]["uar"] - h["raw"]["uar"]) for name, h in held.items()}
+    nll_change = float(np.mean([h["calibrated"]["nll"] - h["raw"]["nll"] for h in held.values()]))
+    mean_gain = float(np.mean(list(gains.values())))
+    serve = mean_gain >= UAR_GAIN and nll_change < 0 and min(gains.values()) >= -UAR_LOSS
+    return {"uar_gain_points": gains, "mean_uar_gain_points": mean_gain, "mean_nll_change": nll_change,
+            "serve": bool(serve)}
+
+
+def test_sets(table: dict) -> dict[str, np.ndarray]:
+    """Clip masks of the sets read after the choice (never fitted on)."""
+    test = table["split"] == "test"
+    return {
+        "ravdess_19_24": test & (table["corpus"] == "ravdess"),
+        "crema-d_1076_1091": test & (table["corpus"] == "crema-d"),
+        "emovo_f2_f3_m2_m3": test & (table["corpus"] == "emovo"),
+        "emovo_f3_m3": test & np.isin(table["speaker"], EMOVO_F3_M3),
+        "urdu": table["corpus"] == "urdu",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--processes", type=int, default=2, help="processes that score the clips")
+    parser.add_argument("--out", default=str(REPORTS))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    root, out = data_dir(args.data_dir), Path(args.out)
+    table, segments = window_table(root, args.processes), segment_table(root)
+    val = table["split"] == "val"
+    named = {"in_corpus": clip_condition(table, val & (table["condition"] == "in_corpus")),
+             "new_speaker": clip_condition(table, val & (table["condition"] == "new_speaker")),
+             "video": segment_condition(segments)}
+    held = cross_fitted(named)
+    temperature, bias = fit(list(named.values()))
+    rule = {"rule": __doc__.split("The rule")[1].split("\n\n")[0].strip(), "held_out": held, **verdict(held),
+            "full_fit": {"temperature": temperature, "class_bias": dict(zip(EMOTIONS, map(float, bias), strict=True))},
+            "validation_items": {name: int(c.label.size) for name, c in named.items()}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "calibration_rule.json").write_text(json.dumps(rule, indent=2) + "\n")
+    read_after = {}
+    for name, keep in test_sets(table).items():
+        condition = clip_condition(table, keep)
+        read_after[name] = {"raw": figures(condition), "calibrated": figures(condition, temperature, bias)}
+    (out / "calibration_test.json").write_text(json.dumps(
+        {"note": "read after the rule's verdict; chose nothing", "calibration": rule["full_fit"], "sets": read_after},
+        indent=2) + "\n")
+    print(json.dumps({k: rule[k] for k in ("uar_gain_points", "mean_uar_gain_points", "mean_nll_change", "serve",
+                                           "full_fit")}, indent=2))
+    print(f"{out / 'calibration_rule.json'}, {out / 'calibration_test.json'} ({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
