@@ -4,14 +4,19 @@ Temperature scaling divides the log-probabilities by a temperature ``T`` and ren
 softens an over-confident channel, ``T < 1`` sharpens a timid one, and the top emotion never
 changes. A per-class log-bias (the channel's *class reliability*) can then shift scores between
 emotions, e.g. away from an emotion a channel names too often. The parameters are fitted on
-validation data by ``training/fusion_fit.py`` and served through the manifest's ``fusion`` object.
+validation data: the fusion's by ``training/fusion_fit.py`` (the manifest's ``fusion`` object), and a
+channel's own by ``training/voice_calibration.py`` (its model's manifest entry, ``calibration``:
+:class:`ChannelCalibration`, applied to every reading of that channel before anyone sees it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+from .labels import NUM_EMOTIONS
 
 FLOOR = 1e-6  # probabilities are floored before the log: a model's hard zero is never a certainty
 
@@ -42,6 +47,41 @@ def calibrate(probabilities: np.ndarray, temperature: float = 1.0,
     if class_bias is not None:
         logits = logits + np.asarray(class_bias, dtype=np.float64)
     return softmax(logits)
+
+
+@dataclass(frozen=True)
+class ChannelCalibration:
+    """A channel's own calibration: what :func:`calibrate` does to each of its readings (a model's manifest
+    ``calibration``). It belongs to the network it was fitted on, so it is looked up by the file's content."""
+
+    temperature: float = 1.0
+    class_bias: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"a temperature must be positive, got {self.temperature}")
+        if self.class_bias is not None and len(self.class_bias) != NUM_EMOTIONS:
+            raise ValueError(f"a class bias has one value per emotion ({NUM_EMOTIONS}), got {len(self.class_bias)}")
+
+    @classmethod
+    def from_entry(cls, entry: dict) -> ChannelCalibration:
+        """A manifest entry's ``calibration`` (``temperature``, ``class_bias`` in EMOTIONS order); none: no change."""
+        given = entry.get("calibration") or {}
+        bias = given.get("class_bias")
+        return cls(float(given.get("temperature", 1.0)), None if bias is None else tuple(float(b) for b in bias))
+
+    @property
+    def changes_scores(self) -> bool:
+        return self != UNCALIBRATED
+
+    def apply(self, probabilities: np.ndarray) -> np.ndarray:
+        """Calibrated ``(..., k)`` probabilities in the input's dtype; without a calibration the input itself."""
+        if not self.changes_scores:
+            return probabilities
+        return calibrate(probabilities, self.temperature, self.class_bias).astype(np.asarray(probabilities).dtype)
+
+
+UNCALIBRATED = ChannelCalibration()
 
 
 def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict[str, np.ndarray]:

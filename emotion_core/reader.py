@@ -4,7 +4,9 @@ An :class:`EmotionReader` is built from a weights manifest (:meth:`EmotionReader
 from candidate model files (:meth:`EmotionReader.with_models`, what training scores its exports
 with). Either way each classifier is checked when it loads: its labels, input shape and, for voice,
 the feature parameters it was trained on must match the runtime, so a mismatched file fails at
-once. The module-level calls in :mod:`emotion_core.analysis` use one cached default reader.
+once. A voice file that the manifest serves carries its calibration (the entry's ``calibration``),
+applied to every voice window before anyone sees it, whichever way the reader was built. The
+module-level calls in :mod:`emotion_core.analysis` use one cached default reader.
 
 A reader holds no per-call state: one reader serves any number of threads at once.
 """
@@ -19,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from . import audio, face, face_search, speech, windows
+from .calibration import UNCALIBRATED, ChannelCalibration
 from .classifier import LiteClassifier
 from .fusion import HAND_SET, Fused, FusionSettings, fuse
 from .labels import EMOTIONS, NUM_EMOTIONS, check_labels, scores_to_dict
 from .results import Face, SpeechResult, VoiceActivity
-from .weights import WEIGHTS_DIR, load_manifest, resolve_weight, verify
+from .weights import WEIGHTS_DIR, file_sha256, load_manifest, resolve_weight, verify
 
 FACE_MODEL = "face_emotion"  # manifest names of the served models
 VOICE_MODEL = "voice_emotion"
@@ -65,6 +68,14 @@ def voice_normalisation_of(entry: dict) -> str:
     """A voice model's per-window normalisation from its manifest entry (``preprocessing.normalisation``;
     absent = :data:`~emotion_core.audio.DEFAULT_NORMALISATION`, what every earlier model was trained with)."""
     return audio.known_normalisation(entry.get("preprocessing", {}).get("normalisation", audio.DEFAULT_NORMALISATION))
+
+
+def calibration_of_file(path: str | Path, manifest: dict) -> ChannelCalibration:
+    """The calibration ``manifest`` gives the model file with this content (by sha256); none for any other
+    file: a calibration is fitted on one network's outputs and means nothing for another's."""
+    digest = file_sha256(path)
+    entries = [entry for entry in manifest["models"].values() if entry.get("sha256") == digest]
+    return ChannelCalibration.from_entry(entries[0]) if entries else UNCALIBRATED
 
 
 def prepare_speech(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -124,14 +135,17 @@ class EmotionReader:
                  detector: Callable[[], face.FaceDetector] | None = face.default_detector, *,
                  close_detector: Callable[[], face.FaceDetector] | None = None,
                  face_blur_sigma: float = 0.0, fusion: FusionSettings = HAND_SET,
-                 voice_normalisation: str = audio.DEFAULT_NORMALISATION) -> None:
+                 voice_normalisation: str = audio.DEFAULT_NORMALISATION,
+                 voice_calibration: ChannelCalibration = UNCALIBRATED) -> None:
         """Runners already checked by :func:`checked_classifier`; ``detector`` makes the detector once,
         ``close_detector`` the second one (:func:`emotion_core.face_search.search_faces`; none: ``detector``
         alone);
-        ``voice_normalisation`` is the voice model's (:func:`voice_normalisation_of` its manifest entry)."""
+        ``voice_normalisation`` and ``voice_calibration`` are the voice model's (its manifest entry's
+        ``preprocessing.normalisation`` and ``calibration``)."""
         self.face_model = face_model
         self.voice_model = voice_model
         self.voice_normalisation = audio.known_normalisation(voice_normalisation)
+        self.voice_calibration = voice_calibration
         self.face_blur_sigma = float(face_blur_sigma)
         self.fusion = fusion
         self._makers = {"detector": detector, "close_detector": close_detector}
@@ -177,7 +191,8 @@ class EmotionReader:
         close_name = close_name if detector_name and close_name != detector_name else ""
         return cls(face_model, voice_model, detector_of(detector_name), close_detector=detector_of(close_name),
                    face_blur_sigma=blur_sigma_of(face_entry), fusion=FusionSettings.from_manifest(manifest),
-                   voice_normalisation=voice_normalisation_of(voice_entry))
+                   voice_normalisation=voice_normalisation_of(voice_entry),
+                   voice_calibration=ChannelCalibration.from_entry(voice_entry))
 
     @classmethod
     def with_models(cls, face_model: str | Path | None = None, voice_model: str | Path | None = None,
@@ -190,7 +205,8 @@ class EmotionReader:
         defaults to the served face model's. A channel without a file is left out; the detectors are the
         served ones unless ``detector`` is a manifest name (a bundled detector with its framing, alone)
         or a file (cropped with the default framing, alone). ``voice_normalisation`` is the candidate
-        voice model's (default: the served voice model's).
+        voice model's (default: the served voice model's). A voice file the bundled manifest serves reads
+        with its calibration, so the served file reads as served; any other file reads uncalibrated.
         """
         manifest = load_manifest()
         face_entry = _entry(manifest, FACE_MODEL)
@@ -202,12 +218,14 @@ class EmotionReader:
             close_detector=(lambda: face.named_detector(CLOSE_DETECTOR_MODEL)) if detector is None else None,
             face_blur_sigma=blur_sigma_of(face_entry) if face_blur_sigma is None else face_blur_sigma,
             fusion=FusionSettings.from_manifest(manifest),
-            voice_normalisation=voice_normalisation or voice_normalisation_of(_entry(manifest, VOICE_MODEL)))
+            voice_normalisation=voice_normalisation or voice_normalisation_of(_entry(manifest, VOICE_MODEL)),
+            voice_calibration=calibration_of_file(voice_model, manifest) if voice_model is not None else UNCALIBRATED)
 
     def __repr__(self) -> str:
         name = lambda runner: runner.path.name if runner is not None else None  # noqa: E731
         return (f"EmotionReader(face={name(self.face_model)}, voice={name(self.voice_model)}, "
-                f"face_blur_sigma={self.face_blur_sigma:g}, fusion={self.fusion})")
+                f"face_blur_sigma={self.face_blur_sigma:g}, voice_calibration={self.voice_calibration}, "
+                f"fusion={self.fusion})")
 
     def _made_detector(self, role: str) -> face.FaceDetector:
         """The detector of ``role``, created on first use (once, whichever thread gets here first)."""
@@ -294,15 +312,16 @@ class EmotionReader:
         return _activity(prepare_speech(samples, sample_rate))
 
     def voice_probabilities(self, pieces: Iterable[np.ndarray]) -> np.ndarray:
-        """The voice model's ``(n, 7)`` probabilities (EMOTIONS order) for voice windows.
+        """The voice channel's ``(n, 7)`` probabilities (EMOTIONS order) for voice windows.
 
         Each piece is 16 kHz mono float32 audio of at most one window, fed to the model as every
         path feeds it (:func:`emotion_core.windows.window_input`: trimmed, log-mel, normalised as the
-        model's manifest says, tiled).
+        model's manifest says, tiled); the model's output is then calibrated (``voice_calibration``).
+        Every voice reading (Audio, video, live, the fusion's input) comes from here.
         """
         runner = self._voice()
         rows = [runner.predict(windows.window_input(piece, self.voice_normalisation)) for piece in pieces]
-        return np.stack(rows) if rows else np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
+        return self.voice_calibration.apply(np.stack(rows)) if rows else np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
 
     def window_probabilities(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-window probabilities ``(windows, 7)`` of 16 kHz mono audio, whether each window holds

@@ -146,11 +146,11 @@ def test_one_recording_reads_the_same_through_every_path(recording, wav, audio_p
             check_same_windows(f"live, first {window.end:g} s", [(window.start, window.end)], [True],
                                [window.scores], short, measured)
 
-    # (d) training's feature builder, scored by the served model
+    # (d) training's feature builder, scored by the served voice channel (its network, then its calibration)
     from training.voice_data import clip_samples, clip_windows
 
     inputs, voiced = clip_windows(clip_samples(str(wav)))
-    probabilities = default_reader().voice_model.predict_batch(inputs)
+    probabilities = default_reader().voice_calibration.apply(default_reader().voice_model.predict_batch(inputs))
     check_same_windows("training", times, voiced.tolist(), [scores_to_dict(p) for p in probabilities],
                        audio_path, measured)
     print("max score difference against the Audio path:", {k: round(float(v), 5) for k, v in measured.items()})

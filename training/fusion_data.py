@@ -135,10 +135,10 @@ def face_table(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def models_key(reader: EmotionReader) -> str:
-    """The sha256 of the reader's face and voice files and of the served voice features and windowing
-    (the manifest's ``features``): cached scores belong to these only."""
+    """The sha256 of the reader's face and voice files, of the served voice features and windowing
+    (the manifest's ``features``) and of the voice calibration: cached scores belong to these only."""
     features = json.dumps(load_manifest()["models"][VOICE_MODEL].get("features", {}), sort_keys=True)
-    served = hashlib.sha256(features.encode()).hexdigest()
+    served = hashlib.sha256((features + repr(reader.voice_calibration)).encode()).hexdigest()
     return f"{file_sha256(reader.face_model.path)}+{file_sha256(reader.voice_model.path)}+{served}"
 
 

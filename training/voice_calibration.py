@@ -1,6 +1,6 @@
 """A calibration of the voice channel itself, fitted on validation data only, and the rule that judges it.
 
-    python -m training.voice_calibration [--data-dir ../shared/data] [--processes 2]
+    python -m training.voice_calibration [--data-dir ../shared/data] [--processes 2] [--apply]
 
 The fusion already calibrates the voice before pooling it (``training/fusion_fit.py``), but the voice
 panel, the API's voice scores and the "uncertain" rule see the raw network. The candidate here is a
@@ -16,7 +16,13 @@ The rule (reports/voice/REPORT.md, written before the run): leave one condition 
 two, read the voice alone on the one left out. Served only if, against the raw scores, the mean
 held-out UAR rises by at least 1.0 point, the mean held-out NLL falls, and no held-out condition loses
 more than 2.0 points of UAR. Test speakers and URDU are read after, whatever the verdict
-(``calibration_test.json``); they choose nothing.
+(``calibration_test.json``); they choose nothing. ``--apply`` writes the calibration fitted on all three
+conditions into the voice model's manifest entry when the rule serves it.
+
+Everything is fitted on the served network's raw outputs: clips are read by a reader with the served
+network and no calibration; the video segments come through ``analyze_video`` as served, so a
+calibration already in the manifest is undone on them (exact for a segment's one window). The scores
+are cached in ``artifacts/`` under the network's sha256.
 """
 
 from __future__ import annotations
@@ -30,13 +36,16 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from emotion_core.analysis import default_reader
 from emotion_core.audio import load_audio
-from emotion_core.calibration import calibrate
+from emotion_core.calibration import ChannelCalibration, calibrate, log_probabilities, softmax
 from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
-from emotion_core.reader import pooling_mask
+from emotion_core.reader import VOICE_MODEL, EmotionReader, pooling_mask
+from emotion_core.weights import file_sha256
 from training.face_data import ARTIFACTS, data_dir
 from training.fusion_data import in_corpus_clips, new_speaker_clips
 from training.fusion_fit import BIAS_PENALTY, VIDEOS, nll, video_pairs
+from training.manifest import update_fields
 
 WINDOW_CACHE = ARTIFACTS / "voice_calibration_windows.npz"
 SEGMENT_CACHE = ARTIFACTS / "voice_calibration_segments.npz"
@@ -46,12 +55,36 @@ UAR_LOSS = 2.0  # points no held-out condition may lose
 EMOVO_F3_M3 = ("emovo_f3", "emovo_m3")  # the voice report's in-corpus EMOVO pair, for comparison
 
 
-def _clip_windows(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """One clip through the bundled reader's ``analyze_speech``: its windows' scores and speech flags
-    (none when it finds no speech)."""
-    from emotion_core.analysis import default_reader
+def raw_reader() -> EmotionReader:
+    """The served voice network, read as served but without a calibration."""
+    served = default_reader()
+    return EmotionReader(None, served.voice_model, None, voice_normalisation=served.voice_normalisation)
 
-    result = default_reader().analyze_speech(*load_audio(path))
+
+def network_key() -> str:
+    """What the cached scores belong to: the served voice file's sha256."""
+    return file_sha256(default_reader().voice_model.path)
+
+
+def undone(probabilities: np.ndarray, calibration: ChannelCalibration) -> np.ndarray:
+    """The raw scores that ``calibration`` turned into ``probabilities`` (its inverse on one window)."""
+    bias = 0.0 if calibration.class_bias is None else np.asarray(calibration.class_bias)
+    return softmax(calibration.temperature * (log_probabilities(probabilities) - bias))
+
+
+def cached(path: Path) -> dict[str, np.ndarray] | None:
+    """A cache's arrays when they belong to the served network, else ``None``."""
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        table = {key: data[key] for key in data.files}
+    return table if str(table.get("network")) == network_key() else None
+
+
+def _clip_windows(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """One clip through the raw served network's ``analyze_speech``: its windows' scores and speech flags
+    (none when it finds no speech)."""
+    result = raw_reader().analyze_speech(*load_audio(path))
     if not result.scores:
         return np.zeros((0, NUM_EMOTIONS)), np.zeros(0, dtype=bool)
     rows = np.array([[window[name] for name in EMOTIONS] for window in result.window_scores])
@@ -60,13 +93,13 @@ def _clip_windows(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 def window_table(root: Path, processes: int) -> dict[str, np.ndarray]:
     """Every fusion clip's (validation and test, both conditions) window scores, flattened with clip indices."""
-    if WINDOW_CACHE.exists():
-        with np.load(WINDOW_CACHE, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+    if (table := cached(WINDOW_CACHE)) is not None:
+        return table
     clips = in_corpus_clips(root) + new_speaker_clips(root)
     with Pool(processes) as workers:
         found = workers.map(_clip_windows, [clip.path for clip in clips], chunksize=16)
     table = {
+        "network": np.array(network_key()),
         "probs": np.concatenate([rows for rows, _ in found]),
         "voiced": np.concatenate([voiced for _, voiced in found]),
         "clip": np.concatenate([np.full(len(rows), i) for i, (rows, _) in enumerate(found)]).astype(np.int64),
@@ -81,12 +114,12 @@ def window_table(root: Path, processes: int) -> dict[str, np.ndarray]:
 
 
 def segment_table(root: Path) -> dict[str, np.ndarray]:
-    """The generated validation videos' segments with a voice: their voice scores and labels."""
-    if SEGMENT_CACHE.exists():
-        with np.load(SEGMENT_CACHE, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+    """The generated validation videos' segments with a voice: their raw voice scores and labels."""
+    if (table := cached(SEGMENT_CACHE)) is not None:
+        return table
     pairs = video_pairs(root, VIDEOS)
-    table = {"probs": pairs.voice, "label": pairs.label}
+    table = {"network": np.array(network_key()), "probs": undone(pairs.voice, default_reader().voice_calibration),
+             "label": pairs.label}
     np.savez(SEGMENT_CACHE, **table)
     return table
 
@@ -200,6 +233,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     parser.add_argument("--processes", type=int, default=2, help="processes that score the clips")
     parser.add_argument("--out", default=str(REPORTS))
+    parser.add_argument("--apply", action="store_true",
+                        help="write the calibration into the voice model's manifest entry if the rule serves it")
     args = parser.parse_args()
     started = time.perf_counter()
     root, out = data_dir(args.data_dir), Path(args.out)
@@ -225,6 +260,19 @@ def main() -> None:
     print(json.dumps({k: rule[k] for k in ("uar_gain_points", "mean_uar_gain_points", "mean_nll_change", "serve",
                                            "full_fit")}, indent=2))
     print(f"{out / 'calibration_rule.json'}, {out / 'calibration_test.json'} ({time.perf_counter() - started:.0f} s)")
+    if args.apply and rule["serve"]:
+        update_fields(VOICE_MODEL, calibration=calibration_entry(temperature, bias))
+        print(f"wrote the calibration into the manifest's {VOICE_MODEL} entry")
+
+
+def calibration_entry(temperature: float, bias: np.ndarray) -> dict:
+    """The manifest entry's ``calibration`` (:class:`emotion_core.calibration.ChannelCalibration` reads it)."""
+    return {"temperature": temperature, "class_bias": [float(b) for b in bias],
+            "fit": {"script": "training/voice_calibration.py", "date": time.strftime("%Y-%m-%d"),
+                    "data": "raw scores of this network on its validation speakers (RAVDESS 17-18, CREMA-D "
+                            "1066-1075), EMOVO f1 and m1, and the segments of the fusion's generated validation "
+                            "videos, conditions weighing equally; chosen by the leave-one-condition-out rule of "
+                            "reports/voice/calibration_rule.json. No test speaker, no URDU."}}
 
 
 if __name__ == "__main__":

@@ -293,7 +293,12 @@ def main() -> None:
     if args.float_model.exists():
         results["ours float32"], _, _ = evaluate_reader(EmotionReader.with_models(voice_model=args.float_model),
                                                         cache, test)
-    ours, unchecked, predictions = evaluate_reader(EmotionReader.with_models(voice_model=args.model), cache, test)
+    served = EmotionReader.with_models(voice_model=args.model)
+    ours, unchecked, predictions = evaluate_reader(served, cache, test)
+    if served.voice_calibration.changes_scores:
+        notes.append(f"The int8 rows read through the voice channel's calibration (the manifest entry's "
+                     f"`calibration`, temperature {served.voice_calibration.temperature:.2f}, fitted by "
+                     "`training.voice_calibration`); the float32 row is the raw network, the int8 file's reference.")
     results["ours int8 (served)"] = ours
     results["ours int8, no-speech check off"] = unchecked
     crema = test["crema-d"]
