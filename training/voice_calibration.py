@@ -16,7 +16,9 @@ The rule (reports/voice/REPORT.md, written before the run): leave one condition 
 two, read the voice alone on the one left out. Served only if, against the raw scores, the mean
 held-out UAR rises by at least 1.0 point, the mean held-out NLL falls, and no held-out condition loses
 more than 2.0 points of UAR. Test speakers and URDU are read after, whatever the verdict
-(``calibration_test.json``); they choose nothing. ``--apply`` writes the calibration fitted on all three
+(``calibration_test.json``); they choose nothing. ``calibration_without_emovo.json`` is issue 17's
+leave-one-corpus-out reading of EMOVO with the calibration in the recipe (fitted with no EMOVO voice).
+``--apply`` writes the calibration fitted on all three
 conditions into the voice model's manifest entry when the rule serves it.
 
 Everything is fitted on the served network's raw outputs: clips are read by a reader with the served
@@ -43,8 +45,9 @@ from emotion_core.labels import EMOTIONS, NUM_EMOTIONS
 from emotion_core.reader import VOICE_MODEL, EmotionReader, pooling_mask
 from emotion_core.weights import file_sha256
 from training.face_data import ARTIFACTS, data_dir
-from training.fusion_data import in_corpus_clips, new_speaker_clips
-from training.fusion_fit import BIAS_PENALTY, VIDEOS, nll, video_pairs
+from training.fusion_data import CONDITIONS, in_corpus_clips, new_speaker_clips
+from training.fusion_fit import BIAS_PENALTY, VIDEOS, nll
+from training.fusion_videos import generated_segments
 from training.manifest import update_fields
 
 WINDOW_CACHE = ARTIFACTS / "voice_calibration_windows.npz"
@@ -114,12 +117,15 @@ def window_table(root: Path, processes: int) -> dict[str, np.ndarray]:
 
 
 def segment_table(root: Path) -> dict[str, np.ndarray]:
-    """The generated validation videos' segments with a voice: their raw voice scores and labels."""
-    if (table := cached(SEGMENT_CACHE)) is not None:
+    """The fusion's generated validation videos' segments with a face and a voice (as ``fusion_fit`` reads
+    them): their raw voice scores, labels and the voice condition of their video."""
+    if (table := cached(SEGMENT_CACHE)) is not None and "condition" in table:
         return table
-    pairs = video_pairs(root, VIDEOS)
-    table = {"network": np.array(network_key()), "probs": undone(pairs.voice, default_reader().voice_calibration),
-             "label": pairs.label}
+    parts = {condition: generated_segments(root, "val", condition, VIDEOS).both() for condition in CONDITIONS}
+    table = {"network": np.array(network_key()),
+             "probs": undone(np.concatenate([p.voice for p in parts.values()]), default_reader().voice_calibration),
+             "label": np.concatenate([p.label for p in parts.values()]),
+             "condition": np.concatenate([np.full(len(p), c) for c, p in parts.items()])}
     np.savez(SEGMENT_CACHE, **table)
     return table
 
@@ -156,10 +162,11 @@ def clip_condition(table: dict, keep: np.ndarray) -> Condition:
     return Condition(table["probs"][rows][order], item[order], weight, table["label"][chosen])
 
 
-def segment_condition(table: dict) -> Condition:
-    """Each video segment's voice scores as one window of its own."""
-    n = table["label"].size
-    return Condition(table["probs"], np.arange(n), np.ones(n), table["label"])
+def segment_condition(table: dict, keep: np.ndarray | None = None) -> Condition:
+    """Each video segment's voice scores (those ``keep`` marks; default all) as one window of its own."""
+    keep = np.ones(table["label"].size, dtype=bool) if keep is None else keep
+    n = int(keep.sum())
+    return Condition(table["probs"][keep], np.arange(n), np.ones(n), table["label"][keep])
 
 
 def uar(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -228,6 +235,26 @@ def test_sets(table: dict) -> dict[str, np.ndarray]:
     }
 
 
+def by_emotion(bias: np.ndarray) -> dict[str, float]:
+    return dict(zip(EMOTIONS, map(float, bias), strict=True))
+
+
+def without_emovo(table: dict, segments: dict) -> dict:
+    """Issue 17's leave-one-corpus-out figure for EMOVO with the calibration in the recipe: fitted on the
+    in-corpus validation speakers and the in-corpus validation videos only (no EMOVO voice anywhere), then
+    every EMOVO speaker read raw and calibrated; URDU beside it."""
+    fitted = [clip_condition(table, (table["split"] == "val") & (table["condition"] == "in_corpus")),
+              segment_condition(segments, segments["condition"] == "in_corpus")]
+    temperature, bias = fit(fitted)
+    sets = {"emovo_all": table["corpus"] == "emovo", "urdu": table["corpus"] == "urdu"}
+    return {"note": "calibration fitted without any EMOVO voice (in-corpus validation clips and videos only); "
+                    "read after, chose nothing",
+            "calibration": {"temperature": temperature, "class_bias": by_emotion(bias)},
+            "sets": {name: {"raw": figures(clip_condition(table, keep)),
+                            "calibrated": figures(clip_condition(table, keep), temperature, bias)}
+                     for name, keep in sets.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
@@ -246,7 +273,7 @@ def main() -> None:
     held = cross_fitted(named)
     temperature, bias = fit(list(named.values()))
     rule = {"rule": __doc__.split("The rule")[1].split("\n\n")[0].strip(), "held_out": held, **verdict(held),
-            "full_fit": {"temperature": temperature, "class_bias": dict(zip(EMOTIONS, map(float, bias), strict=True))},
+            "full_fit": {"temperature": temperature, "class_bias": by_emotion(bias)},
             "validation_items": {name: int(c.label.size) for name, c in named.items()}}
     out.mkdir(parents=True, exist_ok=True)
     (out / "calibration_rule.json").write_text(json.dumps(rule, indent=2) + "\n")
@@ -257,6 +284,7 @@ def main() -> None:
     (out / "calibration_test.json").write_text(json.dumps(
         {"note": "read after the rule's verdict; chose nothing", "calibration": rule["full_fit"], "sets": read_after},
         indent=2) + "\n")
+    (out / "calibration_without_emovo.json").write_text(json.dumps(without_emovo(table, segments), indent=2) + "\n")
     print(json.dumps({k: rule[k] for k in ("uar_gain_points", "mean_uar_gain_points", "mean_nll_change", "serve",
                                            "full_fit")}, indent=2))
     print(f"{out / 'calibration_rule.json'}, {out / 'calibration_test.json'} ({time.perf_counter() - started:.0f} s)")
