@@ -49,6 +49,8 @@ from training.fusion_data import CONDITIONS, in_corpus_clips, new_speaker_clips
 from training.fusion_fit import BIAS_PENALTY, VIDEOS, nll
 from training.fusion_videos import generated_segments
 from training.manifest import update_fields
+from training.metrics import uar
+from training.voice_crosscorpus import collapse as collapse_of
 
 WINDOW_CACHE = ARTIFACTS / "voice_calibration_windows.npz"
 SEGMENT_CACHE = ARTIFACTS / "voice_calibration_segments.npz"
@@ -155,11 +157,10 @@ def clip_condition(table: dict, keep: np.ndarray) -> Condition:
     renumber = np.full(keep.size, -1)
     renumber[chosen] = np.arange(chosen.size)
     rows = np.flatnonzero(renumber[table["clip"]] >= 0)
-    item = renumber[table["clip"][rows]]
-    voiced = table["voiced"][rows]
-    weight = np.concatenate([pooling_mask(voiced[item == i]) for i in range(chosen.size)])
-    order = np.argsort(item, kind="stable")  # pooling_mask was taken item by item: align the rows with it
-    return Condition(table["probs"][rows][order], item[order], weight, table["label"][chosen])
+    item = renumber[table["clip"][rows]]  # ascending: the table holds each clip's windows together, in order
+    per_item = np.split(table["voiced"][rows], np.flatnonzero(np.diff(item)) + 1)
+    weight = np.concatenate([pooling_mask(voiced) for voiced in per_item])
+    return Condition(table["probs"][rows], item, weight, table["label"][chosen])
 
 
 def segment_condition(table: dict, keep: np.ndarray | None = None) -> Condition:
@@ -169,24 +170,16 @@ def segment_condition(table: dict, keep: np.ndarray | None = None) -> Condition:
     return Condition(table["probs"][keep], np.arange(n), np.ones(n), table["label"][keep])
 
 
-def uar(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Unweighted average recall over the classes present in ``labels``."""
-    predicted = probabilities.argmax(axis=1)
-    return float(np.mean([np.mean(predicted[labels == k] == k) for k in np.unique(labels)]))
-
-
 def collapse(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Issue 17's collapse: the largest predicted / true share over the corpus's own classes, and the
-    share of items read as a class the corpus lacks."""
-    predicted = probabilities.argmax(axis=1)
-    own = np.unique(labels)
-    ratio = max(np.mean(predicted == k) / np.mean(labels == k) for k in own)
-    return {"collapse_ratio": float(ratio), "absent_share": float(np.mean(~np.isin(predicted, own)))}
+    """Issue 17's collapse of these readings (:func:`training.voice_crosscorpus.collapse`) under this report's keys."""
+    found = collapse_of(labels, probabilities.argmax(axis=1))
+    return {"collapse_ratio": found.ratio, "absent_share": found.foreign_share}
 
 
 def figures(condition: Condition, temperature: float = 1.0, class_bias: np.ndarray | None = None) -> dict:
     reported = condition.reported(temperature, class_bias)
-    return {"uar": uar(reported, condition.label), "accuracy": float(np.mean(reported.argmax(1) == condition.label)),
+    return {"uar": uar(condition.label, reported.argmax(1)),
+            "accuracy": float(np.mean(reported.argmax(1) == condition.label)),
             "nll": nll(reported, condition.label), "items": int(condition.label.size),
             **collapse(reported, condition.label)}
 

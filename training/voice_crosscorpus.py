@@ -130,9 +130,7 @@ def evaluate_model(model: Path, clips: list[dict], trained_without: tuple[str, .
               f"foreign {scores[name]['collapse']['foreign_share']:.3f} ({time.time() - started:.0f} s)", flush=True)
     return {"file": str(model), "sha256": sha256_of(model), "trained_without": list(trained_without),
             "normalisation": reader.voice_normalisation,
-            "calibration": ({"temperature": reader.voice_calibration.temperature,
-                             "class_bias": reader.voice_calibration.class_bias}
-                            if reader.voice_calibration.changes_scores else None),
+            "calibration": asdict(reader.voice_calibration) if reader.voice_calibration.changes_scores else None,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sets": scores}
 
 
