@@ -45,6 +45,15 @@ from training.voice_adversary import (
 from training.voice_augment import RoomMicSettings, room_and_microphone
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
+from training.voice_tilt import (
+    band_means,
+    cache_profiles,
+    drawn_profile,
+    heard_so_far,
+    speaker_members,
+    tilted_clip,
+    tilted_input,
+)
 from training.warm_start import warm_start, weighted_layers
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
@@ -78,6 +87,7 @@ class TrainConfig:
     ibn_blocks: int = 0  # the first blocks whose batch norm is IBN-Net's half instance, half batch norm
     speaker_adversary: float = 0.0  # > 0: train against a speaker classifier, its gradient reversed at this scale
     adversary_ramp: bool = False  # the reversal scale rises from 0 to speaker_adversary (DANN's schedule)
+    voice_tilt: bool = False  # keep each window's tilt against its voice's profile (training.voice_tilt)
     seed: int = 0
 
 
@@ -106,16 +116,28 @@ def add_noise(mel: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
     return (10.0 * np.log10(10.0 ** (mel / 10.0) + 10.0 ** (noise / 10.0))).astype(np.float32)
 
 
+def draw_warp(rng: np.random.Generator) -> tuple[float, int]:
+    """A random tempo rate (0.85-1.15) and band shift (up to 2 mel bands either way) for :func:`apply_warp`."""
+    return rng.uniform(0.85, 1.15), int(rng.integers(-2, 3))
+
+
+def shift_bands(mel: np.ndarray, shift: int) -> np.ndarray:
+    """``(frames, N_MELS)`` moved up (``shift`` > 0) or down by ``shift`` bands, the edge band repeated."""
+    if shift > 0:
+        return np.concatenate([np.repeat(mel[:, :1], shift, axis=1), mel[:, :-shift]], axis=1)
+    if shift < 0:
+        return np.concatenate([mel[:, -shift:], np.repeat(mel[:, -1:], -shift, axis=1)], axis=1)
+    return mel
+
+
+def apply_warp(mel: np.ndarray, rate: float, shift: int) -> np.ndarray:
+    """A tempo change by frame resampling at ``rate``, then :func:`shift_bands`."""
+    return shift_bands(mel[np.minimum((np.arange(0, len(mel), rate)).astype(int), len(mel) - 1)], shift)
+
+
 def warp(mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random tempo change (0.85-1.15, by frame resampling) and a shift of up to 2 mel bands."""
-    rate = rng.uniform(0.85, 1.15)
-    mel = mel[np.minimum((np.arange(0, len(mel), rate)).astype(int), len(mel) - 1)]
-    shift = int(rng.integers(-2, 3))
-    if shift > 0:
-        mel = np.concatenate([np.repeat(mel[:, :1], shift, axis=1), mel[:, :-shift]], axis=1)
-    elif shift < 0:
-        mel = np.concatenate([mel[:, -shift:], np.repeat(mel[:, -1:], -shift, axis=1)], axis=1)
-    return mel
+    return apply_warp(mel, *draw_warp(rng))
 
 
 def spec_augment(x: np.ndarray, rng: np.random.Generator, time_masks: int = 2, freq_masks: int = 2) -> np.ndarray:
@@ -139,18 +161,22 @@ def random_crop(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def training_example(samples: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
-                     config: TrainConfig) -> np.ndarray:
+                     config: TrainConfig, voice_profile: np.ndarray | None = None) -> np.ndarray:
     """One augmented model input ``(WINDOW_FRAMES, N_MELS)`` from a clip's 16 kHz float32 samples.
 
     crop -> the served per-window log-mel (its own silence cut) -> warp, noise -> normalise and tile
-    as served -> SpecAugment.
+    as served -> SpecAugment. With a ``voice_profile`` (:mod:`training.voice_tilt`) the window keeps
+    its clean tilt against it, the profile band-shifted with the window.
     """
-    mel = warp(window_mel(random_crop(samples, rng)), rng)
+    mel = window_mel(random_crop(samples, rng))
+    rate, shift = draw_warp(rng)
+    mel = apply_warp(mel, rate, shift)
+    tilt = None if voice_profile is None else band_means(mel) - shift_bands(voice_profile[None], shift)[0]
     if config.room_mic is not None:  # rooms and microphones colour the whole window
         mel = room_and_microphone(mel, rng, config.room_mic)
     if rng.random() < config.noise_probability:
         mel = add_noise(mel, rng, profile, config.snr_db)
-    return spec_augment(mel_to_input(mel, config.normalisation), rng)
+    return spec_augment(mel_to_input(mel, config.normalisation) if tilt is None else tilted_input(mel, tilt), rng)
 
 
 def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfig) -> np.ndarray:
@@ -164,11 +190,15 @@ def sampling_weights(labels: np.ndarray, corpora: np.ndarray, config: TrainConfi
 
 
 def make_batch(clips: list[np.ndarray], labels: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
-               config: TrainConfig, speakers: np.ndarray | None = None, speaker_count: int = 0):
+               config: TrainConfig, speakers: np.ndarray | None = None, speaker_count: int = 0,
+               voice_profiles: list[np.ndarray] | None = None):
     """Inputs ``(b, 301, 64, 1)`` and soft targets ``(b, 7)`` of one mixup batch of the given clips' samples;
     with ``speakers`` (indices) the targets are a pair, the second the speakers ``(b, speaker_count)``
-    mixed alike (for the speaker adversary, ``training.voice_adversary``)."""
-    x = np.stack([training_example(clip, rng, profile, config) for clip in clips])[..., None]
+    mixed alike (for the speaker adversary, ``training.voice_adversary``); ``voice_profiles``, one per
+    clip, for ``config.voice_tilt``."""
+    voice_profiles = voice_profiles or [None] * len(clips)
+    x = np.stack([training_example(clip, rng, profile, config, voice)
+                  for clip, voice in zip(clips, voice_profiles, strict=True)])[..., None]
     targets = [np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]]
     if speakers is not None:
         targets.append(np.eye(speaker_count, dtype=np.float32)[speakers])
@@ -318,7 +348,13 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     val = split_indices(cache, "val", config.exclude_corpus)
     clips = [clip_audio(cache, i) for i in train]
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
-    val_windows = [clip_windows(clip_audio(cache, i), config.normalisation) for i in val]
+    if config.voice_tilt:  # the validation speakers read as sessions, as the tilt's test sets are
+        voices = cache_profiles(cache)
+        members = speaker_members(cache["speaker"][train])
+        heard = heard_so_far(voices[val], cache["speaker"][val])
+        val_windows = [tilted_clip(clip_audio(cache, i), voice) for i, voice in zip(val, heard, strict=True)]
+    else:
+        val_windows = [clip_windows(clip_audio(cache, i), config.normalisation) for i in val]
     profile, model = noise_profile(), build_ours(config.weight_decay, ibn_blocks=config.ibn_blocks)
     if config.init:  # a .keras checkpoint or an exported float .tflite
         samples = [clip_windows(clip, config.normalisation)[0][0] for clip in clips[:: len(clips) // 400]]
@@ -343,8 +379,10 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
                 if config.speaker_adversary and config.adversary_ramp:
                     set_adversary_scale(trainer, ramped_scale(progress, config.speaker_adversary))
             batch = rng.choice(len(clips), config.batch_size, p=weights)
+            drawn = ([drawn_profile(rng, voices, train[i], train[members[i]]) for i in batch]
+                     if config.voice_tilt else None)
             x, y = make_batch([clips[i] for i in batch], labels[batch], rng, profile, config,
-                              speakers[batch] if config.speaker_adversary else None, speaker_count)
+                              speakers[batch] if config.speaker_adversary else None, speaker_count, drawn)
             losses.append(np.ravel(trainer.train_on_batch(x, y)).astype(float))
         scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
         history.append({"epoch": len(history) + 1, "loss": np.mean(losses, axis=0).round(4).tolist(), **scores,
@@ -418,6 +456,8 @@ def main() -> None:
                         help="the first N blocks normalise half their channels per window (IBN-Net)")
     parser.add_argument("--speaker-adversary", type=float, default=0.0,
                         help="> 0: a speaker classifier on the pooled embedding, its gradient reversed at this scale")
+    parser.add_argument("--voice-tilt", action="store_true",
+                        help="keep each window's spectral tilt against its voice's profile (training.voice_tilt)")
     parser.add_argument("--adversary-ramp", action="store_true",
                         help="with --speaker-adversary: raise the scale from 0 to it along DANN's schedule")
     args = parser.parse_args()
@@ -435,7 +475,7 @@ def main() -> None:
                              init_member=args.init_member,
                              corpus_power=args.corpus_power, normalisation=args.normalisation,
                              speaker_adversary=args.speaker_adversary, adversary_ramp=args.adversary_ramp,
-                             ibn_blocks=args.ibn_blocks,
+                             ibn_blocks=args.ibn_blocks, voice_tilt=args.voice_tilt,
                              **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60

@@ -1,0 +1,72 @@
+"""The voice-tilt experiment's input (training.voice_tilt): what it keeps, what cancels, how sessions are heard."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emotion_core.audio import N_MELS, WINDOW_FRAMES, load_audio, mel_to_input, resample
+from harness import FIXTURES
+from training.voice_tilt import MAX_HEARD, band_means, drawn_profile, heard_so_far, speaker_members, tilted_input
+from training.voice_train import AUGMENT_PRESETS, TrainConfig, noise_profile, training_example
+
+
+def a_window(seed: int = 0, frames: int = 120) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.normal(-40.0, 8.0, size=(frames, N_MELS)) + np.linspace(0.0, -20.0, N_MELS)).astype(np.float32)
+
+
+def test_no_tilt_is_the_served_input():
+    mel = a_window()
+    np.testing.assert_allclose(tilted_input(mel, np.zeros(N_MELS)), mel_to_input(mel), atol=1e-5)
+    # a voice heard only through this window has no tilt either
+    np.testing.assert_allclose(tilted_input(mel, band_means(mel) - band_means(mel)), mel_to_input(mel), atol=1e-5)
+
+
+def test_a_fixed_channel_cancels_and_a_tilt_against_the_voice_is_kept():
+    mel, voice = a_window(1), band_means(a_window(2)) - 3.0 * np.linspace(0.0, 1.0, N_MELS)
+    microphone = 6.0 * np.sin(np.linspace(0.0, 3.0, N_MELS))  # colours the window and the voice alike
+    heard = tilted_input(mel, band_means(mel) - voice)
+    coloured = tilted_input(mel + microphone, band_means(mel + microphone) - (voice + microphone))
+    np.testing.assert_allclose(coloured, heard, atol=1e-4)
+    assert heard.shape == (WINDOW_FRAMES, N_MELS) and heard.dtype == np.float32
+    assert np.abs(heard - mel_to_input(mel)).max() > 0.1  # the tilt reaches the input
+
+
+def test_a_session_hears_each_voice_in_order_and_never_mixes_voices():
+    profiles = np.arange(10, dtype=float)[:, None] * np.ones((1, N_MELS))
+    speakers = np.array(["a", "b"] * 5)
+    heard = heard_so_far(profiles, speakers, seed=3)
+    for speaker in ("a", "b"):
+        own = profiles[speakers == speaker][:, 0]
+        running = heard[speakers == speaker][:, 0]
+        assert np.any(np.isclose(running, own.mean()))  # the last clip heard: the whole session
+        assert np.any(np.isclose(running, own))  # first heard: itself alone
+        assert own.min() <= running.min() and running.max() <= own.max()
+    np.testing.assert_array_equal(heard, heard_so_far(profiles, speakers, seed=3))
+
+
+def test_a_training_profile_averages_the_clip_and_other_clips_of_its_speaker():
+    profiles = np.vstack([np.full(N_MELS, 1.0), np.full(N_MELS, 5.0), np.full(N_MELS, 5.0), np.full(N_MELS, -9.0)])
+    speakers = np.array(["a", "a", "a", "b"])
+    members = speaker_members(speakers)
+    np.testing.assert_array_equal(members[0], [0, 1, 2])
+    rng, seen = np.random.default_rng(0), []
+    for _ in range(300):
+        drawn = drawn_profile(rng, profiles, 0, members[0])
+        assert np.allclose(drawn, drawn[0]) and 1.0 <= drawn[0] <= 5.0  # never speaker b's -9
+        seen.append(drawn[0])
+    assert min(seen) == 1.0 and max(seen) > 4.0  # heard alone, and heard at length
+    assert MAX_HEARD >= 8
+
+
+def test_the_tilted_training_example_repeats_with_its_seed_and_differs_from_the_plain_one():
+    samples, rate = load_audio(FIXTURES / "speech.wav")
+    samples = resample(samples, rate)
+    config, noise = TrainConfig(**AUGMENT_PRESETS["rooms"], voice_tilt=True), noise_profile()
+    voice = np.linspace(-30.0, -70.0, N_MELS)
+    first = training_example(samples, np.random.default_rng(5), noise, config, voice)
+    again = training_example(samples, np.random.default_rng(5), noise, config, voice)
+    plain = training_example(samples, np.random.default_rng(5), noise, config)
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == plain.shape == (WINDOW_FRAMES, N_MELS)
+    assert np.abs(first - plain).max() > 0.1

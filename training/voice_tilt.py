@@ -1,0 +1,113 @@
+"""A voice input that keeps each window's spectral tilt against the voice heard so far (issue 17; an experiment).
+
+The served input removes each window's own band means (:func:`emotion_core.audio.normalize_features`).
+That takes out the microphone and the room, and with them how this window's spectrum differs from
+the voice's usual one: a raised voice lifts the upper bands, a sad one lowers them. Issue 17 names
+normalising "over the speech heard so far from that voice". Here a window keeps that difference,
+its *tilt*: the window's band means minus the voice's *profile*, the band means of the speech heard
+so far from that voice (every speech window of its clips so far, the current one included). The
+window and the profile come through the same microphone and room, so the channel still cancels.
+Served, the profile would be a running mean per voice: the live view's session, a long file.
+
+Training (``training.voice_train --voice-tilt``) draws each example's profile from its own clip and
+k - 1 other training clips of its speaker (k log-uniform in 1..MAX_HEARD): from a voice heard for one
+clip (tilt near zero, the served input) to one heard at length. The tilt is measured on the clean
+window, before the room and microphone augmentation, which colours window and profile alike.
+Test sets are read as sessions (:func:`heard_so_far`). Nothing here is served.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core.audio import fit_to_window
+from emotion_core.reader import pooling_mask
+from emotion_core.windows import cut, window_mel
+from training.voice_data import PROJECT_ROOT, clip_audio
+
+MAX_HEARD = 32  # the most clips a training profile averages
+SPREAD_FLOOR = 1e-3  # as normalize_features: a silent window is not blown up
+
+
+def band_means(mel: np.ndarray) -> np.ndarray:
+    """``(N_MELS,)`` float64: the mean dB per band of a window's ``(frames, N_MELS)`` log-mel (what
+    :func:`~emotion_core.audio.normalize_features` removes); zeros for a window without frames."""
+    return mel.astype(np.float64).mean(axis=0) if mel.shape[0] else np.zeros(mel.shape[1])
+
+
+def tilted_input(mel: np.ndarray, tilt: np.ndarray) -> np.ndarray:
+    """A window's ``(frames, N_MELS)`` dB log-mel and its ``(N_MELS,)`` tilt -> the ``(WINDOW_FRAMES, N_MELS)``
+    model input: band-centred, the tilt added back to every frame, one shared scale, tiled as served."""
+    if mel.shape[0] == 0:
+        return fit_to_window(mel)
+    window = mel - mel.mean(axis=0, keepdims=True) + tilt[None, :]
+    return fit_to_window((window / (window.std() + SPREAD_FLOOR)).astype(np.float32))
+
+
+def clip_mels(samples: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """A clip's served windows (:func:`emotion_core.windows.cut`): each one's trimmed log-mel, and which hold speech."""
+    _, pieces, voiced = cut(np.asarray(samples, dtype=np.float32))
+    return [window_mel(piece) for piece in pieces], voiced
+
+
+def clip_profile(mels: list[np.ndarray], voiced: np.ndarray) -> np.ndarray:
+    """``(N_MELS,)``: the mean of the band means of the windows a clip's reading pools (its speech windows)."""
+    return np.mean([band_means(mels[i]) for i in np.flatnonzero(pooling_mask(voiced))], axis=0)
+
+
+def clip_inputs(mels: list[np.ndarray], voice_profile: np.ndarray) -> np.ndarray:
+    """``(k, WINDOW_FRAMES, N_MELS)`` model inputs of a clip's windows, each tilted against ``voice_profile``."""
+    return np.stack([tilted_input(mel, band_means(mel) - voice_profile) for mel in mels])
+
+
+def tilted_clip(samples: np.ndarray, voice_profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`training.voice_data.clip_windows`, tilted: a clip's inputs ``(k, 301, 64)``, which hold speech."""
+    mels, voiced = clip_mels(samples)
+    return clip_inputs(mels, voice_profile), voiced
+
+
+def heard_so_far(profiles: np.ndarray, speakers: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``(n, N_MELS)``: for each clip, the mean profile of its speaker's clips heard up to and including it,
+    each speaker's clips heard in a seeded random order (a session of that voice)."""
+    rng = np.random.default_rng(seed)
+    heard = np.zeros_like(profiles, dtype=np.float64)
+    for speaker in np.unique(speakers):
+        order = rng.permutation(np.flatnonzero(speakers == speaker))
+        running = np.cumsum(profiles[order], axis=0) / np.arange(1, order.size + 1)[:, None]
+        heard[order] = running
+    return heard
+
+
+def drawn_profile(rng: np.random.Generator, profiles: np.ndarray, own: int, same_speaker: np.ndarray) -> np.ndarray:
+    """A training example's voice profile: its own clip's and k - 1 random clips' of ``same_speaker``
+    (indices into ``profiles``), k log-uniform in 1..MAX_HEARD."""
+    heard = int(np.exp(rng.uniform(0.0, np.log(MAX_HEARD + 1))))
+    others = rng.choice(same_speaker, heard - 1) if heard > 1 else np.zeros(0, dtype=int)
+    return (profiles[own] + profiles[others].sum(axis=0)) / heard
+
+
+def speaker_members(speakers: np.ndarray) -> list[np.ndarray]:
+    """For each clip, the indices of every clip of its speaker (itself included)."""
+    names, inverse = np.unique(speakers, return_inverse=True)
+    groups = [np.flatnonzero(inverse == k) for k in range(len(names))]
+    return [groups[k] for k in inverse]
+
+
+
+PROFILES = PROJECT_ROOT / "artifacts" / "voice_profiles.npz"
+
+
+def cache_profiles(cache: dict, path: Path = PROFILES) -> np.ndarray:
+    """``(clips, N_MELS)``: every cached clip's :func:`clip_profile`, computed once and kept at ``path``
+    (with the cache's clip count, so a rebuilt cache is noticed)."""
+    count = len(cache["label"])
+    if path.exists():
+        with np.load(path) as stored:
+            if stored["profiles"].shape[0] == count:
+                return stored["profiles"]
+    profiles = np.stack([clip_profile(*clip_mels(clip_audio(cache, i))) for i in range(count)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, profiles=profiles)
+    return profiles

@@ -1,0 +1,137 @@
+"""The voice-tilt experiment of issue 17: export a fine-tune int8 and read it, with or without the tilt.
+
+Run:
+    python -m training.voice_tilt_experiment profiles                       # every cached clip's profile
+    python -m training.voice_tilt_experiment export --checkpoint C.keras --name N [--tilted]
+    python -m training.voice_tilt_experiment score --model A.tflite B.tflite --names a b --tilt no yes --out J.json
+
+Both arms go through the same code: the cached clips' served windows (``training.voice_data``, the
+runtime's own window functions), each network's raw int8 output (neither file is the served one, so
+no channel calibration), a clip's reading the mean of its speech windows. With ``--tilt`` a window
+keeps its tilt against the profile of its speaker's clips heard so far (``training.voice_tilt``):
+each speaker of a test set is one session, clips in a seeded random order. The rule's sets (the
+validation speakers, EMOVO dev) and the sets read after it (EMOVO f3 + m3 and all, URDU, the in-corpus
+test speakers) are scored in one pass; the rule itself is in ``reports/voice/REPORT.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core.classifier import LiteClassifier
+from emotion_core.reader import pooling_mask
+from training.metrics import uar
+from training.voice_crosscorpus import collapse
+from training.voice_data import DEFAULT_OUT as FEATURES
+from training.voice_data import clip_audio, clip_windows, load_cache
+from training.voice_functionals import choice_score
+from training.voice_tilt import cache_profiles, clip_inputs, clip_mels, heard_so_far
+from training.voice_train import ARTIFACTS, limit_threads, split_indices
+
+ORDER_SEED = 0  # the order each test speaker's clips are heard in
+
+
+def test_sets(cache: dict) -> dict[str, np.ndarray]:
+    """Set name -> cache indices: the rule's (``ravdess:val``, ``crema-d:val``, ``emovo:dev``) and those read after."""
+    corpus, split = cache["corpus"], cache["split"]
+    return {"ravdess:val": np.flatnonzero((corpus == "ravdess") & (split == "val")),
+            "crema-d:val": np.flatnonzero((corpus == "crema-d") & (split == "val")),
+            "emovo:dev": np.flatnonzero((corpus == "emovo") & (split != "test")),
+            "emovo:test": np.flatnonzero((corpus == "emovo") & (split == "test")),
+            "emovo:all": np.flatnonzero(corpus == "emovo"),
+            "urdu:all": np.flatnonzero(corpus == "urdu"),
+            "ravdess:test": np.flatnonzero((corpus == "ravdess") & (split == "test")),
+            "crema-d:test": np.flatnonzero((corpus == "crema-d") & (split == "test"))}
+
+
+def calibration_inputs(cache: dict, tilt: bool, count: int = 400, seed: int = 0) -> np.ndarray:
+    """``(count, 301, 64, 1)``: the first window of random training clips without EMOVO, as
+    ``training.voice_export.calibration_windows`` picks them; tilted against the speaker's mean
+    training profile when ``tilt``."""
+    train = split_indices(cache, "train", "emovo")
+    chosen = np.random.default_rng(seed).choice(train, count, replace=False)
+    if not tilt:
+        return np.stack([clip_windows(clip_audio(cache, i))[0][0] for i in chosen])[..., None].astype(np.float32)
+    profiles, speakers = cache_profiles(cache), cache["speaker"]
+    voice = {s: profiles[train[speakers[train] == s]].mean(axis=0) for s in np.unique(speakers[chosen])}
+    return np.stack([clip_inputs(clip_mels(clip_audio(cache, i))[0][:1], voice[speakers[i]])[0]
+                     for i in chosen])[..., None].astype(np.float32)
+
+
+def export(checkpoint: Path, name: str, tilt: bool, cache: dict) -> Path:
+    """The checkpoint as an int8 file ``artifacts/<name>.tflite``, its ranges from :func:`calibration_inputs`."""
+    from training.voice_export import convert, load_model
+
+    calibration = calibration_inputs(cache, tilt)
+    out = ARTIFACTS / f"{name}.tflite"
+    out.write_bytes(convert(load_model([checkpoint], calibration), calibration))
+    return out
+
+
+def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, tilt: bool) -> np.ndarray:
+    """``(len(index), 7)``: each clip's reading (mean of its speech windows' scores), tilted against
+    its speaker's profile heard so far within ``index`` when ``tilt``."""
+    heard = heard_so_far(cache_profiles(cache)[index], cache["speaker"][index], ORDER_SEED) if tilt else None
+    readings = []
+    for row, i in enumerate(index):
+        mels, voiced = clip_mels(clip_audio(cache, i))
+        inputs = clip_inputs(mels, heard[row]) if tilt else clip_windows(clip_audio(cache, i))[0]
+        scores = model.predict_batch(inputs[..., None].astype(np.float32))
+        readings.append(scores[pooling_mask(voiced)].mean(axis=0))
+    return np.array(readings)
+
+
+def measure(labels: np.ndarray, readings: np.ndarray) -> dict:
+    predicted = readings.argmax(axis=1)
+    shape = collapse(labels, predicted)
+    return {"uar": 100 * uar(labels, predicted), "collapse": shape.ratio, "collapse_class": shape.label,
+            "foreign_share": 100 * shape.foreign_share, "clips": int(labels.size)}
+
+
+def score(model_path: Path, tilt: bool, cache: dict) -> dict:
+    """Every :func:`test_sets` set for one int8 file, and the rule's score."""
+    model, started, sets = LiteClassifier(model_path, num_threads=1), time.time(), {}
+    for name, index in test_sets(cache).items():
+        sets[name] = measure(cache["label"][index], clip_readings(model, cache, index, tilt))
+        print(f"  {name}: UAR {sets[name]['uar']:.1f} collapse {sets[name]['collapse']:.2f} "
+              f"({time.time() - started:.0f} s)", flush=True)
+    validation = float(np.mean([sets["ravdess:val"]["uar"], sets["crema-d:val"]["uar"]]))
+    return {"file": str(model_path), "tilt": tilt, "validation": validation, "emovo_dev": sets["emovo:dev"]["uar"],
+            "rule_score": choice_score(validation, sets["emovo:dev"]["uar"]), "sets": sets}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("profiles", "export", "score"))
+    parser.add_argument("--features", type=Path, default=FEATURES)
+    parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--name", default="voice_tilt")
+    parser.add_argument("--tilted", action="store_true", help="export: the checkpoint was trained with the tilt")
+    parser.add_argument("--tilt", nargs="*", default=[], choices=("yes", "no"), help="score: per model, tilted or not")
+    parser.add_argument("--model", type=Path, nargs="*", default=[])
+    parser.add_argument("--names", nargs="*", default=[])
+    parser.add_argument("--out", type=Path, default=ARTIFACTS / "voice_tilt_scores.json")
+    args = parser.parse_args()
+    limit_threads(1)
+    cache, started = load_cache(args.features), time.time()
+    if args.command == "profiles":
+        print(f"{cache_profiles(cache).shape[0]} profiles ({time.time() - started:.0f} s)")
+    elif args.command == "export":
+        path = export(args.checkpoint, args.name, args.tilted, cache)
+        print(f"{path}: {path.stat().st_size} bytes ({time.time() - started:.0f} s)")
+    else:
+        results = {name: score(model, flag == "yes", cache)
+                   for model, name, flag in zip(args.model, args.names, args.tilt, strict=True)}
+        args.out.write_text(json.dumps(results, indent=2))
+        for name, result in results.items():
+            print(f"{name}: validation {result['validation']:.2f}, EMOVO dev {result['emovo_dev']:.2f}, "
+                  f"rule {result['rule_score']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
