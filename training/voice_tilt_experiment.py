@@ -30,7 +30,7 @@ from training.voice_crosscorpus import collapse
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_functionals import choice_score
-from training.voice_tilt import cache_profiles, clip_inputs, clip_mels, heard_so_far
+from training.voice_tilt import cache_profiles, clip_inputs, clip_mels, heard_so_far, tilted_clip
 from training.voice_train import ARTIFACTS, limit_threads, split_indices
 
 ORDER_SEED = 0  # the order each test speaker's clips are heard in
@@ -79,8 +79,7 @@ def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, tilt: b
     heard = heard_so_far(cache_profiles(cache)[index], cache["speaker"][index], ORDER_SEED) if tilt else None
     readings = []
     for row, i in enumerate(index):
-        mels, voiced = clip_mels(clip_audio(cache, i))
-        inputs = clip_inputs(mels, heard[row]) if tilt else clip_windows(clip_audio(cache, i))[0]
+        inputs, voiced = tilted_clip(clip_audio(cache, i), heard[row]) if tilt else clip_windows(clip_audio(cache, i))
         scores = model.predict_batch(inputs[..., None].astype(np.float32))
         readings.append(scores[pooling_mask(voiced)].mean(axis=0))
     return np.array(readings)
@@ -89,7 +88,7 @@ def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, tilt: b
 def measure(labels: np.ndarray, readings: np.ndarray) -> dict:
     predicted = readings.argmax(axis=1)
     shape = collapse(labels, predicted)
-    return {"uar": 100 * uar(labels, predicted), "collapse": shape.ratio, "collapse_class": shape.label,
+    return {"uar": 100 * uar(labels, predicted), "collapse": shape.ratio, "collapse_class": shape.worst_class,
             "foreign_share": 100 * shape.foreign_share, "clips": int(labels.size)}
 
 
