@@ -70,3 +70,15 @@ def test_the_tilted_training_example_repeats_with_its_seed_and_differs_from_the_
     np.testing.assert_array_equal(first, again)
     assert first.shape == plain.shape == (WINDOW_FRAMES, N_MELS)
     assert np.abs(first - plain).max() > 0.1
+
+
+def test_the_rule_reads_no_test_speaker_and_no_urdu():
+    from training.voice_tilt_experiment import test_sets
+
+    corpus = np.array(["ravdess"] * 3 + ["crema-d"] * 3 + ["emovo"] * 2 + ["urdu", "tess"])
+    split = np.array(["train", "val", "test", "train", "val", "test", "train", "test", "test", "train"])
+    sets = test_sets({"corpus": corpus, "split": split})
+    chosen = np.concatenate([sets[name] for name in ("ravdess:val", "crema-d:val", "emovo:dev")])
+    assert set(chosen) == {1, 4, 6}  # validation speakers and EMOVO's non-test speakers only
+    assert set(sets["emovo:all"]) == {6, 7} and set(sets["urdu:all"]) == {8}
+    assert 9 not in np.concatenate(list(sets.values()))  # TESS: trained on, never a test
