@@ -82,3 +82,14 @@ def test_the_rule_reads_no_test_speaker_and_no_urdu():
     assert set(chosen) == {1, 4, 6}  # validation speakers and EMOVO's non-test speakers only
     assert set(sets["emovo:all"]) == {6, 7} and set(sets["urdu:all"]) == {8}
     assert 9 not in np.concatenate(list(sets.values()))  # TESS: trained on, never a test
+
+
+def test_the_checks_sessions_group_a_voice_by_mood_or_by_clip():
+    from training.voice_tilt_experiment import session_keys
+
+    cache = {"speaker": np.array(["a", "a", "a", "b"]), "label": np.array([0, 0, 3, 0])}
+    index = np.arange(4)
+    assert len(set(session_keys(cache, index, "speaker"))) == 2
+    mood = session_keys(cache, index, "one-mood")
+    assert mood[0] == mood[1] and len({mood[0], mood[2], mood[3]}) == 3  # same voice, other mood: another session
+    assert len(set(session_keys(cache, index, "clip"))) == 4

@@ -34,6 +34,7 @@ from training.voice_tilt import cache_profiles, clip_inputs, clip_mels, heard_so
 from training.voice_train import ARTIFACTS, limit_threads, split_indices
 
 ORDER_SEED = 0  # the order each test speaker's clips are heard in
+SESSIONS = ("speaker", "one-mood", "clip")  # what one session of a voice is when a test set is read (session_keys)
 
 
 def test_sets(cache: dict) -> dict[str, np.ndarray]:
@@ -73,10 +74,22 @@ def export(checkpoint: Path, name: str, tilt: bool, cache: dict) -> Path:
     return out
 
 
-def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, tilt: bool) -> np.ndarray:
+def session_keys(cache: dict, index: np.ndarray, sessions: str) -> np.ndarray:
+    """Which session each clip of ``index`` is heard in: its speaker's (``speaker``, the rule's); its speaker's
+    clips of its own emotion (``one-mood``: a voice that stays in one mood, a check made with the labels);
+    its own (``clip``: a voice heard for the first time)."""
+    speakers = cache["speaker"][index].astype(str)
+    if sessions == "one-mood":
+        return np.char.add(np.char.add(speakers, "/"), cache["label"][index].astype(str))
+    return index.astype(str) if sessions == "clip" else speakers
+
+
+def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, tilt: bool,
+                  sessions: str = "speaker") -> np.ndarray:
     """``(len(index), 7)``: each clip's reading (mean of its speech windows' scores), tilted against
-    its speaker's profile heard so far within ``index`` when ``tilt``."""
-    heard = heard_so_far(cache_profiles(cache)[index], cache["speaker"][index], ORDER_SEED) if tilt else None
+    the profile heard so far in its session (:func:`session_keys`) when ``tilt``."""
+    keys = session_keys(cache, index, sessions)
+    heard = heard_so_far(cache_profiles(cache)[index], keys, ORDER_SEED) if tilt else None
     readings = []
     for row, i in enumerate(index):
         inputs, voiced = tilted_clip(clip_audio(cache, i), heard[row]) if tilt else clip_windows(clip_audio(cache, i))
@@ -92,15 +105,16 @@ def measure(labels: np.ndarray, readings: np.ndarray) -> dict:
             "foreign_share": 100 * shape.foreign_share, "clips": int(labels.size)}
 
 
-def score(model_path: Path, tilt: bool, cache: dict) -> dict:
+def score(model_path: Path, tilt: bool, cache: dict, sessions: str = "speaker") -> dict:
     """Every :func:`test_sets` set for one int8 file, and the rule's score."""
     model, started, sets = LiteClassifier(model_path, num_threads=1), time.time(), {}
     for name, index in test_sets(cache).items():
-        sets[name] = measure(cache["label"][index], clip_readings(model, cache, index, tilt))
+        sets[name] = measure(cache["label"][index], clip_readings(model, cache, index, tilt, sessions))
         print(f"  {name}: UAR {sets[name]['uar']:.1f} collapse {sets[name]['collapse']:.2f} "
               f"({time.time() - started:.0f} s)", flush=True)
     validation = float(np.mean([sets["ravdess:val"]["uar"], sets["crema-d:val"]["uar"]]))
-    return {"file": str(model_path), "tilt": tilt, "validation": validation, "emovo_dev": sets["emovo:dev"]["uar"],
+    return {"file": str(model_path), "tilt": tilt, "sessions": sessions if tilt else None,
+            "validation": validation, "emovo_dev": sets["emovo:dev"]["uar"],
             "rule_score": choice_score(validation, sets["emovo:dev"]["uar"]), "sets": sets}
 
 
@@ -112,6 +126,8 @@ def main() -> None:
     parser.add_argument("--name", default="voice_tilt")
     parser.add_argument("--tilted", action="store_true", help="export: the checkpoint was trained with the tilt")
     parser.add_argument("--tilt", nargs="*", default=[], choices=("yes", "no"), help="score: per model, tilted or not")
+    parser.add_argument("--sessions", choices=SESSIONS, default="speaker",
+                        help="score: a tilted network's sessions (speaker: the rule's; one-mood, clip: checks)")
     parser.add_argument("--model", type=Path, nargs="*", default=[])
     parser.add_argument("--names", nargs="*", default=[])
     parser.add_argument("--out", type=Path, default=ARTIFACTS / "voice_tilt_scores.json")
@@ -124,7 +140,7 @@ def main() -> None:
         path = export(args.checkpoint, args.name, args.tilted, cache)
         print(f"{path}: {path.stat().st_size} bytes ({time.time() - started:.0f} s)")
     else:
-        results = {name: score(model, flag == "yes", cache)
+        results = {name: score(model, flag == "yes", cache, args.sessions)
                    for model, name, flag in zip(args.model, args.names, args.tilt, strict=True)}
         args.out.write_text(json.dumps(results, indent=2))
         for name, result in results.items():
