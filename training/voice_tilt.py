@@ -29,6 +29,7 @@ from training.voice_data import PROJECT_ROOT, clip_audio
 
 MAX_HEARD = 32  # the most clips a training profile averages
 SPREAD_FLOOR = 1e-3  # as normalize_features: a silent window is not blown up
+PROFILES = PROJECT_ROOT / "artifacts" / "voice_profiles.npz"  # every cached clip's profile (cache_profiles)
 
 
 def band_means(mel: np.ndarray) -> np.ndarray:
@@ -68,13 +69,13 @@ def tilted_clip(samples: np.ndarray, voice_profile: np.ndarray) -> tuple[np.ndar
     return clip_inputs(mels, voice_profile), voiced
 
 
-def heard_so_far(profiles: np.ndarray, speakers: np.ndarray, seed: int = 0) -> np.ndarray:
-    """``(n, N_MELS)``: for each clip, the mean profile of its speaker's clips heard up to and including it,
-    each speaker's clips heard in a seeded random order (a session of that voice)."""
+def heard_so_far(profiles: np.ndarray, sessions: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``(n, N_MELS)``: for each clip, the mean profile of its session's clips heard up to and including it,
+    each session's clips (e.g. one speaker's) heard in a seeded random order."""
     rng = np.random.default_rng(seed)
     heard = np.zeros_like(profiles, dtype=np.float64)
-    for speaker in np.unique(speakers):
-        order = rng.permutation(np.flatnonzero(speakers == speaker))
+    for session in np.unique(sessions):
+        order = rng.permutation(np.flatnonzero(sessions == session))
         running = np.cumsum(profiles[order], axis=0) / np.arange(1, order.size + 1)[:, None]
         heard[order] = running
     return heard
@@ -93,10 +94,6 @@ def speaker_members(speakers: np.ndarray) -> list[np.ndarray]:
     names, inverse = np.unique(speakers, return_inverse=True)
     groups = [np.flatnonzero(inverse == k) for k in range(len(names))]
     return [groups[k] for k in inverse]
-
-
-
-PROFILES = PROJECT_ROOT / "artifacts" / "voice_profiles.npz"
 
 
 def cache_profiles(cache: dict, path: Path = PROFILES) -> np.ndarray:
