@@ -162,7 +162,7 @@ def test_a_training_crop_is_made_as_a_served_window(recording, monkeypatch, norm
     with either per-window normalisation a model may be trained with."""
     from training import voice_train
 
-    monkeypatch.setattr(voice_train, "warp", lambda mel, rng: mel)
+    monkeypatch.setattr(voice_train, "apply_warp", lambda mel, rate, shift: mel)
     monkeypatch.setattr(voice_train, "spec_augment", lambda x, rng: x)
     config = voice_train.TrainConfig(noise_probability=0.0, normalisation=normalisation)
     samples = audio.resample(audio.to_mono_float(recording), MIC_RATE)
