@@ -25,12 +25,13 @@ import numpy as np
 
 from emotion_core.classifier import LiteClassifier
 from emotion_core.reader import pooling_mask
+from emotion_core.windows import cut, window_mel
 from training.metrics import uar
 from training.voice_crosscorpus import collapse
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_functionals import choice_score
-from training.voice_tilt import cache_profiles, clip_inputs, clip_mels, heard_so_far, tilted_clip
+from training.voice_tilt import band_means, cache_profiles, heard_so_far, tilted_clip, tilted_input
 from training.voice_train import ARTIFACTS, limit_threads, split_indices
 
 ORDER_SEED = 0  # the order each test speaker's clips are heard in
@@ -51,17 +52,20 @@ def test_sets(cache: dict) -> dict[str, np.ndarray]:
 
 
 def calibration_inputs(cache: dict, tilt: bool, count: int = 400, seed: int = 0) -> np.ndarray:
-    """``(count, 301, 64, 1)``: the first window of random training clips without EMOVO, as
-    ``training.voice_export.calibration_windows`` picks them; tilted against the speaker's mean
-    training profile when ``tilt``."""
+    """``(count, 301, 64, 1)``: the first window of random training clips without EMOVO
+    (``training.voice_export.calibration_windows``); tilted against the speaker's mean training
+    profile when ``tilt``, the same clips picked the same way."""
+    from training.voice_export import calibration_windows
+
+    if not tilt:
+        return calibration_windows(cache, count, seed, exclude_corpus="emovo")
     train = split_indices(cache, "train", "emovo")
     chosen = np.random.default_rng(seed).choice(train, count, replace=False)
-    if not tilt:
-        return np.stack([clip_windows(clip_audio(cache, i))[0][0] for i in chosen])[..., None].astype(np.float32)
     profiles, speakers = cache_profiles(cache), cache["speaker"]
     voice = {s: profiles[train[speakers[train] == s]].mean(axis=0) for s in np.unique(speakers[chosen])}
-    return np.stack([clip_inputs(clip_mels(clip_audio(cache, i))[0][:1], voice[speakers[i]])[0]
-                     for i in chosen])[..., None].astype(np.float32)
+    first = [window_mel(cut(clip_audio(cache, i))[1][0]) for i in chosen]
+    return np.stack([tilted_input(mel, band_means(mel) - voice[speakers[i]])
+                     for mel, i in zip(first, chosen, strict=True)])[..., None].astype(np.float32)
 
 
 def export(checkpoint: Path, name: str, tilt: bool, cache: dict) -> Path:
@@ -84,12 +88,13 @@ def session_keys(cache: dict, index: np.ndarray, sessions: str) -> np.ndarray:
     return index.astype(str) if sessions == "clip" else speakers
 
 
-def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, tilt: bool,
+def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, profiles: np.ndarray | None,
                   sessions: str = "speaker") -> np.ndarray:
-    """``(len(index), 7)``: each clip's reading (mean of its speech windows' scores), tilted against
-    the profile heard so far in its session (:func:`session_keys`) when ``tilt``."""
-    keys = session_keys(cache, index, sessions)
-    heard = heard_so_far(cache_profiles(cache)[index], keys, ORDER_SEED) if tilt else None
+    """``(len(index), 7)``: each clip's reading (mean of its speech windows' scores); with every cached
+    clip's ``profiles`` (:func:`~training.voice_tilt.cache_profiles`), tilted against the profile heard so
+    far in its session (:func:`session_keys`)."""
+    tilt = profiles is not None
+    heard = heard_so_far(profiles[index], session_keys(cache, index, sessions), ORDER_SEED) if tilt else None
     readings = []
     for row, i in enumerate(index):
         inputs, voiced = tilted_clip(clip_audio(cache, i), heard[row]) if tilt else clip_windows(clip_audio(cache, i))
@@ -108,8 +113,9 @@ def measure(labels: np.ndarray, readings: np.ndarray) -> dict:
 def score(model_path: Path, tilt: bool, cache: dict, sessions: str = "speaker") -> dict:
     """Every :func:`test_sets` set for one int8 file, and the rule's score."""
     model, started, sets = LiteClassifier(model_path, num_threads=1), time.time(), {}
+    profiles = cache_profiles(cache) if tilt else None
     for name, index in test_sets(cache).items():
-        sets[name] = measure(cache["label"][index], clip_readings(model, cache, index, tilt, sessions))
+        sets[name] = measure(cache["label"][index], clip_readings(model, cache, index, profiles, sessions))
         print(f"  {name}: UAR {sets[name]['uar']:.1f} collapse {sets[name]['collapse']:.2f} "
               f"({time.time() - started:.0f} s)", flush=True)
     validation = float(np.mean([sets["ravdess:val"]["uar"], sets["crema-d:val"]["uar"]]))

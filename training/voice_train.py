@@ -350,7 +350,6 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
     if config.voice_tilt:  # the validation speakers read as sessions, as the tilt's test sets are
         voices = cache_profiles(cache)
-        members = speaker_members(cache["speaker"][train])
         heard = heard_so_far(voices[val], cache["speaker"][val])
         val_windows = [tilted_clip(clip_audio(cache, i), voice) for i, voice in zip(val, heard, strict=True)]
     else:
@@ -363,6 +362,7 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
         if config.ibn_blocks:
             copy_into_ibn(plain, model)
     speakers, speaker_count = speaker_indices(cache["speaker"][train])
+    members = speaker_members(speakers) if config.voice_tilt else None  # each training clip's speaker's clips
     trainer = adversarial_trainer(model, speaker_count, config.speaker_adversary) if config.speaker_adversary else model
     trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                     loss=["categorical_crossentropy"] * len(trainer.outputs))
