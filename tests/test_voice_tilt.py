@@ -6,7 +6,20 @@ import numpy as np
 
 from emotion_core.audio import N_MELS, WINDOW_FRAMES, load_audio, mel_to_input, resample
 from harness import FIXTURES
-from training.voice_tilt import MAX_HEARD, band_means, drawn_profile, heard_so_far, speaker_members, tilted_input
+from training.voice_tilt import (
+    CALM,
+    ENROL_CLIPS,
+    MAX_HEARD,
+    NO_ENROL_SHARE,
+    band_means,
+    calm_members,
+    drawn_enrolment,
+    drawn_profile,
+    enrolment,
+    heard_so_far,
+    speaker_members,
+    tilted_input,
+)
 from training.voice_train import AUGMENT_PRESETS, TrainConfig, noise_profile, training_example
 
 
@@ -93,3 +106,67 @@ def test_the_checks_sessions_group_a_voice_by_mood_or_by_clip():
     mood = session_keys(cache, index, "one-mood")
     assert mood[0] == mood[1] and len({mood[0], mood[2], mood[3]}) == 3  # same voice, other mood: another session
     assert len(set(session_keys(cache, index, "clip"))) == 4
+
+
+ANGRY, SAD = 0, 4
+
+
+def two_voices() -> tuple[np.ndarray, np.ndarray]:
+    """Voice a: 5 calm clips and 3 angry ones; voice b: 2 calm clips and 5 sad ones, interleaved."""
+    speakers = np.array(["a"] * 8 + ["b"] * 7)
+    labels = np.array([CALM] * 5 + [ANGRY] * 3 + [CALM] * 2 + [SAD] * 5)
+    order = np.random.default_rng(1).permutation(15)
+    return speakers[order], labels[order]
+
+
+def test_a_test_voice_enrols_with_its_own_calm_clips_and_they_are_not_scored():
+    speakers, labels = two_voices()
+    scored, enrolled_with = enrolment(speakers, labels, seed=2)
+    assert list(scored) == sorted(scored) and len(scored) == len(enrolled_with)
+    assert set(speakers[scored]) == {"a"}  # b has too few calm clips to enrol and leave one to score
+    enrol = enrolled_with[0]
+    assert len(enrol) == ENROL_CLIPS and all(np.array_equal(e, enrol) for e in enrolled_with)
+    assert set(speakers[enrol]) == {"a"} and set(labels[enrol]) == {CALM}
+    assert not set(enrol) & set(scored)
+    assert sorted(set(scored) | set(enrol)) == list(np.flatnonzero(speakers == "a"))
+    again = enrolment(speakers, labels, seed=2)
+    np.testing.assert_array_equal(again[0], scored)
+
+
+def test_the_upset_check_enrols_with_one_other_mood():
+    speakers, labels = two_voices()
+    scored, enrolled_with = enrolment(speakers, labels, seed=2, calm=False)
+    assert set(speakers[scored]) == {"b"}  # a's 3 angry clips would leave none to score
+    assert set(labels[enrolled_with[0]]) == {SAD} and not set(enrolled_with[0]) & set(scored)
+
+
+def test_a_training_enrolment_averages_other_calm_clips_of_its_voice_or_is_none():
+    speakers, labels = two_voices()
+    profiles = np.arange(15, dtype=float)[:, None] * np.ones((1, N_MELS))
+    calm = calm_members(speakers, labels)
+    assert all(set(labels[c]) == {CALM} and set(speakers[c]) == {speakers[i]} for i, c in enumerate(calm))
+    own = int(np.flatnonzero((speakers == "a") & (labels == CALM))[0])
+    others = set(np.flatnonzero((speakers == "a") & (labels == CALM))) - {own}
+    rng, drawn = np.random.default_rng(0), []
+    for _ in range(400):
+        drawn.append(drawn_enrolment(rng, profiles, own, calm[own]))
+    given = [d for d in drawn if d is not None]
+    assert abs(1 - len(given) / len(drawn) - NO_ENROL_SHARE) < 0.08
+    assert all(min(others) <= d[0] <= max(others) for d in given)
+    assert {d[0] for d in given} >= {float(i) for i in others}  # each single calm clip drawn alone at times
+    only_itself = np.array([own])  # a voice whose one calm clip is this one did not enrol
+    assert all(drawn_enrolment(rng, profiles, own, only_itself) is None for _ in range(20))
+
+
+def test_an_enrolled_reading_scores_the_same_clips_for_every_network():
+    from training.voice_tilt_experiment import scored_clips
+
+    speakers, labels = two_voices()
+    cache, index = {"speaker": speakers, "label": labels}, np.arange(15)
+    kept, enrolled_with = scored_clips(cache, index, "enrolled")
+    assert len(kept) == 8 - ENROL_CLIPS and len(enrolled_with) == len(kept)
+    subset = np.flatnonzero(speakers == "a")
+    kept_a, _ = scored_clips(cache, subset, "enrolled")
+    np.testing.assert_array_equal(kept_a, kept)  # cache indices, whatever the set's own positions
+    every, none = scored_clips(cache, index, "speaker")
+    assert every is index and none is None

@@ -14,6 +14,11 @@ k - 1 other training clips of its speaker (k log-uniform in 1..MAX_HEARD): from 
 clip (tilt near zero, the served input) to one heard at length. The tilt is measured on the clean
 window, before the room and microphone augmentation, which colours window and profile alike.
 Test sets are read as sessions (:func:`heard_so_far`). Nothing here is served.
+
+A voice that stays in one mood makes its profile heard so far that mood (measured 2026-12-07: URDU at
+chance). The *enrolment* variant (``voice_train --voice-enrol``) takes the profile from a few clips of
+the voice's calm speech given before the session instead (:func:`enrolment`), so a tilt reads as "away
+from this voice at rest"; a voice that did not enrol gets no tilt, i.e. the served input.
 """
 
 from __future__ import annotations
@@ -23,12 +28,17 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core.audio import fit_to_window
+from emotion_core.labels import EMOTIONS
 from emotion_core.reader import pooling_mask
 from emotion_core.windows import cut, window_mel
 from training.voice_data import PROJECT_ROOT, clip_audio
 
 MAX_HEARD = 32  # the most clips a training profile averages
 SPREAD_FLOOR = 1e-3  # as normalize_features: a silent window is not blown up
+ENROL_CLIPS = 3  # the calm clips a test voice enrols with (about 6-10 s of speech)
+MAX_ENROL = 8  # the most calm clips a training enrolment averages
+NO_ENROL_SHARE = 0.25  # training examples read as a voice that did not enrol: no tilt, the served input
+CALM = EMOTIONS.index("neutral")
 PROFILES = PROJECT_ROOT / "artifacts" / "voice_profiles.npz"  # every cached clip's profile (cache_profiles)
 
 
@@ -108,3 +118,46 @@ def cache_profiles(cache: dict, path: Path = PROFILES) -> np.ndarray:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, profiles=profiles)
     return profiles
+
+
+def calm_members(speakers: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+    """For each clip, the indices of every neutral clip of its speaker (itself included if neutral)."""
+    names, inverse = np.unique(speakers, return_inverse=True)
+    groups = [np.flatnonzero((inverse == k) & (labels == CALM)) for k in range(len(names))]
+    return [groups[k] for k in inverse]
+
+
+def drawn_enrolment(rng: np.random.Generator, profiles: np.ndarray, own: int,
+                    calm_clips: np.ndarray) -> np.ndarray | None:
+    """A training example's enrolment: the mean profile of k (1..MAX_ENROL) of its speaker's neutral clips
+    other than itself (``calm_clips``, indices into ``profiles``); None (no tilt: a voice that did not
+    enrol) for a share NO_ENROL_SHARE of examples and for a speaker with no other neutral clip."""
+    others = calm_clips[calm_clips != own]
+    if others.size == 0 or rng.random() < NO_ENROL_SHARE:
+        return None
+    count = min(int(rng.integers(1, MAX_ENROL + 1)), others.size)
+    return profiles[rng.choice(others, count, replace=False)].mean(axis=0)
+
+
+def enrolment(speakers: np.ndarray, labels: np.ndarray, seed: int = 0,
+              calm: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
+    """How a test set is read with enrolment: for each speaker, ENROL_CLIPS clips drawn (seeded) from its
+    neutral clips (``calm``) or, as a check, from its clips of one other emotion drawn at random (a user
+    who enrolled upset). Returns the positions that are scored (never an enrolment clip; speakers without
+    ENROL_CLIPS + 1 such clips are left out) and, for each, the positions of its speaker's enrolment."""
+    rng, scored, enrolled_with = np.random.default_rng(seed), [], []
+    for speaker in np.unique(speakers):
+        own = speakers == speaker
+        moods = [CALM] if calm else [m for m in np.unique(labels[own]) if m != CALM
+                                     and np.sum(own & (labels == m)) > ENROL_CLIPS]
+        if not moods:
+            continue
+        pool = np.flatnonzero(own & (labels == moods[int(rng.integers(len(moods)))]))
+        if pool.size <= ENROL_CLIPS:
+            continue
+        enrol = rng.choice(pool, ENROL_CLIPS, replace=False)
+        rest = np.setdiff1d(np.flatnonzero(own), enrol)
+        scored.extend(rest)
+        enrolled_with.extend([enrol] * rest.size)
+    order = np.argsort(scored, kind="stable")
+    return np.asarray(scored, dtype=int)[order], [enrolled_with[i] for i in order]

@@ -31,11 +31,21 @@ from training.voice_crosscorpus import collapse
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_functionals import choice_score
-from training.voice_tilt import band_means, cache_profiles, heard_so_far, tilted_clip, tilted_input
+from training.voice_tilt import (
+    CALM,
+    band_means,
+    cache_profiles,
+    enrolment,
+    heard_so_far,
+    tilted_clip,
+    tilted_input,
+)
 from training.voice_train import ARTIFACTS, limit_threads, split_indices
 
 ORDER_SEED = 0  # the order each test speaker's clips are heard in
-SESSIONS = ("speaker", "one-mood", "clip")  # what one session of a voice is when a test set is read (session_keys)
+# What one session of a voice is when a test set is read: heard so far (session_keys) or enrolled before
+# (training.voice_tilt.enrolment; the enrolment clips are not scored, whichever network reads the set).
+SESSIONS = ("speaker", "one-mood", "clip", "enrolled", "enrolled-upset")
 
 
 def test_sets(cache: dict) -> dict[str, np.ndarray]:
@@ -51,10 +61,10 @@ def test_sets(cache: dict) -> dict[str, np.ndarray]:
             "crema-d:test": np.flatnonzero((corpus == "crema-d") & (split == "test"))}
 
 
-def calibration_inputs(cache: dict, tilt: bool, count: int = 400, seed: int = 0) -> np.ndarray:
+def calibration_inputs(cache: dict, tilt: bool, count: int = 400, seed: int = 0, calm: bool = False) -> np.ndarray:
     """``(count, 301, 64, 1)``: the first window of random training clips without EMOVO
     (``training.voice_export.calibration_windows``); tilted against the speaker's mean training
-    profile when ``tilt``, the same clips picked the same way."""
+    profile when ``tilt`` (its neutral clips' when ``calm``, as an enrolment), the same clips picked the same way."""
     from training.voice_export import calibration_windows
 
     if not tilt:
@@ -62,17 +72,18 @@ def calibration_inputs(cache: dict, tilt: bool, count: int = 400, seed: int = 0)
     train = split_indices(cache, "train", "emovo")
     chosen = np.random.default_rng(seed).choice(train, count, replace=False)
     profiles, speakers = cache_profiles(cache), cache["speaker"]
-    voice = {s: profiles[train[speakers[train] == s]].mean(axis=0) for s in np.unique(speakers[chosen])}
+    heard = train[cache["label"][train] == CALM] if calm else train
+    voice = {s: profiles[heard[speakers[heard] == s]].mean(axis=0) for s in np.unique(speakers[chosen])}
     first = [window_mel(cut(clip_audio(cache, i))[1][0]) for i in chosen]
     return np.stack([tilted_input(mel, band_means(mel) - voice[speakers[i]])
                      for mel, i in zip(first, chosen, strict=True)])[..., None].astype(np.float32)
 
 
-def export(checkpoint: Path, name: str, tilt: bool, cache: dict) -> Path:
+def export(checkpoint: Path, name: str, tilt: bool, cache: dict, calm: bool = False) -> Path:
     """The checkpoint as an int8 file ``artifacts/<name>.tflite``, its ranges from :func:`calibration_inputs`."""
     from training.voice_export import convert, load_model
 
-    calibration = calibration_inputs(cache, tilt)
+    calibration = calibration_inputs(cache, tilt or calm, calm=calm)
     out = ARTIFACTS / f"{name}.tflite"
     out.write_bytes(convert(load_model([checkpoint], calibration), calibration))
     return out
@@ -88,13 +99,27 @@ def session_keys(cache: dict, index: np.ndarray, sessions: str) -> np.ndarray:
     return index.astype(str) if sessions == "clip" else speakers
 
 
+def scored_clips(cache: dict, index: np.ndarray, sessions: str) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """The clips of ``index`` a reading scores, and with enrolled sessions each one's enrolment clips
+    (cache indices); sessions heard so far score every clip (None)."""
+    if not sessions.startswith("enrolled"):
+        return index, None
+    scored, enrolled_with = enrolment(cache["speaker"][index], cache["label"][index], ORDER_SEED,
+                                      calm=sessions == "enrolled")
+    return index[scored], [index[enrol] for enrol in enrolled_with]
+
+
 def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, profiles: np.ndarray | None,
-                  sessions: str = "speaker") -> np.ndarray:
+                  sessions: str = "speaker", enrolled_with: list[np.ndarray] | None = None) -> np.ndarray:
     """``(len(index), 7)``: each clip's reading (mean of its speech windows' scores); with every cached
-    clip's ``profiles`` (:func:`~training.voice_tilt.cache_profiles`), tilted against the profile heard so
-    far in its session (:func:`session_keys`)."""
+    clip's ``profiles`` (:func:`~training.voice_tilt.cache_profiles`), tilted against its enrolment's
+    profile (``enrolled_with``, from :func:`scored_clips`) or else the profile heard so far in its
+    session (:func:`session_keys`)."""
     tilt = profiles is not None
-    heard = heard_so_far(profiles[index], session_keys(cache, index, sessions), ORDER_SEED) if tilt else None
+    if tilt and enrolled_with is not None:
+        heard = np.array([profiles[enrol].mean(axis=0) for enrol in enrolled_with])
+    elif tilt:
+        heard = heard_so_far(profiles[index], session_keys(cache, index, sessions), ORDER_SEED)
     readings = []
     for row, i in enumerate(index):
         inputs, voiced = tilted_clip(clip_audio(cache, i), heard[row]) if tilt else clip_windows(clip_audio(cache, i))
@@ -114,12 +139,17 @@ def score(model_path: Path, tilt: bool, cache: dict, sessions: str = "speaker") 
     """Every :func:`test_sets` set for one int8 file, and the rule's score."""
     model, started, sets = LiteClassifier(model_path, num_threads=1), time.time(), {}
     profiles = cache_profiles(cache) if tilt else None
-    for name, index in test_sets(cache).items():
-        sets[name] = measure(cache["label"][index], clip_readings(model, cache, index, profiles, sessions))
+    for name, every in test_sets(cache).items():
+        index, enrolled_with = scored_clips(cache, every, sessions)
+        if index.size == 0:
+            continue
+        sets[name] = measure(cache["label"][index], clip_readings(model, cache, index, profiles, sessions,
+                                                                  enrolled_with))
         print(f"  {name}: UAR {sets[name]['uar']:.1f} collapse {sets[name]['collapse']:.2f} "
               f"({time.time() - started:.0f} s)", flush=True)
     validation = float(np.mean([sets["ravdess:val"]["uar"], sets["crema-d:val"]["uar"]]))
-    return {"file": str(model_path), "tilt": tilt, "sessions": sessions if tilt else None,
+    heard = sessions if tilt or sessions.startswith("enrolled") else None  # untilted: which clips were scored
+    return {"file": str(model_path), "tilt": tilt, "sessions": heard,
             "validation": validation, "emovo_dev": sets["emovo:dev"]["uar"],
             "rule_score": choice_score(validation, sets["emovo:dev"]["uar"]), "sets": sets}
 
@@ -131,9 +161,12 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--name", default="voice_tilt")
     parser.add_argument("--tilted", action="store_true", help="export: the checkpoint was trained with the tilt")
+    parser.add_argument("--enrolled", action="store_true", help="export: the checkpoint was trained with --voice-enrol")
     parser.add_argument("--tilt", nargs="*", default=[], choices=("yes", "no"), help="score: per model, tilted or not")
     parser.add_argument("--sessions", choices=SESSIONS, default="speaker",
-                        help="score: a tilted network's sessions (speaker: the rule's; one-mood, clip: checks)")
+                        help="score: how a voice is heard (speaker: heard so far; enrolled: calm clips before; "
+                             "one-mood, clip, enrolled-upset: checks); enrolled sessions drop the enrolment clips "
+                             "for every network")
     parser.add_argument("--model", type=Path, nargs="*", default=[])
     parser.add_argument("--names", nargs="*", default=[])
     parser.add_argument("--out", type=Path, default=ARTIFACTS / "voice_tilt_scores.json")
@@ -143,7 +176,7 @@ def main() -> None:
     if args.command == "profiles":
         print(f"{cache_profiles(cache).shape[0]} profiles ({time.time() - started:.0f} s)")
     elif args.command == "export":
-        path = export(args.checkpoint, args.name, args.tilted, cache)
+        path = export(args.checkpoint, args.name, args.tilted, cache, calm=args.enrolled)
         print(f"{path}: {path.stat().st_size} bytes ({time.time() - started:.0f} s)")
     else:
         results = {name: score(model, flag == "yes", cache, args.sessions)

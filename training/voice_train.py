@@ -48,7 +48,10 @@ from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cac
 from training.voice_tilt import (
     band_means,
     cache_profiles,
+    calm_members,
+    drawn_enrolment,
     drawn_profile,
+    enrolment,
     heard_so_far,
     speaker_members,
     tilted_clip,
@@ -88,6 +91,7 @@ class TrainConfig:
     speaker_adversary: float = 0.0  # > 0: train against a speaker classifier, its gradient reversed at this scale
     adversary_ramp: bool = False  # the reversal scale rises from 0 to speaker_adversary (DANN's schedule)
     voice_tilt: bool = False  # keep each window's tilt against its voice's profile (training.voice_tilt)
+    voice_enrol: bool = False  # the same input, the profile from the voice's calm clips (training.voice_tilt)
     seed: int = 0
 
 
@@ -348,8 +352,14 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     val = split_indices(cache, "val", config.exclude_corpus)
     clips = [clip_audio(cache, i) for i in train]
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
-    if config.voice_tilt:  # the validation speakers read as sessions, as the tilt's test sets are
+    if config.voice_tilt or config.voice_enrol:
         voices = cache_profiles(cache)
+    if config.voice_enrol:  # the validation speakers enrolled, their enrolment clips not scored
+        scored, enrolled_with = enrolment(cache["speaker"][val], cache["label"][val])
+        heard = [voices[val[enrol]].mean(axis=0) for enrol in enrolled_with]
+        val = val[scored]
+        val_windows = [tilted_clip(clip_audio(cache, i), voice) for i, voice in zip(val, heard, strict=True)]
+    elif config.voice_tilt:  # the validation speakers read as sessions, as the tilt's test sets are
         heard = heard_so_far(voices[val], cache["speaker"][val])
         val_windows = [tilted_clip(clip_audio(cache, i), voice) for i, voice in zip(val, heard, strict=True)]
     else:
@@ -363,6 +373,7 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
             copy_into_ibn(plain, model)
     speakers, speaker_count = speaker_indices(cache["speaker"][train])
     members = speaker_members(speakers) if config.voice_tilt else None  # each training clip's speaker's clips
+    calm = calm_members(speakers, labels) if config.voice_enrol else None  # ... and its speaker's neutral ones
     trainer = adversarial_trainer(model, speaker_count, config.speaker_adversary) if config.speaker_adversary else model
     trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                     loss=["categorical_crossentropy"] * len(trainer.outputs))
@@ -379,8 +390,11 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
                 if config.speaker_adversary and config.adversary_ramp:
                     set_adversary_scale(trainer, ramped_scale(progress, config.speaker_adversary))
             batch = rng.choice(len(clips), config.batch_size, p=weights)
-            drawn = ([drawn_profile(rng, voices, train[i], train[members[i]]) for i in batch]
-                     if config.voice_tilt else None)
+            drawn = None
+            if config.voice_tilt:
+                drawn = [drawn_profile(rng, voices, train[i], train[members[i]]) for i in batch]
+            elif config.voice_enrol:
+                drawn = [drawn_enrolment(rng, voices, train[i], train[calm[i]]) for i in batch]
             x, y = make_batch([clips[i] for i in batch], labels[batch], rng, profile, config,
                               speakers[batch] if config.speaker_adversary else None, speaker_count, drawn)
             losses.append(np.ravel(trainer.train_on_batch(x, y)).astype(float))
@@ -458,6 +472,8 @@ def main() -> None:
                         help="> 0: a speaker classifier on the pooled embedding, its gradient reversed at this scale")
     parser.add_argument("--voice-tilt", action="store_true",
                         help="keep each window's spectral tilt against its voice's profile (training.voice_tilt)")
+    parser.add_argument("--voice-enrol", action="store_true",
+                        help="as --voice-tilt, the profile from a few of the voice's calm clips (training.voice_tilt)")
     parser.add_argument("--adversary-ramp", action="store_true",
                         help="with --speaker-adversary: raise the scale from 0 to it along DANN's schedule")
     args = parser.parse_args()
@@ -476,6 +492,7 @@ def main() -> None:
                              corpus_power=args.corpus_power, normalisation=args.normalisation,
                              speaker_adversary=args.speaker_adversary, adversary_ramp=args.adversary_ramp,
                              ibn_blocks=args.ibn_blocks, voice_tilt=args.voice_tilt,
+                             voice_enrol=args.voice_enrol,
                              **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60
