@@ -131,6 +131,9 @@ def test_a_test_voice_enrols_with_its_own_calm_clips_and_they_are_not_scored():
     assert sorted(set(scored) | set(enrol)) == list(np.flatnonzero(speakers == "a"))
     again = enrolment(speakers, labels, seed=2)
     np.testing.assert_array_equal(again[0], scored)
+    one, with_one = enrolment(speakers, labels, seed=2, clips=1)  # a shorter enrolment: b can enrol too
+    assert set(speakers[one]) == {"a", "b"} and {len(e) for e in with_one} == {1}
+    assert len(one) == 15 - 2
 
 
 def test_the_upset_check_enrols_with_one_other_mood():

@@ -139,23 +139,23 @@ def drawn_enrolment(rng: np.random.Generator, profiles: np.ndarray, own: int,
     return profiles[rng.choice(others, count, replace=False)].mean(axis=0)
 
 
-def enrolment(speakers: np.ndarray, labels: np.ndarray, seed: int = 0,
-              calm: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
-    """How a test set is read with enrolment: for each speaker, ENROL_CLIPS clips drawn (seeded) from its
+def enrolment(speakers: np.ndarray, labels: np.ndarray, seed: int = 0, calm: bool = True,
+              clips: int = ENROL_CLIPS) -> tuple[np.ndarray, list[np.ndarray]]:
+    """How a test set is read with enrolment: for each speaker, ``clips`` clips drawn (seeded) from its
     neutral clips (``calm``) or, as a check, from its clips of one other emotion drawn at random (a user
     who enrolled upset). Returns the positions that are scored (never an enrolment clip; speakers without
-    ENROL_CLIPS + 1 such clips are left out) and, for each, the positions of its speaker's enrolment."""
+    ``clips`` + 1 such clips are left out) and, for each, the positions of its speaker's enrolment."""
     rng, scored, enrolled_with = np.random.default_rng(seed), [], []
     for speaker in np.unique(speakers):
         own = speakers == speaker
         moods = [CALM] if calm else [m for m in np.unique(labels[own]) if m != CALM
-                                     and np.sum(own & (labels == m)) > ENROL_CLIPS]
+                                     and np.sum(own & (labels == m)) > clips]
         if not moods:
             continue
         pool = np.flatnonzero(own & (labels == moods[int(rng.integers(len(moods)))]))
-        if pool.size <= ENROL_CLIPS:
+        if pool.size <= clips:
             continue
-        enrol = rng.choice(pool, ENROL_CLIPS, replace=False)
+        enrol = rng.choice(pool, clips, replace=False)
         rest = np.setdiff1d(np.flatnonzero(own), enrol)
         scored.extend(rest)
         enrolled_with.extend([enrol] * rest.size)

@@ -33,6 +33,7 @@ from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_functionals import choice_score
 from training.voice_tilt import (
     CALM,
+    ENROL_CLIPS,
     band_means,
     cache_profiles,
     enrolment,
@@ -99,13 +100,14 @@ def session_keys(cache: dict, index: np.ndarray, sessions: str) -> np.ndarray:
     return index.astype(str) if sessions == "clip" else speakers
 
 
-def scored_clips(cache: dict, index: np.ndarray, sessions: str) -> tuple[np.ndarray, list[np.ndarray] | None]:
+def scored_clips(cache: dict, index: np.ndarray, sessions: str,
+                 enrol_clips: int = ENROL_CLIPS) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """The clips of ``index`` a reading scores, and with enrolled sessions each one's enrolment clips
     (cache indices); sessions heard so far score every clip (None)."""
     if not sessions.startswith("enrolled"):
         return index, None
     scored, enrolled_with = enrolment(cache["speaker"][index], cache["label"][index], ORDER_SEED,
-                                      calm=sessions == "enrolled")
+                                      calm=sessions == "enrolled", clips=enrol_clips)
     return index[scored], [index[enrol] for enrol in enrolled_with]
 
 
@@ -135,12 +137,12 @@ def measure(labels: np.ndarray, readings: np.ndarray) -> dict:
             "foreign_share": 100 * shape.foreign_share, "clips": int(labels.size)}
 
 
-def score(model_path: Path, tilt: bool, cache: dict, sessions: str = "speaker") -> dict:
+def score(model_path: Path, tilt: bool, cache: dict, sessions: str = "speaker", enrol_clips: int = ENROL_CLIPS) -> dict:
     """Every :func:`test_sets` set for one int8 file, and the rule's score."""
     model, started, sets = LiteClassifier(model_path, num_threads=1), time.time(), {}
     profiles = cache_profiles(cache) if tilt else None
     for name, every in test_sets(cache).items():
-        index, enrolled_with = scored_clips(cache, every, sessions)
+        index, enrolled_with = scored_clips(cache, every, sessions, enrol_clips)
         if index.size == 0:
             continue
         sets[name] = measure(cache["label"][index], clip_readings(model, cache, index, profiles, sessions,
@@ -150,6 +152,7 @@ def score(model_path: Path, tilt: bool, cache: dict, sessions: str = "speaker") 
     validation = float(np.mean([sets["ravdess:val"]["uar"], sets["crema-d:val"]["uar"]]))
     heard = sessions if tilt or sessions.startswith("enrolled") else None  # untilted: which clips were scored
     return {"file": str(model_path), "tilt": tilt, "sessions": heard,
+            **({"enrol_clips": enrol_clips} if sessions.startswith("enrolled") else {}),
             "validation": validation, "emovo_dev": sets["emovo:dev"]["uar"],
             "rule_score": choice_score(validation, sets["emovo:dev"]["uar"]), "sets": sets}
 
@@ -167,6 +170,8 @@ def main() -> None:
                         help="score: how a voice is heard (speaker: heard so far; enrolled: calm clips before; "
                              "one-mood, clip, enrolled-upset: checks); enrolled sessions drop the enrolment clips "
                              "for every network")
+    parser.add_argument("--enrol-clips", type=int, default=ENROL_CLIPS,
+                        help="score, enrolled sessions: how many clips each voice enrols with")
     parser.add_argument("--model", type=Path, nargs="*", default=[])
     parser.add_argument("--names", nargs="*", default=[])
     parser.add_argument("--out", type=Path, default=ARTIFACTS / "voice_tilt_scores.json")
@@ -179,7 +184,7 @@ def main() -> None:
         path = export(args.checkpoint, args.name, args.tilted, cache, calm=args.enrolled)
         print(f"{path}: {path.stat().st_size} bytes ({time.time() - started:.0f} s)")
     else:
-        results = {name: score(model, flag == "yes", cache, args.sessions)
+        results = {name: score(model, flag == "yes", cache, args.sessions, args.enrol_clips)
                    for model, name, flag in zip(args.model, args.names, args.tilt, strict=True)}
         args.out.write_text(json.dumps(results, indent=2))
         for name, result in results.items():
