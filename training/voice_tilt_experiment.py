@@ -150,8 +150,8 @@ def score(model_path: Path, tilt: bool, cache: dict, sessions: str = "speaker", 
         print(f"  {name}: UAR {sets[name]['uar']:.1f} collapse {sets[name]['collapse']:.2f} "
               f"({time.time() - started:.0f} s)", flush=True)
     validation = float(np.mean([sets["ravdess:val"]["uar"], sets["crema-d:val"]["uar"]]))
-    heard = sessions if tilt or sessions.startswith("enrolled") else None  # untilted: which clips were scored
-    return {"file": str(model_path), "tilt": tilt, "sessions": heard,
+    read_as = sessions if tilt or sessions.startswith("enrolled") else None  # untilted: which clips were scored
+    return {"file": str(model_path), "tilt": tilt, "sessions": read_as,
             **({"enrol_clips": enrol_clips} if sessions.startswith("enrolled") else {}),
             "validation": validation, "emovo_dev": sets["emovo:dev"]["uar"],
             "rule_score": choice_score(validation, sets["emovo:dev"]["uar"]), "sets": sets}

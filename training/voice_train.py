@@ -477,6 +477,8 @@ def main() -> None:
     parser.add_argument("--adversary-ramp", action="store_true",
                         help="with --speaker-adversary: raise the scale from 0 to it along DANN's schedule")
     args = parser.parse_args()
+    if args.voice_tilt and args.voice_enrol:
+        parser.error("--voice-tilt and --voice-enrol are two profiles for one input: choose one")
     limit_threads(args.threads)
     suffix = f"_no_{args.exclude_corpus}" if args.exclude_corpus else ""
     out = args.out or ARTIFACTS / f"voice_{args.model}{suffix}.keras"
