@@ -122,9 +122,7 @@ def cache_profiles(cache: dict, path: Path = PROFILES) -> np.ndarray:
 
 def calm_members(speakers: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
     """For each clip, the indices of every neutral clip of its speaker (itself included if neutral)."""
-    names, inverse = np.unique(speakers, return_inverse=True)
-    groups = [np.flatnonzero((inverse == k) & (labels == CALM)) for k in range(len(names))]
-    return [groups[k] for k in inverse]
+    return [members[labels[members] == CALM] for members in speaker_members(speakers)]
 
 
 def drawn_enrolment(rng: np.random.Generator, profiles: np.ndarray, own: int,
@@ -161,3 +159,11 @@ def enrolment(speakers: np.ndarray, labels: np.ndarray, seed: int = 0, calm: boo
         enrolled_with.extend([enrol] * rest.size)
     order = np.argsort(scored, kind="stable")
     return np.asarray(scored, dtype=int)[order], [enrolled_with[i] for i in order]
+
+
+def enrolled_clips(cache: dict, index: np.ndarray, seed: int = 0, calm: bool = True,
+                   clips: int = ENROL_CLIPS) -> tuple[np.ndarray, list[np.ndarray]]:
+    """:func:`enrolment` of the cached clips ``index``, in cache indices: the clips scored, and each one's
+    enrolment clips."""
+    scored, enrolled_with = enrolment(cache["speaker"][index], cache["label"][index], seed, calm, clips)
+    return index[scored], [index[enrol] for enrol in enrolled_with]

@@ -36,7 +36,7 @@ from training.voice_tilt import (
     ENROL_CLIPS,
     band_means,
     cache_profiles,
-    enrolment,
+    enrolled_clips,
     heard_so_far,
     tilted_clip,
     tilted_input,
@@ -106,9 +106,7 @@ def scored_clips(cache: dict, index: np.ndarray, sessions: str,
     (cache indices); sessions heard so far score every clip (None)."""
     if not sessions.startswith("enrolled"):
         return index, None
-    scored, enrolled_with = enrolment(cache["speaker"][index], cache["label"][index], ORDER_SEED,
-                                      calm=sessions == "enrolled", clips=enrol_clips)
-    return index[scored], [index[enrol] for enrol in enrolled_with]
+    return enrolled_clips(cache, index, ORDER_SEED, calm=sessions == "enrolled", clips=enrol_clips)
 
 
 def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, profiles: np.ndarray | None,

@@ -51,7 +51,7 @@ from training.voice_tilt import (
     calm_members,
     drawn_enrolment,
     drawn_profile,
-    enrolment,
+    enrolled_clips,
     heard_so_far,
     speaker_members,
     tilted_clip,
@@ -355,9 +355,8 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     if config.voice_tilt or config.voice_enrol:
         voices = cache_profiles(cache)
     if config.voice_enrol:  # the validation speakers enrolled, their enrolment clips not scored
-        scored, enrolled_with = enrolment(cache["speaker"][val], cache["label"][val])
-        heard = [voices[val[enrol]].mean(axis=0) for enrol in enrolled_with]
-        val = val[scored]
+        val, enrolled_with = enrolled_clips(cache, val)
+        heard = [voices[enrol].mean(axis=0) for enrol in enrolled_with]
         val_windows = [tilted_clip(clip_audio(cache, i), voice) for i, voice in zip(val, heard, strict=True)]
     elif config.voice_tilt:  # the validation speakers read as sessions, as the tilt's test sets are
         heard = heard_so_far(voices[val], cache["speaker"][val])
