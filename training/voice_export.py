@@ -148,8 +148,6 @@ def ibn_blocks_in(checkpoint: Path) -> int:
 
 def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
     """Our CNN from one checkpoint, or the average of several in one graph (every network of an ensemble file)."""
-    import keras
-
     members, layers_per_network = [], len(weighted_layers(build_ours()))
     for checkpoint in checkpoints:
         count = networks_in(checkpoint, layers_per_network)
@@ -157,6 +155,13 @@ def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
             member = build_ours(name=f"voice_emotion_{len(members)}", ibn_blocks=ibn_blocks_in(checkpoint))
             warm_start(member, checkpoint, sample_inputs, network if count > 1 else None)
             members.append(member)
+    return averaged(members)
+
+
+def averaged(members: list):
+    """One network as it is, several in one graph that averages their probabilities (an ensemble file)."""
+    import keras
+
     if len(members) == 1:
         return members[0]
     inputs = keras.Input(INPUT_SHAPE[1:])

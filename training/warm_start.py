@@ -91,13 +91,20 @@ def restore_from_tflite(model, path: Path, sample_inputs: np.ndarray, member: in
     network of a file that holds several (e.g. 1 = the mirror-image network of the served face model).
     """
     layers = weighted_layers(model)
-    found = member_weights(tflite_layer_weights(path), len(layers), member)
+    restore_folded(model, member_weights(tflite_layer_weights(path), len(layers), member), sample_inputs, str(path))
+
+
+def restore_folded(model, found: list[tuple[str, np.ndarray, np.ndarray]], sample_inputs: np.ndarray,
+                   source: str = "the weights") -> None:
+    """Set ``model``'s conv/dense layers to folded ``(op, kernel, bias)`` weights (:func:`tflite_layer_weights`'s
+    form), each batch norm set as :func:`restore_from_tflite` explains."""
+    layers = weighted_layers(model)
     if len(layers) != len(found):
-        raise ValueError(f"{path} has {len(found)} conv/dense ops, the model {len(layers)} conv/dense layers")
+        raise ValueError(f"{source} has {len(found)} conv/dense ops, the model {len(layers)} conv/dense layers")
     convs = []
     for layer, (_, kernel, bias) in zip(layers, found, strict=True):
         if layer.kernel.shape != kernel.shape:
-            raise ValueError(f"{layer.name}: kernel {tuple(layer.kernel.shape)} vs {kernel.shape} in {path}")
+            raise ValueError(f"{layer.name}: kernel {tuple(layer.kernel.shape)} vs {kernel.shape} in {source}")
         if layer.use_bias:
             layer.set_weights([kernel, bias])
             continue
