@@ -127,7 +127,7 @@ def test_members_load_from_an_exported_float_tflite(tmp_path):
 
 
 def test_one_network_loads_from_an_exported_pair(tmp_path):
-    from training.face_export import network_of
+    from training.warm_start import network_of
 
     pair = tiny_members(2)
     path = tmp_path / "pair.tflite"

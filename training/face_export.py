@@ -40,7 +40,7 @@ from training.face_data import ARTIFACTS, data_dir, load_arrays, split
 from training.face_evaluate import REPORT_DIR, SPLITS, evaluate, predict_images, served_inputs, split_metrics
 from training.face_train import build_model
 from training.manifest import WEIGHTS_DIR, update_entry
-from training.warm_start import tflite_layer_weights, warm_start
+from training.warm_start import network_of, tflite_layer_weights, warm_start
 
 INT8_NAME, FLOAT_NAME = "face_emotion", "face_emotion_float"
 INPUT_SHAPE = (1, FACE_INPUT_SIZE, FACE_INPUT_SIZE, 1)
@@ -139,15 +139,6 @@ def checkpoint_arch(path: Path) -> str:
     with zipfile.ZipFile(path) as archive:
         layers = json.loads(archive.read("config.json"))["config"]["layers"]
     return "separable" if any(layer["class_name"] == "DepthwiseConv2D" for layer in layers) else "vgg"
-
-
-def network_of(checkpoint: Path | str) -> tuple[Path, int | None]:
-    """``FILE.tflite:N`` -> ``(FILE.tflite, N)``: network N of an exported file that holds several (0 = the
-    served pair's face network, 1 = its mirror network); any other checkpoint -> ``(path, None)``."""
-    stem, colon, index = str(checkpoint).rpartition(":")
-    if colon and stem.endswith(".tflite") and index.isdigit():
-        return Path(stem), int(index)
-    return Path(checkpoint), None
 
 
 def load_members(checkpoints: list[Path], sample_images: np.ndarray) -> list:

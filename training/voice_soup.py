@@ -1,4 +1,4 @@
-"""Weight soups of the voice CNN: networks fine-tuned from one start, their weights averaged into one.
+"""Weight soups of the voice CNN, averaged in one int8 graph (``training.soup`` makes each soup).
 
 Run:
     python -m training.voice_soup --group weights/voice_emotion_float.tflite:0 weights/voice_emotion_float.tflite:3 \
@@ -6,81 +6,39 @@ Run:
 
 Each ``--group`` lists ingredients that began as the same network (a served network and its fine-tunes):
 ``FILE.tflite:N`` is network N of an exported ensemble, ``FILE.keras`` a training checkpoint. A group
-becomes one network whose every conv/dense layer is the mean of its ingredients' layers, batch norms
-folded first (the exported form), so a fine-tune and the network it started from mix as the functions
-they compute. The groups' networks are averaged in one graph as ``training.voice_export`` does, and
-written int8 (``artifacts/<name>.tflite``, calibrated on training windows without EMOVO) with a float
-copy beside it. Printed: the soup's top-1 agreement with the average of its ingredients' outputs on
-those training windows (a soup of networks that do not share a basin disagrees here first).
+becomes one network, the mean of its ingredients' weights (:func:`training.soup.soup_into`); the groups'
+networks are averaged in one graph as ``training.voice_export`` does, and written int8
+(``artifacts/<name>.tflite``, calibrated on training windows without EMOVO) with a float copy beside it.
+Printed: the soup's top-1 agreement with the average of its ingredients' outputs on those training
+windows (a soup of networks that do not share a basin disagrees here first).
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from training import quantize
+from training.soup import soup_into
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import load_cache
-from training.voice_export import INPUT_SHAPE, averaged, calibration_windows, convert, load_model
+from training.voice_export import averaged, calibration_windows, convert
 from training.voice_train import ARTIFACTS, build_ours, limit_threads
-from training.warm_start import member_weights, restore_folded, tflite_layer_weights, weighted_layers
-
-Folded = list[tuple[str, np.ndarray, np.ndarray]]  # (op, kernel, bias) per conv/dense layer, batch norms folded
-
-
-def ingredient_path(spec: str) -> tuple[Path, int | None]:
-    """``FILE.tflite:N`` -> ``(FILE.tflite, N)``; any other ingredient -> ``(path, None)``."""
-    stem, colon, index = spec.rpartition(":")
-    if colon and stem.endswith(".tflite") and index.isdigit():
-        return Path(stem), int(index)
-    return Path(spec), None
-
-
-def folded_weights(spec: str, sample_inputs: np.ndarray) -> Folded:
-    """One ingredient's conv/dense weights with its batch norms folded in, as an exported float file holds them."""
-    path, network = ingredient_path(spec)
-    layers = len(weighted_layers(build_ours()))
-    if path.suffix == ".tflite":
-        return member_weights(tflite_layer_weights(path), layers, network)
-    with tempfile.TemporaryDirectory() as folder:  # the converter does the folding, as for a served file
-        exported = Path(folder) / "ingredient.tflite"
-        exported.write_bytes(quantize.to_tflite(load_model([path], sample_inputs), INPUT_SHAPE, None))
-        return tflite_layer_weights(exported)
-
-
-def mean_folded(ingredients: list[Folded]) -> Folded:
-    """Layer by layer, the mean of the ingredients' kernels and biases."""
-    if len({len(found) for found in ingredients}) != 1:
-        raise ValueError("the ingredients do not have the same layers")
-    return [(layers[0][0], np.mean([kernel for _, kernel, _ in layers], axis=0),
-             np.mean([bias for _, _, bias in layers], axis=0))
-            for layers in zip(*ingredients, strict=True)]
 
 
 def soup_model(groups: list[list[str]], sample_inputs: np.ndarray):
     """One network per group (its ingredients' mean weights), all averaged in one graph."""
-    members = []
-    for index, group in enumerate(groups):
-        member = build_ours(name=f"voice_emotion_{index}")
-        restore_folded(member, mean_folded([folded_weights(spec, sample_inputs) for spec in group]), sample_inputs,
-                       " + ".join(group))
-        members.append(member)
-    return averaged(members)
+    return averaged([soup_into(build_ours(name=f"voice_emotion_{index}"), group, sample_inputs)
+                     for index, group in enumerate(groups)])
 
 
 def ingredients_model(groups: list[list[str]], sample_inputs: np.ndarray):
     """Every ingredient as its own network, all averaged in one graph (what the soup is compared with)."""
-    members = []
-    for spec in (spec for group in groups for spec in group):
-        member = build_ours(name=f"voice_ingredient_{len(members)}")
-        restore_folded(member, folded_weights(spec, sample_inputs), sample_inputs, spec)
-        members.append(member)
-    return averaged(members)
+    ingredients = [spec for group in groups for spec in group]
+    return averaged([soup_into(build_ours(name=f"voice_ingredient_{index}"), [spec], sample_inputs)
+                     for index, spec in enumerate(ingredients)])
 
 
 def main() -> None:

@@ -71,6 +71,15 @@ def conv_output_statistics(model, convs: list, inputs: np.ndarray) -> list[tuple
     return [(o.mean(axis=(0, 1, 2)), o.var(axis=(0, 1, 2))) for o in outputs]
 
 
+def network_of(checkpoint: Path | str) -> tuple[Path, int | None]:
+    """``FILE.tflite:N`` -> ``(FILE.tflite, N)``: network N of an exported file that holds several (e.g. 1 = the
+    served face pair's mirror network); any other checkpoint -> ``(path, None)``."""
+    stem, colon, index = str(checkpoint).rpartition(":")
+    if colon and stem.endswith(".tflite") and index.isdigit():
+        return Path(stem), int(index)
+    return Path(checkpoint), None
+
+
 def member_weights(found: list, count: int, member: int | None) -> list:
     """The ``member``-th run of ``count`` conv/dense ops in a graph of several networks (all when ``None``).
 
