@@ -277,6 +277,7 @@ def run(args: argparse.Namespace) -> dict:
     sigma = blur["sigma"]
     model = served_model(members, **views)
     balanced = balance(model, members, arrays, not args.no_balance, sigma)
+    Path(args.weights_dir).mkdir(parents=True, exist_ok=True)  # a candidate's own folder may be new
     int8_path = Path(args.weights_dir) / f"{INT8_NAME}.tflite"
     float_path = Path(args.weights_dir) / f"{FLOAT_NAME}.tflite"
     float_bytes = to_tflite(model)
