@@ -19,7 +19,8 @@ def test_a_file_is_read_as_served_and_scored_by_the_exports_objective():
     assert figures["accuracy"] == 1.0
     seen = {name for index, name in enumerate(figures["per_class_recall"]) if index in set(own.tolist())}
     assert all(figures["per_class_recall"][name] == 1.0 for name in seen)
-    assert figures["objective"] < 1.0 + 0.5 * figures["macro_recall"] or len(seen) == 7  # absent classes cost
+    if len(seen) < 7:  # a class the labels never hold reads as recall 0, under the export's floor: it costs
+        assert figures["objective"] < figures["accuracy"] + 0.5 * figures["macro_recall"]
     wrong = file_figures(served, faces, (own + 1) % 7)
     assert wrong["accuracy"] == 0.0 and wrong["objective"] < figures["objective"]
 

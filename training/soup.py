@@ -60,12 +60,12 @@ def soup_into(network, group: list[str], sample_inputs: np.ndarray):
     return network
 
 
-def face_soup(group: list[str], out: Path, width: int = 16) -> Path:
+def face_soup(group: list[str], out: Path, width: int = 16, data_folder: str | None = None) -> Path:
     """The soup of face networks ``group`` saved as the checkpoint ``out`` (``training.face_export`` takes it)."""
     from training.face_data import data_dir, load_arrays, split
     from training.face_train import build_model
 
-    sample = split(load_arrays(data_dir(None)), "Training")["x"][:4000].astype(np.float32)
+    sample = split(load_arrays(data_dir(data_folder)), "Training")["x"][:4000].astype(np.float32)
     soup_into(build_model(width), group, sample).save(out)
     return out
 
@@ -77,9 +77,10 @@ def main() -> None:
                         help="FILE.tflite:N or FILE.keras, all fine-tuned from one network")
     parser.add_argument("--width", type=int, default=16, help="the face networks' first-stage channels")
     parser.add_argument("--out", type=Path, required=True, help="the soup's .keras checkpoint")
+    parser.add_argument("--data-dir", default=None, help="shared data folder (default ../shared/data)")
     args = parser.parse_args()
     started = time.time()
-    face_soup(args.group, args.out, args.width)
+    face_soup(args.group, args.out, args.width, args.data_dir)
     print(f"{args.out}: the mean of {len(args.group)} networks ({time.time() - started:.0f} s)")
 
 
