@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core import EmotionReader
+from emotion_core.reader import FACE_MODEL, blur_sigma_of
+from emotion_core.weights import load_manifest
 from training.face_data import data_dir, load_arrays, split
 from training.face_evaluate import predict_images, split_metrics
 from training.face_export import balance_objective
 
-SERVED_BLUR = 0.6  # the served file's input blur (its manifest entry); candidates are exported with it
 
-
-def file_figures(path: Path, faces: np.ndarray, labels: np.ndarray, blur_sigma: float = SERVED_BLUR) -> dict:
-    """The rule's figures of one int8 face file on ``faces``."""
+def file_figures(path: Path, faces: np.ndarray, labels: np.ndarray, blur_sigma: float | None = None) -> dict:
+    """The rule's figures of one int8 face file on ``faces``, its input blurred by ``blur_sigma`` (default: the
+    served file's, from the manifest, as candidates are exported with it)."""
     probs = predict_images(EmotionReader.with_models(face_model=path, face_blur_sigma=blur_sigma), faces)
     metrics = split_metrics(labels, probs)
     return {"objective": round(balance_objective(labels, np.log(np.maximum(probs, 1e-7))), 4),
@@ -45,13 +46,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=named_file, nargs="+", required=True, metavar="NAME=PATH")
     parser.add_argument("--split", choices=("PublicTest", "PrivateTest"), default="PublicTest")
-    parser.add_argument("--blur", type=float, default=SERVED_BLUR, help="every file's input blur sigma")
+    parser.add_argument("--blur", type=float, default=None,
+                        help="every file's input blur sigma (default: the served file's)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     faces = split(load_arrays(data_dir(args.data_dir)), args.split)
     results = {name: file_figures(path, faces["x"], faces["y"], args.blur) for name, path in args.file}
-    args.out.write_text(json.dumps({"split": args.split, "blur_sigma": args.blur,
+    blur = blur_sigma_of(load_manifest()["models"][FACE_MODEL]) if args.blur is None else args.blur
+    args.out.write_text(json.dumps({"split": args.split, "blur_sigma": blur,
                                     "files": {name: str(path) for name, path in args.file},
                                     args.split: results}, indent=2) + "\n")
     for name, figures in results.items():
