@@ -137,18 +137,20 @@ def served_scores(table: dict) -> np.ndarray:
     return scores
 
 
-def evaluate() -> None:
-    table = dict(np.load(FEATURES))
+def evaluate(features: Path = FEATURES, results: Path = RESULTS,
+             described: str = f"speech_embedding ({WHEEL}), mean and std over the clip's speech") -> None:
+    """The protocol (module docstring) on the pooled clip features saved at ``features``, to ``results``."""
+    table = dict(np.load(features))
     started = time.time()
     runs = {held_out: leave_one_out(table, held_out) for held_out in HELD_OUT_CORPORA}
     fusion = fusion_with_cnn(table, runs["emovo"], served_scores(table))
     for run in runs.values():
         for norm in run.values():
             norm.pop("log_probs")
-    RESULTS.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                   "features": f"speech_embedding ({WHEEL}), mean and std over the clip's speech",
+    results.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                   "features": described,
                                    "leave_one_out": runs, "fusion_emovo_left_out": fusion}, indent=1) + "\n")
-    print(f"{RESULTS} ({time.time() - started:.0f} s)")
+    print(f"{results} ({time.time() - started:.0f} s)")
 
 
 def main() -> None:
