@@ -94,6 +94,11 @@ class _TensorView:
                                                [s * item for s in self.strides]).copy()
 
 
+def _tensor_view(storage: _Storage, offset: int, shape, strides, *_) -> _TensorView:
+    """Stands in for ``torch._utils._rebuild_tensor_v2`` (the grad flag and hooks are not needed)."""
+    return _TensorView(storage, offset, tuple(shape), tuple(strides))
+
+
 class _CheckpointUnpickler(pickle.Unpickler):
     """Unpickles the checkpoint's object, tensors as views of storages whose bytes follow the pickles."""
 
@@ -103,7 +108,7 @@ class _CheckpointUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return lambda storage, offset, shape, strides, *_: _TensorView(storage, offset, tuple(shape), tuple(strides))
+            return _tensor_view
         if module == "torch" and name in STORAGE_TYPES:
             return STORAGE_TYPES[name]
         if (module, name) == ("collections", "OrderedDict"):
