@@ -142,6 +142,20 @@ def threads_per_worker(cores: int, workers: int) -> int:
     return max(1, cores // workers)
 
 
+def worker_cores(index: int, workers: int, cores: list[int]) -> set[int] | None:
+    """The cores worker ``index`` of a local cluster of ``workers`` keeps to, of this machine's ``cores``.
+
+    Each worker gets its own :func:`threads_per_worker` cores when they go round (two workers on two
+    cores: one each), so the system never moves a worker off the core whose caches hold its file; the
+    batch's own process (scheduler, nannies) runs wherever there is room. None: no pinning (a lone worker
+    already has every core; more workers than cores must share them).
+    """
+    share = threads_per_worker(len(cores), workers)
+    if workers < 2 or workers * share > len(cores) or not 0 <= index < workers:
+        return None
+    return set(cores[index * share:(index + 1) * share])
+
+
 def task_threads(workers: int, scheduler: str | None) -> int:
     """Threads of work for each analysis of a batch: a local cluster of ``workers`` processes shares this
     machine's cores (:func:`threads_per_worker`); on the cluster at ``scheduler``, WORKER_THREADS (how many

@@ -43,6 +43,7 @@ from emotion_core.batch import (  # noqa: E402
     task_threads,
     threads_per_worker,
     usable_cores,
+    worker_cores,
 )
 from emotion_core.batch_store import FILE_SCHEMA, ResultStore  # noqa: E402
 from emotion_core.file_analysis import analyze_file, image_analysis  # noqa: E402
@@ -342,6 +343,28 @@ def test_workers_share_the_cores_out_and_a_joined_cluster_gets_one_thread():
     cores = usable_cores()
     assert task_threads(cores, None) == 1 and task_threads(1, None) == cores
     assert task_threads(1, "tcp://127.0.0.1:8786") == WORKER_THREADS == 1  # its hosts are not asked
+
+
+def test_each_local_worker_keeps_to_its_own_cores_when_they_go_round():
+    assert [worker_cores(i, 2, [0, 1]) for i in (0, 1)] == [{0}, {1}]
+    assert [worker_cores(i, 2, [2, 5, 7, 9]) for i in (0, 1)] == [{2, 5}, {7, 9}]  # the cores this process may use
+    assert [worker_cores(i, 3, [0, 1, 2, 3, 4]) for i in (0, 1, 2)] == [{0}, {1}, {2}]  # spare cores stay free
+    assert worker_cores(0, 1, [0, 1]) is None  # a lone worker has them all already
+    assert worker_cores(0, 3, [0, 1]) is None and worker_cores(2, 2, [0, 1]) is None  # sharing; no such worker
+
+
+def cores_of_this_task() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or usable_cores() < 2, reason="needs two cores to pin")
+def test_two_local_workers_run_their_files_on_different_cores():
+    from emotion_core.batch_dask import connect
+
+    with connect(2, None) as client:
+        workers = list(client.scheduler_info()["workers"])
+        cores = [client.submit(cores_of_this_task, workers=[address], pure=False).result() for address in workers]
+    assert all(len(own) == 1 for own in cores) and cores[0] != cores[1], cores
 
 
 def test_workers_started_by_hand_with_the_readme_settings_run_as_local_ones(tmp_path):
