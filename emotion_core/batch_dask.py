@@ -79,8 +79,9 @@ def connect(workers: int, scheduler: str | None) -> Iterator[Client]:
 class OwnCores(WorkerPlugin):
     """Keeps each worker of a local cluster to its own cores (:func:`emotion_core.batch.worker_cores`).
 
-    Measured on the 2-core machine: two workers each on its core analysed a file 4-10 % faster than two
-    the system moved between cores (``reports/batch/REPORT.md``). Runs again in a worker the nanny restarts.
+    Measured on the 2-core machine: two workers each on its own core analysed a file 7-11 % faster than
+    two the system moved between cores (``reports/batch/REPORT.md``). Runs again in a worker the nanny
+    restarts. Not used on a joined cluster (``--scheduler``): how its workers share a host is not asked.
     """
 
     name = "emotion-core-own-cores"
