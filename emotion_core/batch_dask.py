@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import dask
@@ -94,7 +94,8 @@ class OwnCores(WorkerPlugin):
         cores = worker_cores(index, self.workers, self.cores) if index is not None else None
         if cores:
             for thread in os.listdir("/proc/self/task"):  # every thread already running; later ones inherit
-                os.sched_setaffinity(int(thread), cores)
+                with suppress(OSError):  # a thread that just ended, or cores taken away: an optimisation only
+                    os.sched_setaffinity(int(thread), cores)
 
 
 @contextmanager
