@@ -52,8 +52,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     faces = split(load_arrays(data_dir(args.data_dir)), args.split)
-    results = {name: file_figures(path, faces["x"], faces["y"], args.blur) for name, path in args.file}
     blur = blur_sigma_of(load_manifest()["models"][FACE_MODEL]) if args.blur is None else args.blur
+    results = {name: file_figures(path, faces["x"], faces["y"], blur) for name, path in args.file}
     args.out.write_text(json.dumps({"split": args.split, "blur_sigma": blur,
                                     "files": {name: str(path) for name, path in args.file},
                                     args.split: results}, indent=2) + "\n")

