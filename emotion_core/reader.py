@@ -253,13 +253,14 @@ class EmotionReader:
             if maker is not None:
                 self._made_detector(role)
 
-    def detect_faces(self, frame: np.ndarray, small_faces: bool = True) -> list[tuple[tuple, float, face.FaceDetector]]:
+    def detect_faces(self, frame: np.ndarray, small_faces: bool = True,
+                     near: list[tuple[int, int, int, int]] | None = None) -> list[face_search.Found]:
         """``(box, confidence, detector)`` of each face in a checked RGB frame, ``detector`` being the one whose
-        framing crops the box (:func:`emotion_core.face_search.search_faces`). ``small_faces``: see
-        :meth:`analyze_frame`."""
+        framing crops the box (:func:`emotion_core.face_search.search_faces`). ``small_faces`` and ``near``:
+        see :meth:`analyze_frame`."""
         close = self.close_detector
         if close is not None:
-            return face_search.search_faces(close, self.detector, frame, small_faces)
+            return face_search.search_faces(close, self.detector, frame, small_faces, near)
         return [(box, score, self.detector) for box, score in self.detector.detect(frame, tiled=small_faces)]
 
     def _face(self) -> LiteClassifier:
@@ -292,17 +293,21 @@ class EmotionReader:
         """Scores over EMOTIONS (summing to 1) for an already-cropped face: grey ``HxW`` or RGB ``HxWx3`` uint8."""
         return scores_to_dict(self.face_probabilities([crop])[0])
 
-    def analyze_frame(self, frame: np.ndarray, *, small_faces: bool = True) -> list[Face]:
+    def analyze_frame(self, frame: np.ndarray, *, small_faces: bool = True,
+                      near: list[tuple[int, int, int, int]] | None = None) -> list[Face]:
         """Every face in an RGB uint8 ``HxWx3`` frame, with its box and emotion scores; no face gives ``[]``.
 
         ``small_faces`` (files): full range, also in overlapping tiles (faces down to about 6 % of the
         width, a few ms more per tile) where the whole-frame pass found no face or only small ones
         (:func:`emotion_core.face.search_tiles`). ``False`` (the live view's choice): short range first,
         full range once only where it sees no large face (:func:`emotion_core.face_search.search_faces`).
+        ``near`` (with ``small_faces=False``): the boxes of the faces of the stream's last frame, followed
+        with one short-range run each where all are found again (:func:`emotion_core.face_search.search_near`);
+        a reader with one detector searches the whole frame.
         """
         frame = face.check_frame(frame)
         faces = []
-        for box, detection_score, detector in self.detect_faces(frame, small_faces):
+        for box, detection_score, detector in self.detect_faces(frame, small_faces, near):
             scores = self.classify_face(detector.crop(frame, box))
             faces.append(Face(box=box, scores=scores, detection_score=detection_score))
         return faces

@@ -139,3 +139,23 @@ def test_the_avx2_run_is_judged_and_shown_beside_the_plain_one():
     assert "| AVX2 (AVX-512 hidden) | 1.440 | 0.380 | 3.79 |" in text
     assert "| AVX-512 (as the CPU says) | 0.390 | 0.420 | 0.93 |" in text and "saw AVX2;" not in text
     assert "the masked process saw AVX2)" in text
+
+
+def test_the_live_views_following_is_a_row_and_a_frame_target_of_its_own():
+    from training.face_evaluate import benchmark_section, issue20_targets
+
+    side = {"accuracy_test": 0.70, "median_ms_per_crop": 0.4, "model_bytes": 635144}
+    files, live, follow = ({"detected": 0.8, "accuracy": 0.57, "median_ms_per_frame": ms} for ms in (5.35, 6.1, 2.2))
+    follow["followed"] = 0.912
+    follow["whole_search"] = {"detected": 0.78, "accuracy": 0.55, "median_ms_per_frame": 6.3}
+    bench = {"crop": {"ours": side, "fer": side}, "frame": {"ours": files, "fer": files, "ours_live": live,
+                                                             "ours_follow": follow},
+             "crop_time_ratio_ours_over_fer": 1.0, "frames": 500, "cpu": "AMD EPYC"}
+    lines = issue20_targets({"accuracy": 0.70, "macro_recall": 0.70}, 635_144, None, bench)
+    assert lines[4].startswith("- NOT met: 640x480 frame <= 3 ms, live view's search (short range first) (6.10 ms")
+    assert lines[5].startswith("- met: 640x480 frame <= 3 ms, live view following the last frame's face "
+                               "(the next frame) (2.20 ms")
+    text = "\n".join(benchmark_section(bench))
+    assert "| ours, live view following the last frame's face (the next frame) | | | | 0.800 | 0.5700 | 2.20 |" in text
+    assert "91.2% were found again around the last box" in text
+    assert "(the same next frames searched whole: found 0.780, accuracy 0.5500, 6.30 ms)" in text

@@ -73,3 +73,50 @@ def test_where_full_range_finds_nothing_short_ranges_faces_keep_their_own_box():
     (box, score, detector), = face_search.search_faces(close, far, frame)
     assert detector is close and [(box, score)] == close.detect(frame)
     assert face_search.search_faces(close, far, np.full((480, 640, 3), 90, np.uint8)) == []
+
+
+def box_overlap(a, b) -> float:
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(width, 0) * max(height, 0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def test_live_a_face_of_the_last_frame_is_followed_with_one_short_range_run():
+    """The next frame (the face a few px on): short range once around the last box finds it again, in full
+    range's convention, where the whole search of that frame (two runs here) puts it."""
+    close, far = detectors()
+    frame = webcam_frame()
+    (last, _, _), = face_search.search_faces(close, far, frame, small_faces=False)
+    moved = np.roll(frame, (6, -9), axis=(0, 1))
+    close_runs, far_runs = close.runs, far.runs
+    (box, score, detector), = face_search.search_faces(close, far, moved, small_faces=False, near=[last])
+    assert (close.runs - close_runs, far.runs - far_runs) == (1, 0) and detector is far
+    assert score >= close.min_confidence
+    (whole, _, _), = face_search.search_faces(*detectors(), moved, small_faces=False)
+    assert box_overlap(box, whole) > 0.7
+    assert box_overlap(box, last) < box_overlap(box, (last[0] - 9, last[1] + 6, last[2], last[3]))  # it moved along
+
+
+def test_a_face_not_found_again_sends_the_frame_to_the_whole_search():
+    close, far = detectors()
+    (last, _, _), = face_search.search_faces(close, far, webcam_frame(), small_faces=False)
+    empty = np.full((480, 640, 3), 90, np.uint8)
+    assert face_search.search_near(close, far, empty, [last]) is None
+    close_runs, far_runs = close.runs, far.runs
+    assert face_search.search_faces(close, far, empty, small_faces=False, near=[last]) == []
+    assert (close.runs - close_runs, far.runs - far_runs) == (2, 1)  # the look, then short and full range whole
+    # one of two faces lost: both are searched for again in the whole frame
+    assert face_search.search_near(close, far, webcam_frame(), [last, (10, 10, 60, 60)]) is None
+
+
+def test_following_is_the_live_views_and_has_a_limit():
+    close, far = detectors()
+    frame = webcam_frame()
+    (last, _, _), = face_search.search_faces(close, far, frame, small_faces=False)
+    runs = close.runs, far.runs
+    assert face_search.search_near(close, far, frame, []) is None
+    assert face_search.search_near(close, far, frame, [last] * (face_search.MAX_FOLLOWED + 1)) is None
+    assert (close.runs, far.runs) == runs  # neither ran
+    files = face_search.search_faces(close, far, frame, near=[last])  # files never follow: their search as before
+    assert [(box, score) for box, score, _ in files] == far.detect(frame, tiled=True)

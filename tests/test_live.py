@@ -38,10 +38,12 @@ def fake_models(monkeypatch):
     models.faces = [Face((200, 100, 120, 120), peaked("happy"))]
     models.voice = peaked("sad")
     models.frames = 0
+    models.near = []
     models.voice_reads = 0
 
-    def analyze_frame(frame, small_faces=True):
+    def analyze_frame(frame, small_faces=True, near=None):
         models.frames += 1
+        models.near.append(near)
         return list(models.faces)
 
     def read_window(piece):
@@ -300,7 +302,7 @@ def test_a_frame_analysed_across_a_stop_is_dropped(fake_models, monkeypatch):
     clock = FakeClock()
     session = LiveSession(clock)
 
-    def stopped_while_analysing(frame, small_faces=True):
+    def stopped_while_analysing(frame, small_faces=True, near=None):
         session.stop()  # the user pressed Stop while this frame was being analysed
         return list(fake_models.faces)
 
@@ -323,7 +325,7 @@ def test_a_frame_that_waited_behind_a_newer_one_is_dropped(fake_models, monkeypa
     session = LiveSession(FakeClock())
     analysing, release, results = threading.Event(), threading.Event(), {}
 
-    def slow_analysis(frame, small_faces=True):
+    def slow_analysis(frame, small_faces=True, near=None):
         analysing.set()
         release.wait(5)
         return list(fake_models.faces)
@@ -352,3 +354,26 @@ def test_a_deep_copy_has_its_own_frame_slot(fake_models):
     twin = copy.deepcopy(session)
     assert twin._frame_slot is not session._frame_slot
     assert twin.add_newest_frame(FRAME, 4).has_face
+
+
+def test_the_last_frames_faces_are_followed_and_the_whole_frame_searched_every_so_often(fake_models):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    boxes = [found.box for found in fake_models.faces]
+    session.add_frame(FRAME)  # the first frame: a whole search
+    clock.now += 0.1
+    session.add_frame(FRAME)  # its faces followed
+    clock.now += live.WHOLE_SEARCH_SECONDS - 0.1
+    session.add_frame(FRAME)  # a whole search is due
+    fake_models.faces = []
+    clock.now += 0.1
+    session.add_frame(FRAME)  # its faces followed: none found
+    clock.now += 0.1
+    session.add_frame(FRAME)  # nothing to follow
+    assert fake_models.near == [[], boxes, [], boxes, []]
+    fake_models.faces = [Face((10, 10, 90, 90), peaked("sad"))]
+    session.add_frame(FRAME)
+    session.stop()
+    session.start()
+    session.add_frame(FRAME)  # a stop forgets the faces
+    assert fake_models.near[-2:] == [[], []]

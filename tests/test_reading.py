@@ -162,7 +162,7 @@ def test_live_view_says_uncertain_on_the_box_the_bars_and_the_status(monkeypatch
     import app
     from emotion_core import live
 
-    monkeypatch.setattr(live, "analyze_frame", lambda frame, small_faces=True: list(flat_faces))
+    monkeypatch.setattr(live, "analyze_frame", lambda frame, small_faces=True, near=None: list(flat_faces))
     ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(photo[:, :, ::-1]))
     session = live.LiveSession()
     shown = app.live_frame(jpeg.tobytes(), 1, None, session)
