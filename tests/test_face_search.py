@@ -120,3 +120,13 @@ def test_following_is_the_live_views_and_has_a_limit():
     assert (close.runs, far.runs) == runs  # neither ran
     files = face_search.search_faces(close, far, frame, near=[last])  # files never follow: their search as before
     assert [(box, score) for box, score, _ in files] == far.detect(frame, tiled=True)
+
+
+def test_the_following_benchmarks_next_frame_is_the_picture_moved_by_its_step():
+    from benchmarks.live_following import FOLLOW_STEP, moved
+
+    frame = np.full((120, 160, 3), 50, np.uint8)
+    frame[40:60, 70:90] = 200
+    nxt = moved(frame)
+    dy, dx = FOLLOW_STEP
+    assert (nxt[40 + dy : 60 + dy, 70 + dx : 90 + dx] == 200).all() and nxt.sum() == frame.sum()
