@@ -377,3 +377,21 @@ def test_the_last_frames_faces_are_followed_and_the_whole_frame_searched_every_s
     session.start()
     session.add_frame(FRAME)  # a stop forgets the faces
     assert fake_models.near[-2:] == [[], []]
+
+
+def test_a_real_session_follows_its_face_with_one_short_range_run():
+    """Real detectors: the second frame of a face costs one short-range run around it, no full range."""
+    import cv2
+
+    from emotion_core.analysis import default_reader
+    from emotion_core.images import load_image
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 80:560] = cv2.resize(load_image(FIXTURES / "face.jpg"), (480, 480), interpolation=cv2.INTER_CUBIC)
+    reader, clock = default_reader(), FakeClock()
+    session = LiveSession(clock)
+    assert session.add_frame(frame).has_face
+    close, far = reader.close_detector.runs, reader.detector.runs
+    clock.now += 0.1
+    state = session.add_frame(np.roll(frame, (5, -7), axis=(0, 1)))
+    assert state.has_face and (reader.close_detector.runs - close, reader.detector.runs - far) == (1, 0)
