@@ -246,6 +246,7 @@ class LiveSession:
         self._tracks: list[_Track] = []
         self._faces: list[Face] = []
         self._searched_at = -math.inf  # when a frame was last searched whole
+        self._faces_frame: tuple[int, ...] = ()  # the (height, width) of the frame self._faces were found in
         self._face_scores: dict[str, float] = {}
         self._frame_at = self._audio_at = -math.inf
         self._voice_scores: dict[str, float] = {}
@@ -281,7 +282,7 @@ class LiveSession:
             if not self._admit_locked(started):
                 return self._snapshot_locked(self._clock())
             epoch = self._epoch
-            near = self._faces_to_follow_locked(started)
+            near = self._faces_to_follow_locked(started, np.shape(frame)[:2])
         faces = analyze_frame(frame, small_faces=False, near=near)  # webcam faces are large: short range first
         with self._lock:
             now = self._clock()
@@ -289,15 +290,17 @@ class LiveSession:
                 return self._snapshot_locked(now)
             if not near:
                 self._searched_at = started
+            self._faces_frame = np.shape(frame)[:2]
             self._tracks, self._faces = follow_faces(self._tracks, faces, now)
             self._frame_at = now
             main = main_face(self._faces)
             self._face_scores = main.scores if main else {}
             return self._snapshot_locked(now)
 
-    def _faces_to_follow_locked(self, now: float) -> list[tuple[int, int, int, int]]:
-        """The last frame's face boxes to look for around them, or none when a whole-frame search is due."""
-        if now - self._searched_at >= WHOLE_SEARCH_SECONDS:
+    def _faces_to_follow_locked(self, now: float, frame_size: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+        """The last frame's face boxes to look for around them, or none when a whole-frame search is due
+        (or the frame's size changed: the boxes would be in another frame's pixels)."""
+        if now - self._searched_at >= WHOLE_SEARCH_SECONDS or frame_size != self._faces_frame:
             return []
         return [found.box for found in self._faces]
 

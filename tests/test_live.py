@@ -377,6 +377,11 @@ def test_the_last_frames_faces_are_followed_and_the_whole_frame_searched_every_s
     session.start()
     session.add_frame(FRAME)  # a stop forgets the faces
     assert fake_models.near[-2:] == [[], []]
+    clock.now += 0.1
+    session.add_frame(np.zeros((240, 320, 3), np.uint8))  # another size: the boxes are another frame's pixels
+    clock.now += 0.1
+    session.add_frame(np.zeros((240, 320, 3), np.uint8))
+    assert fake_models.near[-2:] == [[], [(10, 10, 90, 90)]]
 
 
 def test_a_real_session_follows_its_face_with_one_short_range_run():
