@@ -1,0 +1,182 @@
+"""A probe of the served voice model: each voice's frequencies warped towards the training voices' (no labels).
+
+Why: the probe of 2026-12-04 (``reports/voice/CROSS_CORPUS.md``, "EMOVO's collapse follows the voice's
+frequencies") scaled every frequency of EMOVO's dev clips by one factor and found 0.8-0.9 lifted UAR by 5
+points and took a third of the *fear* readings away: the served model ties *fear* to where harmonics and
+formants sit. One factor for a corpus is a label-free but corpus-wide choice; a live user is one voice.
+So this probe estimates one factor per voice, from that voice's speech alone, and applies it before the
+served input step (vocal tract length normalisation at run time; the networks are not retrained).
+
+The estimate (no labels): a voice's *spectrum* is the mean of its log-mel band levels over its windows
+with speech (``voice_input_probes.speaker_statistics``; here over all of a speaker's clips, an upper
+bound on what the speech heard so far would give). The *reference* is the mean spectrum of the served
+networks' training voices (RAVDESS, CREMA-D and TESS training speakers, up to REFERENCE_CLIPS clips each,
+each voice weighted alike). The factor is the one of WARP_FACTORS whose warped voice spectrum
+(``voice_augment.scale_frequencies``) is nearest the reference over the bands ALIGN_HZ, both spectra
+with their straight-line trend over those bands removed (a microphone's or a room's tilt is not a
+voice's size).
+
+Scoring is the served path's: the served windows (``windows.cut``) and their trimmed log-mels, warped or
+not, the served input step (``audio.mel_to_input``), the served six-network file, its channel calibration,
+the served pooling over windows with speech (``reader.pooled``).
+
+Rule, written and committed before any result (the margin and choice score of the tilt and IBN rules):
+``choice = 0.5 x validation UAR (mean of RAVDESS 17-18 and CREMA-D 1066-1075) + 0.5 x EMOVO dev UAR (f1,
+f2, m1, m2)``. The warp counts as helping only if its choice is at least **1.0 point** above the same
+windows read unwarped. Nothing is served from this probe; if it helps, the next step is the factor from
+the speech heard so far (live view and files) as a reader step, measured again. Read after the choice,
+whatever it says: EMOVO all and f3+m3, URDU (its speaker tags as voices), RAVDESS 19-24, CREMA-D
+1076-1091, the collapse ratios, URDU's share read as a class it lacks, and the factors found per corpus.
+
+Run: python -m training.voice_warp_probe [--cache /tmp/voice_warp_probe.pkl] [--out reports/voice/warp_probe.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emotion_core import audio
+from emotion_core.analysis import default_reader
+from emotion_core.labels import EMOTIONS
+from emotion_core.reader import pooled
+from training.metrics import uar
+from training.voice_augment import BAND_CENTRES_HZ, scale_frequencies
+from training.voice_crosscorpus import collapse
+from training.voice_data import default_data_dir, list_clips
+from training.voice_input_probes import clip_windows, speaker_statistics
+
+WARP_FACTORS = np.round(np.arange(0.80, 1.2001, 0.02), 2)  # < 1: the voice lowered (a larger vocal tract)
+ALIGN_HZ = (150.0, 5000.0)  # the bands compared: the formants' range, below where a warp runs out of bands
+REFERENCE_CORPORA = ("ravdess", "crema-d", "tess")  # the served networks' training corpora (EMOVO left out)
+REFERENCE_CLIPS = 10  # training clips per reference voice
+CHOICE_SETS = ("ravdess:val", "crema-d:val", "emovo:dev")
+AFTER_SETS = ("emovo:all", "emovo:test", "urdu:all", "ravdess:test", "crema-d:test")
+MARGIN = 1.0  # choice points the warp must gain
+
+
+def set_names(clip: dict) -> list[str]:
+    """The evaluation sets a clip belongs to (choice sets first), possibly none."""
+    corpus, split = clip["corpus"], clip["split"]
+    if corpus == "emovo":
+        return ["emovo:all", "emovo:test" if split == "test" else "emovo:dev"]
+    if corpus == "urdu":
+        return ["urdu:all"]
+    if corpus in ("ravdess", "crema-d") and split in ("val", "test"):
+        return [f"{corpus}:{split}"]
+    return []
+
+
+def reference_clips(clips: list[dict], per_voice: int = REFERENCE_CLIPS, seed: int = 0) -> list[int]:
+    """Up to ``per_voice`` training clips of each training voice of the reference corpora (seeded)."""
+    rng = np.random.default_rng(seed)
+    by_voice: dict[str, list[int]] = {}
+    for index, clip in enumerate(clips):
+        if clip["corpus"] in REFERENCE_CORPORA and clip["split"] == "train":
+            by_voice.setdefault(clip["speaker"], []).append(index)
+    chosen = []
+    for voice in sorted(by_voice):
+        members = by_voice[voice]
+        chosen += [members[i] for i in sorted(rng.permutation(len(members))[:per_voice])]
+    return chosen
+
+
+def align_bands(low_hz: float = ALIGN_HZ[0], high_hz: float = ALIGN_HZ[1]) -> np.ndarray:
+    """Indices of the bands whose centres lie in ``[low_hz, high_hz]``."""
+    return np.flatnonzero((BAND_CENTRES_HZ >= low_hz) & (BAND_CENTRES_HZ <= high_hz))
+
+
+def detrended(levels: np.ndarray) -> np.ndarray:
+    """``levels`` (1-D) less their least-squares straight line over the band index."""
+    x = np.arange(levels.size, dtype=np.float64)
+    slope, intercept = np.polyfit(x, levels.astype(np.float64), 1)
+    return levels - (slope * x + intercept)
+
+
+def warp_factor(spectrum: np.ndarray, reference: np.ndarray, factors: np.ndarray = WARP_FACTORS,
+                bands: np.ndarray | None = None) -> float:
+    """The factor whose warped ``spectrum`` (mean dB per band) is nearest ``reference`` over ``bands``,
+    each detrended (:func:`detrended`); ties go to the factor nearest 1."""
+    bands = align_bands() if bands is None else bands
+    target = detrended(reference[bands])
+    distances = [float(np.sum((detrended(scale_frequencies(spectrum[None, :], factor)[0][bands]) - target) ** 2))
+                 for factor in factors]
+    order = sorted(range(len(factors)), key=lambda i: (round(distances[i], 9), abs(factors[i] - 1.0)))
+    return float(factors[order[0]])
+
+
+def clip_reading(model, calibration, parts: list[np.ndarray], voiced: np.ndarray, factor: float) -> int:
+    """The served reading (label index) of a clip's windows, each log-mel warped by ``factor`` first."""
+    rows = np.stack([model.predict(audio.mel_to_input(scale_frequencies(mel, factor) if factor != 1.0 and len(mel)
+                                                      else mel)) for mel in parts])
+    scores = pooled(calibration.apply(rows), voiced)
+    return EMOTIONS.index(max(scores, key=scores.get))
+
+
+def scores_of(clips: list[dict], members: list[int], answers: dict[int, int]) -> dict:
+    labels = np.array([clips[i]["label"] for i in members])
+    predicted = np.array([answers[i] for i in members])
+    result = collapse(labels, predicted)
+    return {"clips": len(members), "uar": 100 * uar(labels, predicted), "collapse": result.ratio,
+            "collapse_class": result.worst_class, "absent_share": 100 * result.foreign_share}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/voice_warp_probe.pkl"))
+    parser.add_argument("--out", type=Path, default=Path("reports/voice/warp_probe.json"))
+    args = parser.parse_args()
+    started = time.time()
+    clips = list_clips(default_data_dir())
+    sets: dict[str, list[int]] = {}
+    for index, clip in enumerate(clips):
+        for name in set_names(clip):
+            sets.setdefault(name, []).append(index)
+    reference = reference_clips(clips)
+    needed = sorted(set(reference) | {i for members in sets.values() for i in members})
+    mels = pickle.loads(args.cache.read_bytes()) if args.cache.exists() else {}
+    missing = [i for i in needed if i not in mels]
+    for i in missing:
+        mels[i] = clip_windows(clips[i]["path"])
+    if missing:
+        args.cache.write_bytes(pickle.dumps(mels))
+    print(f"{len(needed)} clips' windows ({len(missing)} made) [{time.time() - started:.0f} s]", flush=True)
+
+    reference_voices = speaker_statistics(clips, {i: mels[i] for i in reference})
+    reference_spectrum = np.mean([mean for mean, _ in reference_voices.values()], axis=0)
+    evaluated = {i: mels[i] for members in sets.values() for i in members}
+    voices = speaker_statistics(clips, evaluated)
+    factors = {voice: warp_factor(mean, reference_spectrum) for voice, (mean, _) in voices.items()}
+    reader = default_reader()
+    answers: dict[str, dict[int, int]] = {"unwarped": {}, "warped": {}}
+    for i, (parts, voiced) in evaluated.items():
+        factor = factors.get(clips[i]["speaker"], 1.0)  # a voice without speech windows: as heard
+        answers["unwarped"][i] = clip_reading(reader.voice_model, reader.voice_calibration, parts, voiced, 1.0)
+        answers["warped"][i] = clip_reading(reader.voice_model, reader.voice_calibration, parts, voiced, factor)
+    result = {"rule": {"choice": "0.5 x mean(ravdess:val, crema-d:val) UAR + 0.5 x emovo:dev UAR", "margin": MARGIN},
+              "reference_voices": len(reference_voices), "factors": factors, "arms": {}}
+    for arm, answered in answers.items():
+        table = {name: scores_of(clips, sets[name], answered) for name in CHOICE_SETS + AFTER_SETS}
+        validation = (table["ravdess:val"]["uar"] + table["crema-d:val"]["uar"]) / 2
+        result["arms"][arm] = {"choice": 0.5 * validation + 0.5 * table["emovo:dev"]["uar"], "sets": table}
+    gain = result["arms"]["warped"]["choice"] - result["arms"]["unwarped"]["choice"]
+    result["gain"], result["helps"] = gain, gain >= MARGIN
+    result["seconds"] = round(time.time() - started, 1)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for arm, entry in result["arms"].items():
+        print(f"{arm:9s} choice {entry['choice']:.2f}  " + "  ".join(
+            f"{name} {s['uar']:.1f} ({s['collapse']:.2f} {s['collapse_class']})" for name, s in entry["sets"].items()))
+    print(f"gain {gain:+.2f}: {'helps' if result['helps'] else 'does not help'} by the rule (margin {MARGIN})")
+    for corpus in ("ravdess", "crema-d", "emovo", "urdu"):
+        found = [f for voice, f in factors.items() if voice.startswith(corpus)]
+        if found:
+            print(f"{corpus}: factors {np.min(found):.2f}-{np.max(found):.2f}, median {np.median(found):.2f}")
+
+
+if __name__ == "__main__":
+    main()
