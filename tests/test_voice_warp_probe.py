@@ -1,6 +1,7 @@
 """The per-voice frequency warp probe's estimate: it finds a known warp, and a tilt does not move it."""
 
 import numpy as np
+import pytest
 
 from training.voice_augment import scale_frequencies
 from training.voice_warp_probe import detrended, reference_clips, set_names, warp_factor
@@ -40,3 +41,35 @@ def test_sets_and_reference_voices():
              "speaker": "b"}] * 5 + [{"corpus": "ravdess", "split": "val", "speaker": "c"}] * 5)
     chosen = reference_clips(clips, per_voice=10)
     assert len(chosen) == 10 and all(clips[i]["speaker"] == "a" for i in chosen)  # training voices of its corpora
+
+
+def synthetic_vowel(formants, f0: float = 120.0, seconds: float = 1.0, rate: int = 16000) -> np.ndarray:
+    """A glottal pulse train through three resonators (bandwidths 80-120 Hz)."""
+    from scipy.signal import lfilter
+
+    signal = np.zeros(int(rate * seconds))
+    signal[:: int(rate // f0)] = 1.0
+    for frequency, bandwidth in zip(formants, (80.0, 90.0, 120.0), strict=True):
+        radius = np.exp(-np.pi * bandwidth / rate)
+        signal = lfilter([1.0], [1.0, -2 * radius * np.cos(2 * np.pi * frequency / rate), radius ** 2], signal)
+    return (0.5 * signal / np.abs(signal).max()).astype(np.float32)
+
+
+def test_a_vowels_formants_are_found():
+    from training.voice_warp_probe import clip_formants
+
+    found = clip_formants(synthetic_vowel((700.0, 1200.0, 2600.0)))
+    assert len(found) > 50
+    assert np.allclose(np.median(found, axis=0), (700.0, 1200.0, 2600.0), rtol=0.05)
+    assert len(clip_formants(np.zeros(16000, np.float32))) == 0  # silence has no voiced frame
+
+
+def test_a_voice_is_warped_to_the_nearer_kind_of_training_voice():
+    from training.voice_warp_probe import FORMANT_FACTORS, formant_factor, formant_groups
+
+    low, high = np.array([500.0, 1500.0, 2500.0]), np.array([600.0, 1750.0, 2950.0])
+    groups = formant_groups(np.stack([low * 0.98, low * 1.02, high * 0.98, high * 1.02]))
+    assert np.allclose(np.sort(groups[:, 0]), (500.0, 600.0), rtol=0.02)
+    assert formant_factor(high * 1.1, groups) == pytest.approx(1 / 1.1, rel=0.02)  # lowered to the higher group
+    assert formant_factor(low, groups) == pytest.approx(1.0, abs=0.01)
+    assert formant_factor(low * 0.5, groups) == FORMANT_FACTORS[1]  # never beyond the limits

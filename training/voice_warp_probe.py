@@ -28,7 +28,16 @@ the speech heard so far (live view and files) as a reader step, measured again. 
 whatever it says: EMOVO all and f3+m3, URDU (its speaker tags as voices), RAVDESS 19-24, CREMA-D
 1076-1091, the collapse ratios, URDU's share read as a class it lacks, and the factors found per corpus.
 
-Run: python -m training.voice_warp_probe [--cache /tmp/voice_warp_probe.pkl] [--out reports/voice/warp_probe.json]
+``--estimate formants`` (a second estimate, its rule written after the first one's result and before its
+own run, ``reports/voice/REPORT.md``): the factor from where a voice's formants sit. Each clip's voiced
+frames (FRAME_SECONDS, at FORMANT_RATE) give F1-F3 from the roots of an LPC_ORDER predictor; a voice's
+formants are their medians over its clips. The training voices' formants fall in two groups (two means on
+their log formants: roughly women's and men's vocal tracts, found without labels); a voice is warped to the
+group that needs the smaller warp, by the median ratio of that group's formants to its own, kept in
+FORMANT_FACTORS. So a voice is moved only by how far it lies from the nearer kind of training voice, not
+towards one voice of the whole population.
+
+Run: python -m training.voice_warp_probe [--estimate spectrum|formants] [--cache /tmp/voice_warp_probe.pkl]
 """
 
 from __future__ import annotations
@@ -58,6 +67,14 @@ REFERENCE_CLIPS = 10  # training clips per reference voice
 CHOICE_SETS = ("ravdess:val", "crema-d:val", "emovo:dev")
 AFTER_SETS = ("emovo:all", "emovo:test", "urdu:all", "ravdess:test", "crema-d:test")
 MARGIN = 1.0  # choice points the warp must gain
+FORMANT_RATE = 10_000  # Hz: formants up to 5 kHz, Praat's ceiling for a mixed population
+LPC_ORDER = 12  # two poles per kHz of the band, and two more
+FRAME_SECONDS, HOP_SECONDS = 0.025, 0.010
+MAX_VOICED_FRAMES = 200  # per clip, evenly spaced: enough for medians
+VOICED_BELOW_LOUDEST_DB = 25.0  # a voiced frame: within this of the clip's loud frames, and few zero crossings
+VOICED_MAX_CROSSINGS = 0.25  # zero crossings per sample (at FORMANT_RATE, before pre-emphasis)
+FORMANT_RANGE_HZ, FORMANT_MAX_BANDWIDTH_HZ = (90.0, 4800.0), 500.0
+FORMANT_FACTORS = (0.85, 1.15)  # the warp is kept in this range
 
 
 def set_names(clip: dict) -> list[str]:
@@ -110,6 +127,70 @@ def warp_factor(spectrum: np.ndarray, reference: np.ndarray, factors: np.ndarray
     return float(factors[order[0]])
 
 
+def frame_formants(frame: np.ndarray, rate: int = FORMANT_RATE, order: int = LPC_ORDER) -> np.ndarray | None:
+    """F1-F3 (Hz) of one windowed frame from its LPC roots, or None where fewer than three are found."""
+    import librosa
+
+    coefficients = librosa.lpc(frame.astype(np.float64), order=order)
+    if not np.all(np.isfinite(coefficients)):
+        return None
+    roots = np.roots(coefficients)
+    roots = roots[np.imag(roots) > 0.01]
+    frequencies = np.angle(roots) * rate / (2 * np.pi)
+    bandwidths = -rate / np.pi * np.log(np.abs(roots))
+    keep = ((frequencies > FORMANT_RANGE_HZ[0]) & (frequencies < FORMANT_RANGE_HZ[1])
+            & (bandwidths < FORMANT_MAX_BANDWIDTH_HZ))
+    found = np.sort(frequencies[keep])
+    return found[:3] if found.size >= 3 else None
+
+
+def clip_formants(mono: np.ndarray, sample_rate: int = audio.SAMPLE_RATE) -> np.ndarray:
+    """``(frames, 3)`` F1-F3 of a clip's voiced frames (loud, few zero crossings), at most MAX_VOICED_FRAMES."""
+    from scipy.signal import resample_poly
+
+    signal = resample_poly(np.asarray(mono, dtype=np.float64), FORMANT_RATE, sample_rate)
+    size, hop = int(FRAME_SECONDS * FORMANT_RATE), int(HOP_SECONDS * FORMANT_RATE)
+    if signal.size < size:
+        return np.zeros((0, 3))
+    starts = np.arange(0, signal.size - size + 1, hop)
+    frames = np.stack([signal[start : start + size] for start in starts])
+    level = 10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+    crossings = np.mean(np.abs(np.diff(np.sign(frames), axis=1)) > 0, axis=1)
+    frames = np.concatenate([frames[:, :1], frames[:, 1:] - 0.97 * frames[:, :-1]], axis=1)  # pre-emphasis
+    voiced = np.flatnonzero((level >= np.percentile(level, 95) - VOICED_BELOW_LOUDEST_DB)
+                            & (crossings <= VOICED_MAX_CROSSINGS))
+    if voiced.size > MAX_VOICED_FRAMES:
+        voiced = voiced[np.linspace(0, voiced.size - 1, MAX_VOICED_FRAMES).astype(int)]
+    window = np.hamming(size)
+    found = [frame_formants(frames[i] * window) for i in voiced]
+    found = [f for f in found if f is not None]
+    return np.stack(found) if found else np.zeros((0, 3))
+
+
+def voice_formants(per_clip: list[np.ndarray]) -> np.ndarray | None:
+    """A voice's F1-F3: the medians over its clips' voiced frames (None without any)."""
+    frames = np.concatenate([f for f in per_clip if len(f)]) if any(len(f) for f in per_clip) else np.zeros((0, 3))
+    return np.median(frames, axis=0) if len(frames) else None
+
+
+def formant_groups(voices: np.ndarray, rounds: int = 50) -> np.ndarray:
+    """Two group centres (F1-F3, Hz) of ``(voices, 3)`` formants: two means on their log formants."""
+    logs = np.log(voices)
+    size = logs.mean(axis=1)
+    centres = np.stack([logs[size <= np.median(size)].mean(axis=0), logs[size > np.median(size)].mean(axis=0)])
+    for _ in range(rounds):
+        nearest = np.argmin(((logs[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+        centres = np.stack([logs[nearest == k].mean(axis=0) if np.any(nearest == k) else centres[k] for k in (0, 1)])
+    return np.exp(centres)
+
+
+def formant_factor(formants: np.ndarray, groups: np.ndarray, limits: tuple[float, float] = FORMANT_FACTORS) -> float:
+    """The warp that brings a voice's formants to the nearer group's (the smaller warp), kept in ``limits``
+    (< 1: the voice lowered)."""
+    factors = [float(np.exp(np.median(np.log(group) - np.log(formants)))) for group in groups]
+    return float(np.clip(min(factors, key=lambda f: abs(np.log(f))), *limits))
+
+
 def clip_reading(model, calibration, parts: list[np.ndarray], voiced: np.ndarray, factor: float) -> int:
     """The served reading (label index) of a clip's windows, each log-mel warped by ``factor`` first."""
     rows = np.stack([model.predict(audio.mel_to_input(scale_frequencies(mel, factor) if factor != 1.0 and len(mel)
@@ -126,11 +207,39 @@ def scores_of(clips: list[dict], members: list[int], answers: dict[int, int]) ->
             "collapse_class": result.worst_class, "absent_share": 100 * result.foreign_share}
 
 
+def formant_cache(clips: list[dict], indices: list[int], path: Path) -> dict[int, np.ndarray]:
+    """Each clip's voiced frames' F1-F3 (:func:`clip_formants`), kept in ``path`` between runs."""
+    from emotion_core.reader import prepare_speech
+
+    cached = pickle.loads(path.read_bytes()) if path.exists() else {}
+    missing = [i for i in indices if i not in cached]
+    for i in missing:
+        samples, rate = audio.load_audio(clips[i]["path"])
+        cached[i] = clip_formants(prepare_speech(samples, rate))
+    if missing:
+        path.write_bytes(pickle.dumps(cached))
+    return cached
+
+
+def formants_by_voice(clips: list[dict], indices: list[int], formants: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each voice's F1-F3 (:func:`voice_formants`) over its clips among ``indices``; voices without any left out."""
+    per_voice: dict[str, list[np.ndarray]] = {}
+    for i in indices:
+        per_voice.setdefault(clips[i]["speaker"], []).append(formants[i])
+    found = {voice: voice_formants(parts) for voice, parts in per_voice.items()}
+    return {voice: f for voice, f in found.items() if f is not None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--estimate", choices=("spectrum", "formants"), default="spectrum")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/voice_warp_probe.pkl"))
-    parser.add_argument("--out", type=Path, default=Path("reports/voice/warp_probe.json"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default reports/voice/warp_probe.json (spectrum), warp_probe_formants.json")
     args = parser.parse_args()
+    if args.out is None:
+        name = "warp_probe.json" if args.estimate == "spectrum" else "warp_probe_formants.json"
+        args.out = Path("reports/voice") / name
     started = time.time()
     clips = list_clips(default_data_dir())
     sets: dict[str, list[int]] = {}
@@ -147,11 +256,20 @@ def main() -> None:
         args.cache.write_bytes(pickle.dumps(mels))
     print(f"{len(needed)} clips' windows ({len(missing)} made) [{time.time() - started:.0f} s]", flush=True)
 
-    reference_voices = speaker_statistics(clips, {i: mels[i] for i in reference})
-    reference_spectrum = np.mean([mean for mean, _ in reference_voices.values()], axis=0)
     evaluated = {i: mels[i] for members in sets.values() for i in members}
-    voices = speaker_statistics(clips, evaluated)
-    factors = {voice: warp_factor(mean, reference_spectrum) for voice, (mean, _) in voices.items()}
+    if args.estimate == "spectrum":
+        reference_voices = speaker_statistics(clips, {i: mels[i] for i in reference})
+        reference_spectrum = np.mean([mean for mean, _ in reference_voices.values()], axis=0)
+        voices = speaker_statistics(clips, evaluated)
+        factors = {voice: warp_factor(mean, reference_spectrum) for voice, (mean, _) in voices.items()}
+        groups = None
+    else:
+        formants = formant_cache(clips, needed, args.cache.with_name(args.cache.stem + "_formants.pkl"))
+        reference_voices = formants_by_voice(clips, reference, formants)
+        groups = formant_groups(np.stack(list(reference_voices.values())))
+        found = formants_by_voice(clips, list(evaluated), formants)
+        factors = {voice: formant_factor(f, groups) for voice, f in found.items()}
+        print(f"formant groups (F1-F3, Hz): {np.round(groups).tolist()} [{time.time() - started:.0f} s]", flush=True)
     reader = default_reader()
     answers: dict[str, dict[int, int]] = {"unwarped": {}, "warped": {}}
     for i, (parts, voiced) in evaluated.items():
@@ -159,7 +277,9 @@ def main() -> None:
         answers["unwarped"][i] = clip_reading(reader.voice_model, reader.voice_calibration, parts, voiced, 1.0)
         answers["warped"][i] = clip_reading(reader.voice_model, reader.voice_calibration, parts, voiced, factor)
     result = {"rule": {"choice": "0.5 x mean(ravdess:val, crema-d:val) UAR + 0.5 x emovo:dev UAR", "margin": MARGIN},
-              "reference_voices": len(reference_voices), "factors": factors, "arms": {}}
+              "estimate": args.estimate, "reference_voices": len(reference_voices), "factors": factors, "arms": {}}
+    if groups is not None:
+        result["formant_groups_hz"] = np.round(groups, 1).tolist()
     for arm, answered in answers.items():
         table = {name: scores_of(clips, sets[name], answered) for name in CHOICE_SETS + AFTER_SETS}
         validation = (table["ravdess:val"]["uar"] + table["crema-d:val"]["uar"]) / 2
