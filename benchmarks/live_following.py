@@ -10,7 +10,14 @@ the live view's smoothing has to absorb), and the median time per frame with det
 classification, the two timed in turn on each frame. ``followed`` is the share found again around the
 last box, with no whole-frame search (``found_again_around_last_box``).
 
-    python -m benchmarks.live_following [--faces 300] [--timed 60] [--repeats 5]
+Streams (``--streams``): each of the first faces as STREAM_FRAMES frames at STREAM_FPS, the picture moving
+FOLLOW_STEP px a frame there and back (SWAY_FRAMES), read as the live session reads them (the last frame's
+faces followed, the whole frame searched every WHOLE_SEARCH_SECONDS and where a face is lost) against every
+frame searched whole:
+how often the label changes from one frame to the next (before the live view's smoothing, which then
+has less to hide), faces found, and the mean ms per frame, whole searches included.
+
+    python -m benchmarks.live_following [--faces 300] [--timed 60] [--repeats 5] [--streams 100]
 
 Writes reports/face/following.json.
 """
@@ -30,6 +37,54 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "face" / "following.json"
 SETTINGS = (("480p", 0.15), ("480p", 0.3), ("720p", 0.12), ("720p", 0.2))  # frame, face width / frame width
 FOLLOW_STEP = (4, -6)  # (dy, dx) px from one frame to the next, as benchmarks.face_vs_fer
+STREAM_FRAMES, STREAM_FPS = 24, 12.0  # two seconds of a stream at the live view's rate (a reading every 80 ms)
+SWAY_FRAMES = 12  # the head sways FOLLOW_STEP a frame, there and back once a second (at most 6 steps away)
+
+
+def stream_readings(reader, frames: list[np.ndarray], following: bool) -> tuple[list, float]:
+    """Each frame's label (None: no face) read as the live session reads a stream (``following``: its
+    rule of when to follow and when to search whole, ``emotion_core.live``), or every frame searched whole;
+    and the mean ms per frame."""
+    from emotion_core.live import WHOLE_SEARCH_SECONDS
+
+    labels, boxes, searched_at, spent = [], [], -np.inf, 0.0
+    for index, frame in enumerate(frames):
+        now = index / STREAM_FPS
+        near = boxes if following and now - searched_at < WHOLE_SEARCH_SECONDS else []
+        start = time.perf_counter()
+        label, boxes = reading(reader, frame, near)
+        spent += time.perf_counter() - start
+        if not near:
+            searched_at = now
+        labels.append(label)
+    return labels, 1000.0 * spent / len(frames)
+
+
+def stream_row(reader, faces: np.ndarray, labels: np.ndarray, frame_name: str, share: float, portraits) -> dict:
+    """Label changes between consecutive frames, faces found, accuracy and mean ms, both ways, over streams."""
+    from benchmarks import detection
+
+    width = int(share * detection.FRAMES[frame_name][0])
+    ways = {"searched_whole": False, "following": True}
+    tally = {name: {"changes": 0, "pairs": 0, "found": 0, "right": 0, "frames": 0, "ms": []} for name in ways}
+    for index, (face, label) in enumerate(zip(faces, labels, strict=True)):
+        cell = detection.face_cell(face, width, "portrait", portraits[index % len(portraits)])
+        first, _ = detection.compose([cell], detection.FRAMES[frame_name], np.random.default_rng(index))
+        sway = [min(k % SWAY_FRAMES, SWAY_FRAMES - k % SWAY_FRAMES) for k in range(STREAM_FRAMES)]  # 0, 1, .. 6, .. 1
+        frames = [moved(first, (k * FOLLOW_STEP[0], k * FOLLOW_STEP[1])) for k in sway]
+        for name, following in ways.items():  # in turn on the same stream
+            read, ms = stream_readings(reader, frames, following)
+            entry = tally[name]
+            seen = [r for r in read if r is not None]
+            entry["changes"] += sum(a != b for a, b in zip(seen, seen[1:], strict=False))
+            entry["pairs"] += max(len(seen) - 1, 0)
+            entry["found"] += len(seen)
+            entry["right"] += sum(r == label for r in seen)
+            entry["frames"] += len(read)
+            entry["ms"].append(ms)
+    return {name: {"label_changes_per_frame": t["changes"] / max(t["pairs"], 1),
+                   "found": t["found"] / t["frames"], "accuracy": t["right"] / t["frames"],
+                   "mean_ms_per_frame": float(np.median(t["ms"]))} for name, t in tally.items()}
 
 
 def moved(frame: np.ndarray, step: tuple[int, int] = FOLLOW_STEP) -> np.ndarray:
@@ -109,6 +164,7 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=300, help="PrivateTest faces per setting")
     parser.add_argument("--timed", type=int, default=60, help="frames per setting timed (both ways, in turn)")
     parser.add_argument("--repeats", type=int, default=5, help="calls per frame and way; their median counts")
+    parser.add_argument("--streams", type=int, default=100, help="streams per setting (0: none)")
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     cv2.setNumThreads(1)
@@ -127,6 +183,13 @@ def main() -> None:
             way = row[name]
             print(f"  {name:14s} found {way['found']:.3f}  accuracy {way['accuracy']:.3f}  same label "
                   f"{way['same_label_as_first_frame']:.3f}  {way['median_ms_per_frame']:.2f} ms", flush=True)
+        if args.streams:
+            row["streams"] = streams = stream_row(reader, faces[: args.streams], labels[: args.streams],
+                                                  frame_name, share, portraits)
+            for name, way in streams.items():
+                print(f"  stream, {name:14s} label changes per frame {way['label_changes_per_frame']:.3f}  found "
+                      f"{way['found']:.3f}  accuracy {way['accuracy']:.3f}  {way['mean_ms_per_frame']:.2f} ms "
+                      "a frame (median over streams)", flush=True)
     result["seconds"] = round(time.perf_counter() - start, 1)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
