@@ -130,3 +130,33 @@ def test_the_following_benchmarks_next_frame_is_the_picture_moved_by_its_step():
     nxt = moved(frame)
     dy, dx = FOLLOW_STEP
     assert (nxt[40 + dy : 60 + dy, 70 + dx : 90 + dx] == 200).all() and nxt.sum() == frame.sum()
+
+
+def test_the_following_benchmarks_streams_follow_as_the_live_session_does():
+    from benchmarks.live_following import STREAM_FPS, stream_readings
+    from emotion_core.live import WHOLE_SEARCH_SECONDS
+
+    class Detector:
+        @staticmethod
+        def crop(frame, box):
+            return frame
+
+    class Reader:  # a face at one place in every frame; records what each frame was given to follow
+        def __init__(self):
+            self.near = []
+
+        def detect_faces(self, frame, small_faces, near):
+            self.near.append(list(near))
+            return [((10, 10, 50, 50), 0.9, Detector)]
+
+        def face_probabilities(self, crops):
+            return np.eye(7)[[3]]
+
+    reader, frames = Reader(), [np.zeros((60, 80, 3), np.uint8)] * 30
+    labels, _ = stream_readings(reader, frames, following=True)
+    whole = [index for index, near in enumerate(reader.near) if not near]
+    period = int(round(WHOLE_SEARCH_SECONDS * STREAM_FPS))
+    assert labels == [3] * 30 and whole == list(range(0, 30, period))  # whole once a second, followed between
+    reader.near.clear()
+    stream_readings(reader, frames, following=False)
+    assert not any(reader.near)  # every frame searched whole
