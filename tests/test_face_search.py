@@ -5,6 +5,7 @@ import pytest
 
 from emotion_core import face, face_search
 from emotion_core.images import load_image
+from emotion_core.live import box_overlap
 from emotion_core.weights import resolve_weight
 from harness import FIXTURES
 
@@ -73,13 +74,6 @@ def test_where_full_range_finds_nothing_short_ranges_faces_keep_their_own_box():
     (box, score, detector), = face_search.search_faces(close, far, frame)
     assert detector is close and [(box, score)] == close.detect(frame)
     assert face_search.search_faces(close, far, np.full((480, 640, 3), 90, np.uint8)) == []
-
-
-def box_overlap(a, b) -> float:
-    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(width, 0) * max(height, 0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def test_live_a_face_of_the_last_frame_is_followed_with_one_short_range_run():

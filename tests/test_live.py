@@ -386,13 +386,10 @@ def test_the_last_frames_faces_are_followed_and_the_whole_frame_searched_every_s
 
 def test_a_real_session_follows_its_face_with_one_short_range_run():
     """Real detectors: the second frame of a face costs one short-range run around it, no full range."""
-    import cv2
-
     from emotion_core.analysis import default_reader
-    from emotion_core.images import load_image
+    from harness.media import face_frame
 
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    frame[:, 80:560] = cv2.resize(load_image(FIXTURES / "face.jpg"), (480, 480), interpolation=cv2.INTER_CUBIC)
+    frame = face_frame()
     reader, clock = default_reader(), FakeClock()
     session = LiveSession(clock)
     assert session.add_frame(frame).has_face
