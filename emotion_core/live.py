@@ -282,7 +282,8 @@ class LiveSession:
             if not self._admit_locked(started):
                 return self._snapshot_locked(self._clock())
             epoch = self._epoch
-            near = self._faces_to_follow_locked(started, np.shape(frame)[:2])
+            frame_size = np.shape(frame)[:2]
+            near = self._faces_to_follow_locked(started, frame_size)
         faces = analyze_frame(frame, small_faces=False, near=near)  # webcam faces are large: short range first
         with self._lock:
             now = self._clock()
@@ -290,7 +291,7 @@ class LiveSession:
                 return self._snapshot_locked(now)
             if not near:
                 self._searched_at = started
-            self._faces_frame = np.shape(frame)[:2]
+            self._faces_frame = frame_size
             self._tracks, self._faces = follow_faces(self._tracks, faces, now)
             self._frame_at = now
             main = main_face(self._faces)

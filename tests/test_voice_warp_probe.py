@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from training.voice_augment import scale_frequencies
-from training.voice_warp_probe import detrended, reference_clips, set_names, warp_factor
+from training.voice_warp_probe import detrended, probe_sets, reference_clips, warp_factor
 
 
 def voice_spectrum() -> np.ndarray:
@@ -32,11 +32,11 @@ def test_a_microphone_tilt_is_not_a_voices_size():
 
 
 def test_sets_and_reference_voices():
-    assert set_names({"corpus": "emovo", "split": "test"}) == ["emovo:all", "emovo:test"]
-    assert set_names({"corpus": "emovo", "split": "train"}) == ["emovo:all", "emovo:dev"]
-    assert set_names({"corpus": "ravdess", "split": "train"}) == []
-    assert set_names({"corpus": "crema-d", "split": "val"}) == ["crema-d:val"]
-    assert set_names({"corpus": "urdu", "split": "test"}) == ["urdu:all"]
+    sets = probe_sets([{"corpus": "emovo", "split": "test"}, {"corpus": "emovo", "split": "train"},
+                       {"corpus": "ravdess", "split": "train"}, {"corpus": "crema-d", "split": "val"},
+                       {"corpus": "urdu", "split": "test"}])
+    assert {name: members for name, members in sets.items() if members} == {
+        "emovo:all": [0, 1], "emovo:test": [0], "emovo:dev": [1], "crema-d:val": [3], "urdu:all": [4]}
     clips = ([{"corpus": "tess", "split": "train", "speaker": "a"}] * 30 + [{"corpus": "emovo", "split": "train",
              "speaker": "b"}] * 5 + [{"corpus": "ravdess", "split": "val", "speaker": "c"}] * 5)
     chosen = reference_clips(clips, per_voice=10)

@@ -56,9 +56,9 @@ from emotion_core.labels import EMOTIONS
 from emotion_core.reader import pooled
 from training.metrics import uar
 from training.voice_augment import BAND_CENTRES_HZ, scale_frequencies
-from training.voice_crosscorpus import collapse
+from training.voice_crosscorpus import collapse, evaluation_sets
 from training.voice_data import default_data_dir, list_clips
-from training.voice_input_probes import clip_windows, speaker_statistics
+from training.voice_input_probes import choice_set, clip_windows, speaker_statistics
 
 WARP_FACTORS = np.round(np.arange(0.80, 1.2001, 0.02), 2)  # < 1: the voice lowered (a larger vocal tract)
 ALIGN_HZ = (150.0, 5000.0)  # the bands compared: the formants' range, below where a warp runs out of bands
@@ -77,16 +77,16 @@ FORMANT_RANGE_HZ, FORMANT_MAX_BANDWIDTH_HZ = (90.0, 4800.0), 500.0
 FORMANT_FACTORS = (0.85, 1.15)  # the warp is kept in this range
 
 
-def set_names(clip: dict) -> list[str]:
-    """The evaluation sets a clip belongs to (choice sets first), possibly none."""
-    corpus, split = clip["corpus"], clip["split"]
-    if corpus == "emovo":
-        return ["emovo:all", "emovo:test" if split == "test" else "emovo:dev"]
-    if corpus == "urdu":
-        return ["urdu:all"]
-    if corpus in ("ravdess", "crema-d") and split in ("val", "test"):
-        return [f"{corpus}:{split}"]
-    return []
+def probe_sets(clips: list[dict]) -> dict[str, list[int]]:
+    """Set name -> clip indices: the cross-corpus sets of a model that never heard EMOVO
+    (:func:`training.voice_crosscorpus.evaluation_sets`) and the validation speakers' choice sets
+    (:func:`training.voice_input_probes.choice_set`)."""
+    sets = {name: index.tolist() for name, index in evaluation_sets(clips, ("emovo",)).items()}
+    for index, clip in enumerate(clips):
+        name = choice_set(clip)
+        if name is not None and name.endswith(":val"):
+            sets.setdefault(name, []).append(index)
+    return sets
 
 
 def reference_clips(clips: list[dict], per_voice: int = REFERENCE_CLIPS, seed: int = 0) -> list[int]:
@@ -242,10 +242,7 @@ def main() -> None:
         args.out = Path("reports/voice") / name
     started = time.time()
     clips = list_clips(default_data_dir())
-    sets: dict[str, list[int]] = {}
-    for index, clip in enumerate(clips):
-        for name in set_names(clip):
-            sets.setdefault(name, []).append(index)
+    sets = probe_sets(clips)
     reference = reference_clips(clips)
     needed = sorted(set(reference) | {i for members in sets.values() for i in members})
     mels = pickle.loads(args.cache.read_bytes()) if args.cache.exists() else {}
