@@ -73,3 +73,26 @@ def test_a_voice_is_warped_to_the_nearer_kind_of_training_voice():
     assert formant_factor(high * 1.1, groups) == pytest.approx(1 / 1.1, rel=0.02)  # lowered to the higher group
     assert formant_factor(low, groups) == pytest.approx(1.0, abs=0.01)
     assert formant_factor(low * 0.5, groups) == FORMANT_FACTORS[1]  # never beyond the limits
+
+
+def test_averaged_warps_read_the_mean_of_the_model_outputs():
+    """The averaging arm feeds the model each warp of a window and averages its outputs before calibrating."""
+    from emotion_core.calibration import ChannelCalibration
+    from training.voice_warp_probe import AVERAGE_FACTORS, clip_reading, clip_scores, warped_input
+
+    class UpperBandModel:  # its first class's score: the share of the window's energy above band 30
+        def predict(self, window: np.ndarray) -> np.ndarray:
+            energy = np.square(window).sum(axis=0).ravel()
+            share = float(energy[31:].sum() / energy.sum())
+            return np.array([share, 1 - share, 0, 0, 0, 0, 0], dtype=np.float32)
+
+    bands = np.arange(64)
+    peak = 30.0 * np.exp(-0.5 * ((bands - 31.0) / 1.5) ** 2)  # a resonance near the model's boundary
+    mel = np.stack([peak if frame % 2 else np.zeros(64) for frame in range(301)]).astype(np.float32)
+    model, as_is, voiced = UpperBandModel(), ChannelCalibration(), np.array([True])
+    shares = [float(model.predict(warped_input(mel, factor))[0]) for factor in AVERAGE_FACTORS]
+    assert shares[0] < 0.4 and shares[2] > 0.8  # lowered, the resonance falls below the boundary; raised, above
+    averaged = clip_scores(model, as_is, [mel], voiced, AVERAGE_FACTORS)
+    assert averaged["angry"] == pytest.approx(np.mean(shares), abs=1e-5)
+    assert clip_scores(model, as_is, [mel], voiced, (1.0,))["angry"] == pytest.approx(shares[1], abs=1e-5)
+    assert clip_reading(model, as_is, [mel], voiced, AVERAGE_FACTORS) == (0 if np.mean(shares) > 0.5 else 1)

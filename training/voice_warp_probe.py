@@ -37,7 +37,13 @@ group that needs the smaller warp, by the median ratio of that group's formants 
 FORMANT_FACTORS. So a voice is moved only by how far it lies from the nearer kind of training voice, not
 towards one voice of the whole population.
 
-Run: python -m training.voice_warp_probe [--estimate spectrum|formants] [--cache /tmp/voice_warp_probe.pkl]
+``--estimate average`` (a third arm, its rule written after the formant estimate's result and before its own
+run, ``reports/voice/REPORT.md``): no factor is estimated at all. Every window is read at each of
+AVERAGE_FACTORS (the middle of the voices' spread, 1.0 among them) and the model's outputs averaged before
+the calibration, as the six networks' outputs are averaged inside the served file: the reading no longer
+hangs on where one voice's formants happen to sit, whoever is speaking, from the first window on.
+
+Run: python -m training.voice_warp_probe [--estimate spectrum|formants|average] [--cache /tmp/voice_warp_probe.pkl]
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ VOICED_BELOW_LOUDEST_DB = 25.0  # a voiced frame: within this of the clip's loud
 VOICED_MAX_CROSSINGS = 0.25  # zero crossings per sample (at FORMANT_RATE, before pre-emphasis)
 FORMANT_RANGE_HZ, FORMANT_MAX_BANDWIDTH_HZ = (90.0, 4800.0), 500.0
 FORMANT_FACTORS = (0.85, 1.15)  # the warp is kept in this range
+AVERAGE_FACTORS = (0.95, 1.0, 1.05)  # about the 10th-90th percentiles of the formant estimate's factors
 
 
 def probe_sets(clips: list[dict]) -> dict[str, list[int]]:
@@ -191,11 +198,24 @@ def formant_factor(formants: np.ndarray, groups: np.ndarray, limits: tuple[float
     return float(np.clip(min(factors, key=lambda f: abs(np.log(f))), *limits))
 
 
-def clip_reading(model, calibration, parts: list[np.ndarray], voiced: np.ndarray, factor: float) -> int:
-    """The served reading (label index) of a clip's windows, each log-mel warped by ``factor`` first."""
-    rows = np.stack([model.predict(audio.mel_to_input(scale_frequencies(mel, factor) if factor != 1.0 and len(mel)
-                                                      else mel)) for mel in parts])
-    scores = pooled(calibration.apply(rows), voiced)
+def warped_input(mel: np.ndarray, factor: float) -> np.ndarray:
+    """The served input of one window's log-mel, its frequencies scaled by ``factor`` first."""
+    return audio.mel_to_input(scale_frequencies(mel, factor) if factor != 1.0 and len(mel) else mel)
+
+
+def clip_scores(model, calibration, parts: list[np.ndarray], voiced: np.ndarray,
+                factors: tuple[float, ...]) -> dict[str, float]:
+    """The served scores of a clip's windows, each read with its log-mel warped by every one of ``factors`` and
+    the model's outputs averaged (one factor: that warp alone), then calibrated and pooled as served."""
+    rows = np.stack([np.mean([model.predict(warped_input(mel, factor)) for factor in factors], axis=0)
+                     for mel in parts])
+    return pooled(calibration.apply(rows), voiced)
+
+
+def clip_reading(model, calibration, parts: list[np.ndarray], voiced: np.ndarray,
+                 factors: tuple[float, ...]) -> int:
+    """The served reading (label index) of :func:`clip_scores`."""
+    scores = clip_scores(model, calibration, parts, voiced, factors)
     return EMOTIONS.index(max(scores, key=scores.get))
 
 
@@ -232,13 +252,13 @@ def formants_by_voice(clips: list[dict], indices: list[int], formants: dict[int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--estimate", choices=("spectrum", "formants"), default="spectrum")
+    parser.add_argument("--estimate", choices=("spectrum", "formants", "average"), default="spectrum")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/voice_warp_probe.pkl"))
     parser.add_argument("--out", type=Path, default=None,
                         help="default reports/voice/warp_probe.json (spectrum), warp_probe_formants.json")
     args = parser.parse_args()
     if args.out is None:
-        name = "warp_probe.json" if args.estimate == "spectrum" else "warp_probe_formants.json"
+        name = "warp_probe.json" if args.estimate == "spectrum" else f"warp_probe_{args.estimate}.json"
         args.out = Path("reports/voice") / name
     started = time.time()
     clips = list_clips(default_data_dir())
@@ -260,6 +280,8 @@ def main() -> None:
         voices = speaker_statistics(clips, evaluated)
         factors = {voice: warp_factor(mean, reference_spectrum) for voice, (mean, _) in voices.items()}
         groups = None
+    elif args.estimate == "average":
+        reference_voices, factors, groups = {}, {}, None
     else:
         formants = formant_cache(clips, needed, args.cache.with_name(args.cache.stem + "_formants.pkl"))
         reference_voices = formants_by_voice(clips, reference, formants)
@@ -270,11 +292,13 @@ def main() -> None:
     reader = default_reader()
     answers: dict[str, dict[int, int]] = {"unwarped": {}, "warped": {}}
     for i, (parts, voiced) in evaluated.items():
-        factor = factors.get(clips[i]["speaker"], 1.0)  # a voice without speech windows: as heard
-        answers["unwarped"][i] = clip_reading(reader.voice_model, reader.voice_calibration, parts, voiced, 1.0)
-        answers["warped"][i] = clip_reading(reader.voice_model, reader.voice_calibration, parts, voiced, factor)
+        warps = AVERAGE_FACTORS if args.estimate == "average" else (factors.get(clips[i]["speaker"], 1.0),)
+        answers["unwarped"][i] = clip_reading(reader.voice_model, reader.voice_calibration, parts, voiced, (1.0,))
+        answers["warped"][i] = clip_reading(reader.voice_model, reader.voice_calibration, parts, voiced, warps)
     result = {"rule": {"choice": "0.5 x mean(ravdess:val, crema-d:val) UAR + 0.5 x emovo:dev UAR", "margin": MARGIN},
               "estimate": args.estimate, "reference_voices": len(reference_voices), "factors": factors, "arms": {}}
+    if args.estimate == "average":
+        result["average_factors"] = list(AVERAGE_FACTORS)
     if groups is not None:
         result["formant_groups_hz"] = np.round(groups, 1).tolist()
     for arm, answered in answers.items():
