@@ -34,16 +34,18 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
-def calibrate(probabilities: np.ndarray, temperature: float = 1.0,
+def calibrate(probabilities: np.ndarray, temperature: float | np.ndarray = 1.0,
               class_bias: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
     """``softmax(log(p) / temperature + class_bias)`` over the last axis; ``(..., k)`` in, same shape out.
 
-    ``temperature`` must be positive; ``class_bias`` (``k`` log-weights, default none) is added after
-    the scaling. With ``temperature=1`` and no bias the input comes back (renormalised).
+    ``temperature`` must be positive: one for all, or one per probability vector (shape ``(...)``);
+    ``class_bias`` (``k`` log-weights, default none) is added after the scaling. With ``temperature=1``
+    and no bias the input comes back (renormalised).
     """
-    if not temperature > 0:
+    temperature = np.asarray(temperature, dtype=np.float64)
+    if not np.all(temperature > 0):
         raise ValueError(f"a temperature must be positive, got {temperature}")
-    logits = log_probabilities(probabilities) / temperature
+    logits = log_probabilities(probabilities) / temperature[..., None]
     if class_bias is not None:
         logits = logits + np.asarray(class_bias, dtype=np.float64)
     return softmax(logits)
@@ -56,10 +58,17 @@ class ChannelCalibration:
 
     temperature: float = 1.0
     class_bias: tuple[float, ...] | None = None
+    # Noise: a window whose speech stands less than contrast_knee_db above its gaps
+    # (:func:`emotion_core.audio.band_contrast_db`) is read at a temperature raised by contrast_slope per dB
+    # below the knee, so that a voice drowned in noise says "uncertain" instead of a confident guess.
+    contrast_knee_db: float | None = None
+    contrast_slope: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
             raise ValueError(f"a temperature must be positive, got {self.temperature}")
+        if self.contrast_slope < 0:
+            raise ValueError(f"a contrast slope cannot be negative, got {self.contrast_slope}")
         if self.class_bias is not None and len(self.class_bias) != NUM_EMOTIONS:
             raise ValueError(f"a class bias has one value per emotion ({NUM_EMOTIONS}), got {len(self.class_bias)}")
 
@@ -68,17 +77,32 @@ class ChannelCalibration:
         """A manifest entry's ``calibration`` (``temperature``, ``class_bias`` in EMOTIONS order); none: no change."""
         given = entry.get("calibration") or {}
         bias = given.get("class_bias")
-        return cls(float(given.get("temperature", 1.0)), None if bias is None else tuple(float(b) for b in bias))
+        noise = given.get("noise") or {}
+        knee = noise.get("contrast_knee_db")
+        return cls(float(given.get("temperature", 1.0)), None if bias is None else tuple(float(b) for b in bias),
+                   None if knee is None else float(knee), float(noise.get("contrast_slope", 0.0)))
 
     @property
     def changes_scores(self) -> bool:
         return self != UNCALIBRATED
 
-    def apply(self, probabilities: np.ndarray) -> np.ndarray:
-        """Calibrated ``(..., k)`` probabilities in the input's dtype; without a calibration the input itself."""
+    def temperatures(self, contrast_db: np.ndarray) -> np.ndarray:
+        """The temperature for windows of speech contrast ``contrast_db`` (dB, any shape; same shape out)."""
+        contrast_db = np.asarray(contrast_db, dtype=np.float64)
+        if self.contrast_knee_db is None:
+            return np.full(contrast_db.shape, self.temperature)
+        return self.temperature * (1.0 + self.contrast_slope * np.maximum(0.0, self.contrast_knee_db - contrast_db))
+
+    def apply(self, probabilities: np.ndarray, contrast_db: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated ``(..., k)`` probabilities in the input's dtype; without a calibration the input itself.
+
+        ``contrast_db`` (shape ``(...)``, one per vector): each window's speech contrast, for the noise term;
+        without it the windows are read as clean.
+        """
         if not self.changes_scores:
             return probabilities
-        return calibrate(probabilities, self.temperature, self.class_bias).astype(np.asarray(probabilities).dtype)
+        temperature = self.temperature if contrast_db is None else self.temperatures(contrast_db)
+        return calibrate(probabilities, temperature, self.class_bias).astype(np.asarray(probabilities).dtype)
 
 
 UNCALIBRATED = ChannelCalibration()

@@ -325,8 +325,11 @@ class EmotionReader:
         Every voice reading (Audio, video, live, the fusion's input) comes from here.
         """
         runner = self._voice()
-        rows = [runner.predict(windows.window_input(piece, self.voice_normalisation)) for piece in pieces]
-        return self.voice_calibration.apply(np.stack(rows)) if rows else np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
+        mels = [windows.window_mel(piece) for piece in pieces]
+        if not mels:
+            return np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
+        rows = np.stack([runner.predict(audio.mel_to_input(mel, self.voice_normalisation)) for mel in mels])
+        return self.voice_calibration.apply(rows, np.array([audio.band_contrast_db(mel) for mel in mels]))
 
     def window_probabilities(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-window probabilities ``(windows, 7)`` of 16 kHz mono audio, whether each window holds
