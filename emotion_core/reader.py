@@ -321,7 +321,8 @@ class EmotionReader:
 
         Each piece is 16 kHz mono float32 audio of at most one window, fed to the model as every
         path feeds it (:func:`emotion_core.windows.window_input`: trimmed, log-mel, normalised as the
-        model's manifest says, tiled); the model's output is then calibrated (``voice_calibration``).
+        model's manifest says, tiled); the model's output is then calibrated (``voice_calibration``, with each
+        window's speech contrast, :func:`emotion_core.audio.band_contrast_db`, for its noise term).
         Every voice reading (Audio, video, live, the fusion's input) comes from here.
         """
         runner = self._voice()

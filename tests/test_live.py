@@ -397,3 +397,38 @@ def test_a_real_session_follows_its_face_with_one_short_range_run():
     clock.now += 0.1
     state = session.add_frame(np.roll(frame, (5, -7), axis=(0, 1)))
     assert state.has_face and (reader.close_detector.runs - close, reader.detector.runs - far) == (1, 0)
+
+
+def test_real_models_say_uncertain_for_a_voice_drowned_in_noise(face_photo, speech, monkeypatch):
+    """Speech under loud white noise: the voice channel's noise term leaves it "uncertain" and the fused reading
+    follows the face, where without the term the voice would name an emotion with confidence."""
+    pytest.importorskip("ai_edge_litert")
+    import dataclasses
+
+    from emotion_core.analysis import default_reader
+    from emotion_core.reading import UNCERTAIN, reading
+
+    samples, rate = speech
+    samples = samples.astype(np.float32)
+    noise = np.random.default_rng(0).normal(0.0, 0.5 * float(np.std(samples)), samples.size)
+    noisy = samples + noise.astype(np.float32)  # about 6 dB under the speech
+
+    def last_heard() -> live.LiveState:
+        clock = FakeClock()
+        session = LiveSession(clock)
+        heard = None
+        for start in range(0, noisy.size, rate // 4):
+            clock.now += 0.25
+            session.add_frame(face_photo)
+            state = session.add_audio(noisy[start : start + rate // 4], rate)
+            heard = state if state.has_speech else heard
+        assert heard is not None and heard.has_face
+        return heard
+
+    served = default_reader().voice_calibration
+    assert served.contrast_knee_db is not None  # the bundled manifest serves the term
+    heard = last_heard()
+    assert reading(heard.voice_scores) == UNCERTAIN
+    assert reading(heard.fused_scores) == reading(heard.face_scores) != UNCERTAIN
+    monkeypatch.setattr(default_reader(), "voice_calibration", dataclasses.replace(served, contrast_knee_db=None))
+    assert reading(last_heard().voice_scores) not in (None, UNCERTAIN)  # the same noise, read without the term

@@ -178,3 +178,23 @@ def test_one_reader_serves_several_threads_at_once(bundled, crop, speech):
     for thread in threads:
         thread.join()
     assert not errors and len(results) == 12 and all(result == expected for result in results)
+
+
+def test_the_voice_calibrations_noise_term_is_read_from_the_manifest_and_softens_only_noisy_speech(speech):
+    """A manifest calibration with a ``noise`` term: the reader feeds each window's speech contrast to it, so
+    speech under loud noise reads flatter than without the term, and speech as recorded reads the same."""
+    from emotion_core import audio
+
+    calibration = load_manifest()["models"][VOICE_MODEL]["calibration"]
+    without = EmotionReader.from_manifest(edited(VOICE_MODEL, calibration={
+        key: value for key, value in calibration.items() if key != "noise"}))
+    noise = {"contrast_knee_db": 17.0, "contrast_slope": 0.75}
+    with_term = EmotionReader.from_manifest(edited(VOICE_MODEL, calibration={**calibration, "noise": noise}))
+    assert (with_term.voice_calibration.contrast_knee_db, with_term.voice_calibration.contrast_slope) == (17.0, 0.75)
+    mono = audio.resample(*speech)[: audio.WINDOW_SAMPLES]
+    loud_noise = mono + np.random.default_rng(0).normal(0.0, 2.0 * float(np.std(mono)), mono.size).astype(np.float32)
+    assert with_term.voice_probabilities([mono]) == pytest.approx(without.voice_probabilities([mono]), abs=1e-6)
+    noisy_with = with_term.voice_probabilities([loud_noise])[0]
+    noisy_without = without.voice_probabilities([loud_noise])[0]
+    assert noisy_with.argmax() == noisy_without.argmax()
+    assert noisy_with.max() < noisy_without.max() - 0.05  # flatter: the voice cannot hear through the noise

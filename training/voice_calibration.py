@@ -72,7 +72,8 @@ def network_key() -> str:
 
 
 def undone(probabilities: np.ndarray, calibration: ChannelCalibration) -> np.ndarray:
-    """The raw scores that ``calibration`` turned into ``probabilities`` (its inverse on one window)."""
+    """The raw scores that ``calibration`` turned into ``probabilities`` (its inverse on one window; its noise
+    term, if any, is not undone: it acts only on windows drowned in noise, and the generated videos are clean)."""
     bias = 0.0 if calibration.class_bias is None else np.asarray(calibration.class_bias)
     return softmax(calibration.temperature * (log_probabilities(probabilities) - bias))
 

@@ -181,8 +181,13 @@ def confusion_block(name: str, set_name: str, matrix: list[list[int]]) -> list[s
 
 
 def calibration_cell(calibration: dict | None) -> str:
-    """How a row's scores were calibrated: "raw", or the temperature of the channel's calibration."""
-    return "raw" if not calibration else f"temperature {calibration['temperature']:.2f} + class bias"
+    """How a row's scores were calibrated: "raw", or the temperature of the channel's calibration (and its noise
+    term's knee, where it has one)."""
+    if not calibration:
+        return "raw"
+    cell = f"temperature {calibration['temperature']:.2f} + class bias"
+    knee = calibration.get("contrast_knee_db")
+    return cell if knee is None else f"{cell} + noise term (knee {knee:g} dB)"
 
 
 def write_markdown(results: dict, path: Path = REPORT) -> None:
