@@ -48,7 +48,7 @@ from training.face_data import ARTIFACTS, data_dir
 from training.fusion_data import CONDITIONS, in_corpus_clips, new_speaker_clips
 from training.fusion_fit import BIAS_PENALTY, VIDEOS, nll
 from training.fusion_videos import generated_segments
-from training.manifest import update_fields
+from training.manifest import MANIFEST, update_fields
 from training.metrics import uar
 from training.voice_crosscorpus import collapse as collapse_of
 
@@ -283,8 +283,12 @@ def main() -> None:
                                            "full_fit")}, indent=2))
     print(f"{out / 'calibration_rule.json'}, {out / 'calibration_test.json'} ({time.perf_counter() - started:.0f} s)")
     if args.apply and rule["serve"]:
-        update_fields(VOICE_MODEL, calibration=calibration_entry(temperature, bias))
-        print(f"wrote the calibration into the manifest's {VOICE_MODEL} entry")
+        served = json.loads(MANIFEST.read_text())["models"][VOICE_MODEL].get("calibration") or {}
+        noise = {"noise": served["noise"]} if "noise" in served else {}  # its own fit, on top of this one
+        update_fields(VOICE_MODEL, calibration={**calibration_entry(temperature, bias), **noise})
+        print(f"wrote the calibration into the manifest's {VOICE_MODEL} entry"
+              + ("; its noise term was kept: refit it with python -m training.voice_noise_calibration --apply"
+                 if noise else ""))
 
 
 def calibration_entry(temperature: float, bias: np.ndarray) -> dict:

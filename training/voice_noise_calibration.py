@@ -28,6 +28,7 @@ chooses nothing. ``--apply`` writes the term into the voice model's manifest cal
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 import zlib
@@ -42,7 +43,7 @@ from emotion_core.labels import NUM_EMOTIONS
 from emotion_core.reader import VOICE_MODEL, pooling_mask, prepare_speech
 from emotion_core.reading import UNCERTAIN_BELOW
 from training.face_data import data_dir
-from training.manifest import update_fields
+from training.manifest import MANIFEST, update_fields
 from training.voice_conditions import add_noise
 from training.voice_data import list_clips
 
@@ -171,7 +172,8 @@ def main() -> None:
     started = time.perf_counter()
     clips = list_clips(data_dir(args.data_dir))
     reader = default_reader()
-    served = reader.voice_calibration
+    # the served temperature and class bias, without any noise term the manifest may already hold
+    served = dataclasses.replace(reader.voice_calibration, contrast_knee_db=None, contrast_slope=0.0)
     validation = [c for c in clips if c["split"] == "val" and c["corpus"] in ("ravdess", "crema-d")]
     fit_conditions = {"clean": lambda mono, key: mono}
     fit_conditions |= {f"pink {snr:g} dB": (lambda mono, key, snr=snr: add_noise(mono, seeded(key, f"pink{snr}"), snr))
@@ -197,13 +199,14 @@ def main() -> None:
     noisy = merged([table for name, table in check_tables.items() if name != "clean"])
 
     def both(table: dict) -> dict:
-        return {"served": figures(pooled_clips(table, served), table["label"]),
+        return {"without_noise_term": figures(pooled_clips(table, served), table["label"]),
                 "with_noise_term": figures(pooled_clips(table, term), table["label"])}
 
     clean, noisy_figures = both(check_tables["clean"]), both(noisy)
-    stated_loss = clean["served"]["stated"] - clean["with_noise_term"]["stated"]
-    ece_gain = noisy_figures["served"]["ece"] - noisy_figures["with_noise_term"]["ece"]
-    stated_gain = noisy_figures["with_noise_term"]["right_when_stated"] - noisy_figures["served"]["right_when_stated"]
+    before, after = noisy_figures["without_noise_term"], noisy_figures["with_noise_term"]
+    stated_loss = clean["without_noise_term"]["stated"] - clean["with_noise_term"]["stated"]
+    ece_gain = before["ece"] - after["ece"]
+    stated_gain = after["right_when_stated"] - before["right_when_stated"]
     serve = bool(slope > 0 and stated_loss <= CLEAN_STATED_LOSS and ece_gain >= ECE_GAIN and stated_gain >= STATED_GAIN)
     urdu = [c for c in clips if c["corpus"] == "urdu"]
     read_after = both(read_clips(reader, urdu, {"as recorded": lambda mono, key: mono})["as recorded"])
@@ -221,7 +224,7 @@ def main() -> None:
     print(json.dumps({k: result[k] for k in ("clean_stated_loss", "noisy_ece_gain", "noisy_right_when_stated_gain",
                                              "serve")}, indent=2))
     if args.apply and serve:
-        entry = json.loads((Path("weights") / "manifest.json").read_text())["models"][VOICE_MODEL]["calibration"]
+        entry = json.loads(MANIFEST.read_text())["models"][VOICE_MODEL]["calibration"]
         update_fields(VOICE_MODEL, calibration={**entry, "noise": noise_entry(knee, slope)})
         print(f"wrote the noise term into the manifest's {VOICE_MODEL} calibration")
 
