@@ -44,3 +44,10 @@ def test_babble_is_several_voices_at_unit_level():
     talkers = [np.sin(np.linspace(0, 40 * k, 800)).astype(np.float32) for k in range(1, 6)]
     mix = babble(talkers, 5000, np.random.default_rng(0))
     assert mix.size == 5000 and np.sqrt(np.mean(mix ** 2)) == pytest.approx(1.0)
+
+
+def test_no_term_is_fitted_where_noisy_windows_are_read_as_well_as_clean_ones():
+    table = table_of(np.random.default_rng(2))
+    table["rows"][1::2] = table["rows"][0::2][: table["rows"][1::2].shape[0]]  # noisy windows now read as clean ones
+    table["label"][1::2] = table["label"][0::2][: table["label"][1::2].size]
+    assert fit(table, ChannelCalibration(1.0))[:2] == (None, 0.0)

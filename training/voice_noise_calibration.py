@@ -148,12 +148,13 @@ def merged(tables: list[dict]) -> dict:
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
-def fit(table: dict, served: ChannelCalibration) -> tuple[float, float, float]:
-    """The grid's (knee, slope) with the lowest pooled-clip NLL on ``table``, and that NLL."""
-    best = (float("nan"), 0.0, nll(pooled_clips(table, served), table["label"]))
+def fit(table: dict, base: ChannelCalibration) -> tuple[float | None, float, float]:
+    """The grid's (knee, slope) on top of ``base`` with the lowest pooled-clip NLL on ``table``, and that NLL
+    (no knee and slope 0 when no grid point beats ``base`` alone)."""
+    best: tuple[float | None, float, float] = (None, 0.0, nll(pooled_clips(table, base), table["label"]))
     for knee in KNEES_DB:
         for slope in SLOPES[1:]:
-            candidate = ChannelCalibration(served.temperature, served.class_bias, float(knee), float(slope))
+            candidate = ChannelCalibration(base.temperature, base.class_bias, float(knee), float(slope))
             loss = nll(pooled_clips(table, candidate), table["label"])
             if loss < best[2]:
                 best = (float(knee), float(slope), loss)
@@ -173,15 +174,15 @@ def main() -> None:
     clips = list_clips(data_dir(args.data_dir))
     reader = default_reader()
     # the served temperature and class bias, without any noise term the manifest may already hold
-    served = dataclasses.replace(reader.voice_calibration, contrast_knee_db=None, contrast_slope=0.0)
+    without_term = dataclasses.replace(reader.voice_calibration, contrast_knee_db=None, contrast_slope=0.0)
     validation = [c for c in clips if c["split"] == "val" and c["corpus"] in ("ravdess", "crema-d")]
     fit_conditions = {"clean": lambda mono, key: mono}
     fit_conditions |= {f"pink {snr:g} dB": (lambda mono, key, snr=snr: add_noise(mono, seeded(key, f"pink{snr}"), snr))
                        for snr in FIT_SNRS_DB}
     print(f"fit: {len(validation)} validation clips", flush=True)
     fit_tables = read_clips(reader, validation, fit_conditions)
-    knee, slope, fit_nll = fit(merged(list(fit_tables.values())), served)
-    term = ChannelCalibration(served.temperature, served.class_bias, knee, slope)
+    knee, slope, fit_nll = fit(merged(list(fit_tables.values())), without_term)
+    term = ChannelCalibration(without_term.temperature, without_term.class_bias, knee, slope)
     print(f"fitted knee {knee} dB, slope {slope} (fit NLL {fit_nll:.4f}) [{time.perf_counter() - started:.0f} s]")
 
     talkers = [prepare_speech(*audio.load_audio(c["path"])) for c in clips if c["corpus"] == "tess"][::40]
@@ -199,7 +200,7 @@ def main() -> None:
     noisy = merged([table for name, table in check_tables.items() if name != "clean"])
 
     def both(table: dict) -> dict:
-        return {"without_noise_term": figures(pooled_clips(table, served), table["label"]),
+        return {"without_noise_term": figures(pooled_clips(table, without_term), table["label"]),
                 "with_noise_term": figures(pooled_clips(table, term), table["label"])}
 
     clean, noisy_figures = both(check_tables["clean"]), both(noisy)
