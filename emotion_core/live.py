@@ -62,9 +62,11 @@ RECENT_SPEECH_SAMPLES = int(RECENT_SPEECH_SECONDS * audio.SAMPLE_RATE)
 assert BUFFER_SAMPLES >= audio.WINDOW_SAMPLES, "the ring buffer must hold a whole voice window"
 
 
-def read_window(piece: np.ndarray) -> dict[str, float]:
-    """The served reader's scores for one 16 kHz voice window, made as every path makes them."""
-    return scores_to_dict(default_reader().voice_probabilities([piece])[0])
+def read_window(piece: np.ndarray) -> tuple[dict[str, float], bool]:
+    """The served reader's scores for one 16 kHz voice window, made as every path makes them, and whether its
+    speech is drowned in noise (:meth:`emotion_core.reader.EmotionReader.read_voice_windows`)."""
+    probabilities, drowned = default_reader().read_voice_windows([piece])
+    return scores_to_dict(probabilities[0]), bool(drowned[0])
 
 
 class AudioRing:
@@ -122,6 +124,7 @@ class LiveState:
     seconds: float = 0.0
     stopped: bool = False  # by Stop: input is ignored until Start
     expired: bool = False  # by the time limit: input is ignored until Start
+    noisy: bool = False  # the speech heard now is drowned in noise (its scores softened: mostly "uncertain")
 
     @property
     def paused(self) -> bool:
@@ -139,7 +142,7 @@ class LiveState:
             return "stopped; press Start to go on"
         verdict = fused_reading(self.face_scores, self.voice_scores, self.fused_scores) or "nothing to read"
         faces = f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}" if self.has_face else "no face"
-        voice = "speech" if self.has_speech else "no speech"
+        voice = ("speech in loud noise" if self.noisy else "speech") if self.has_speech else "no speech"
         return f"{verdict} · {faces} · {voice}"
 
 
@@ -250,6 +253,7 @@ class LiveSession:
         self._face_scores: dict[str, float] = {}
         self._frame_at = self._audio_at = -math.inf
         self._voice_scores: dict[str, float] = {}
+        self._voice_drowned = False  # the last window with speech was drowned in noise
         self._voice_at = -math.inf
         self._has_speech = False
         self._restart_stream_locked(None)
@@ -361,21 +365,24 @@ class LiveSession:
         for start, stop, piece in due:
             frames = speech.speech_frames(piece)
             seconds = speech.seconds_of(frames)
-            scores = read_window(piece) if speech.is_enough(seconds) else {}  # speech.has_speech(piece)
+            scores, drowned = read_window(piece) if speech.is_enough(seconds) else ({}, False)
             # Speech must be in the *latest* second, or an old sentence would linger for the whole window.
             speaking = speech.has_speech(piece[-RECENT_SPEECH_SAMPLES:])
-            read.append((VoiceWindow(start / audio.SAMPLE_RATE, stop / audio.SAMPLE_RATE, seconds, scores), speaking))
+            window = VoiceWindow(start / audio.SAMPLE_RATE, stop / audio.SAMPLE_RATE, seconds, scores)
+            read.append((window, speaking, drowned))
         with self._lock:
             if epoch != self._epoch:  # stopped or reset meanwhile
                 return
-            for window, speaking in read:
-                self._add_window_locked(window, speaking, self._clock())
+            for window, speaking, drowned in read:
+                self._add_window_locked(window, speaking, drowned, self._clock())
 
-    def _add_window_locked(self, window: VoiceWindow, speaking: bool, now: float) -> None:
+    def _add_window_locked(self, window: VoiceWindow, speaking: bool, drowned: bool, now: float) -> None:
         self._windows.append(window)
         while self._windows[0].end < window.end - TIMELINE_SECONDS:
             self._windows.popleft()
         self._has_speech = speaking
+        if window.scores:
+            self._voice_drowned = drowned
         if not speaking:  # a pause ends the sentence: the next one is not smoothed with this one's reading
             self._voice_scores = {}
         elif window.scores:
@@ -422,7 +429,8 @@ class LiveSession:
         fused = fuse(face_scores, voice_scores)
         seconds = now - self._origin
         state = LiveState(list(self._faces) if has_face else [], dict(face_scores), dict(voice_scores), fused,
-                          has_face, has_speech, seconds, self._paused == "stopped", self._paused == "expired")
+                          has_face, has_speech, seconds, self._paused == "stopped", self._paused == "expired",
+                          has_speech and self._voice_drowned)
         if self._running_since is not None:
             self._add_point_locked(state)
         return state

@@ -317,7 +317,13 @@ class EmotionReader:
         return _activity(prepare_speech(samples, sample_rate))
 
     def voice_probabilities(self, pieces: Iterable[np.ndarray]) -> np.ndarray:
-        """The voice channel's ``(n, 7)`` probabilities (EMOTIONS order) for voice windows.
+        """The voice channel's ``(n, 7)`` probabilities (EMOTIONS order) for voice windows
+        (:meth:`read_voice_windows`, without the noise flags)."""
+        return self.read_voice_windows(pieces)[0]
+
+    def read_voice_windows(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The voice channel's ``(n, 7)`` probabilities (EMOTIONS order) for voice windows, and whether each
+        window's speech is drowned in noise (``(n,)`` bool: its scores were softened by the noise term).
 
         Each piece is 16 kHz mono float32 audio of at most one window, fed to the model as every
         path feeds it (:func:`emotion_core.windows.window_input`: trimmed, log-mel, normalised as the
@@ -328,9 +334,10 @@ class EmotionReader:
         runner = self._voice()
         mels = [windows.window_mel(piece) for piece in pieces]
         if not mels:
-            return np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
+            return np.zeros((0, NUM_EMOTIONS), dtype=np.float32), np.zeros(0, dtype=bool)
         rows = np.stack([runner.predict(audio.mel_to_input(mel, self.voice_normalisation)) for mel in mels])
-        return self.voice_calibration.apply(rows, np.array([audio.band_contrast_db(mel) for mel in mels]))
+        contrast = np.array([audio.band_contrast_db(mel) for mel in mels])
+        return self.voice_calibration.apply(rows, contrast), self.voice_calibration.drowned(contrast)
 
     def window_probabilities(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-window probabilities ``(windows, 7)`` of 16 kHz mono audio, whether each window holds

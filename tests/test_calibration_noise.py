@@ -34,6 +34,8 @@ def test_the_noise_term_softens_only_windows_below_the_knee():
     assert read[1] == pytest.approx(calibrate(sure[1], 1.2 * 6.0), abs=1e-6)  # a noisy one: much flatter
     assert read[1].max() < 0.4 < read[0].max() and read[1].argmax() == read[0].argmax()  # the top emotion stays
     assert term.apply(sure) == pytest.approx(calibrate(sure, 1.2), abs=1e-6)  # no contrasts: read as clean
+    assert term.drowned(np.array([30.0, 20.0, 19.9])).tolist() == [False, False, True]
+    assert not ChannelCalibration(1.2).drowned(np.array([5.0])).any()  # no term: nothing is drowned
 
 
 def test_the_manifest_entry_carries_the_term():

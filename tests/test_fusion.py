@@ -304,7 +304,7 @@ def test_a_pause_in_live_speech_ends_the_voice_reading(monkeypatch):
     from harness.media import microphone_speech
 
     voice = {"scores": one_hot("sad")}
-    monkeypatch.setattr(live, "read_window", lambda piece: dict(voice["scores"]))
+    monkeypatch.setattr(live, "read_window", lambda piece: (dict(voice["scores"]), False))
     now = [100.0]
     session = live.LiveSession(lambda: now[0])
 

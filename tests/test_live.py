@@ -40,6 +40,7 @@ def fake_models(monkeypatch):
     models.frames = 0
     models.near = []
     models.voice_reads = 0
+    models.drowned = False
 
     def analyze_frame(frame, small_faces=True, near=None):
         models.frames += 1
@@ -49,7 +50,7 @@ def fake_models(monkeypatch):
     def read_window(piece):
         models.voice_reads += 1
         models.window_sizes.append(piece.size)
-        return dict(models.voice)
+        return dict(models.voice), models.drowned
 
     models.window_sizes = []
     monkeypatch.setattr(live, "analyze_frame", analyze_frame)
@@ -111,6 +112,23 @@ def test_speech_and_face_are_read_and_fused(fake_models, speech_48k):
     assert max(state.voice_scores, key=state.voice_scores.get) == "sad"
     assert 0 < state.fused.face_weight < 1 and state.fused.face_weight + state.fused.voice_weight == pytest.approx(1)
     assert state.status().endswith("1 face · speech")
+
+
+def test_speech_drowned_in_noise_is_said_in_the_status(fake_models, speech_48k):
+    clock = FakeClock()
+    session = LiveSession(clock)
+    session.add_frame(FRAME)
+    fake_models.drowned = True
+    state = feed_audio(session, clock, speech_48k[: 48000 * 2])
+    assert state.has_speech and state.noisy and state.status().endswith("1 face · speech in loud noise")
+    fake_models.drowned = False
+    state = feed_audio(session, clock, speech_48k[: 48000 * 2])
+    assert state.has_speech and not state.noisy and state.status().endswith(" · speech")
+    fake_models.drowned = True
+    feed_audio(session, clock, speech_48k[: 48000 * 2])
+    session.stop()
+    session.start()
+    assert not session.snapshot().noisy  # a stop forgets it with the audio
 
 
 def test_silence_is_no_speech(fake_models):
@@ -428,7 +446,7 @@ def test_real_models_say_uncertain_for_a_voice_drowned_in_noise(face_photo, spee
     served = default_reader().voice_calibration
     assert served.contrast_knee_db is not None  # the bundled manifest serves the term
     heard = last_heard()
-    assert reading(heard.voice_scores) == UNCERTAIN
+    assert reading(heard.voice_scores) == UNCERTAIN and heard.noisy and "speech in loud noise" in heard.status()
     assert reading(heard.fused_scores) == reading(heard.face_scores) != UNCERTAIN
     monkeypatch.setattr(default_reader(), "voice_calibration", dataclasses.replace(served, contrast_knee_db=None))
     assert reading(last_heard().voice_scores) not in (None, UNCERTAIN)  # the same noise, read without the term

@@ -198,3 +198,5 @@ def test_the_voice_calibrations_noise_term_is_read_from_the_manifest_and_softens
     noisy_without = without.voice_probabilities([loud_noise])[0]
     assert noisy_with.argmax() == noisy_without.argmax()
     assert noisy_with.max() < noisy_without.max() - 0.05  # flatter: the voice cannot hear through the noise
+    assert with_term.read_voice_windows([mono, loud_noise])[1].tolist() == [False, True]
+    assert without.read_voice_windows([mono, loud_noise])[1].tolist() == [False, False]
