@@ -173,6 +173,8 @@ def analyze_audio(path: str | None) -> tuple[dict, dict]:
         raise gr.Error(str(error)) from None
     if not result.activity.has_speech:
         gr.Warning("No speech found in this recording.")
+    elif result.in_loud_noise:
+        gr.Warning("The speech is drowned in noise: the voice cannot be read reliably here.")
     return bars(result.scores, "no speech"), result.to_dict()
 
 

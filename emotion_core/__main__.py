@@ -96,7 +96,8 @@ def speech_table(result: SpeechResult) -> str:
     if not result.activity.has_speech:
         return "no speech found"
     scores = format_table(["emotion", "score"], [[name, result.scores[name]] for name in EMOTIONS])
-    return f"voice: {caption(result.scores)}\n{scores}"
+    noise = " (speech in loud noise)" if result.in_loud_noise else ""
+    return f"voice: {caption(result.scores)}{noise}\n{scores}"
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:

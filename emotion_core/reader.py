@@ -346,9 +346,15 @@ class EmotionReader:
         The windows are :func:`emotion_core.windows.window_bounds` of the whole recording, on its
         own timeline (each window's silence is cut when its input is made, not the recording's).
         """
+        probabilities, voiced, times, _ = self._read_recording(mono)
+        return probabilities, voiced, times
+
+    def _read_recording(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`window_probabilities`, and whether each window is drowned in noise."""
         bounds, pieces, voiced = windows.cut(mono)
         times = np.array(bounds, dtype=np.float64).reshape(-1, 2) / audio.SAMPLE_RATE
-        return self.voice_probabilities(pieces), voiced, times
+        probabilities, drowned = self.read_voice_windows(pieces)
+        return probabilities, voiced, times, drowned
 
     def classify_speech(self, samples: np.ndarray, sample_rate: int) -> dict[str, float]:
         """Scores over EMOTIONS (summing to 1) for mono float32 audio of any length at 8-96 kHz.
@@ -370,11 +376,12 @@ class EmotionReader:
         activity = _activity(mono)
         if not activity.has_speech:
             return SpeechResult(scores={}, activity=activity)
-        probabilities, voiced, times = self.window_probabilities(mono)
+        probabilities, voiced, times, drowned = self._read_recording(mono)
         window_scores = tuple(scores_to_dict(p) for p in probabilities)
         window_times = tuple((float(start), float(end)) for start, end in times)
+        in_loud_noise = bool(drowned[pooling_mask(voiced)].mean() >= 0.5)  # most of what the reading averages
         return SpeechResult(pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times,
-                            tuple(bool(v) for v in voiced))
+                            tuple(bool(v) for v in voiced), in_loud_noise)
 
     def fuse(self, face_scores: dict[str, float] | None, voice_scores: dict[str, float] | None) -> Fused:
         """:func:`emotion_core.fuse` with this reader's fusion parameters (:class:`FusionSettings`)."""

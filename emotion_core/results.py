@@ -57,7 +57,8 @@ class SpeechResult:
     With speech, ``window_scores`` holds each 3 s window's scores and ``window_times`` its
     ``(start, end)`` in seconds from the start of the recording as given
     (:func:`emotion_core.windows.window_bounds`); ``window_speech`` says which windows hold speech,
-    the ones whose mean are the ``scores``.
+    the ones whose mean are the ``scores``. ``in_loud_noise``: most of those windows are drowned in noise
+    (the voice calibration's noise term softened them, so the reading is mostly "uncertain").
     """
 
     scores: dict[str, float]
@@ -66,6 +67,7 @@ class SpeechResult:
     window_scores: tuple[dict[str, float], ...] = field(default=(), repr=False)
     window_times: tuple[tuple[float, float], ...] = field(default=(), repr=False)
     window_speech: tuple[bool, ...] = field(default=(), repr=False)
+    in_loud_noise: bool = False
 
     def __post_init__(self):
         if len(self.window_times) != len(self.window_scores):
@@ -95,6 +97,7 @@ class SpeechResult:
             "speech_seconds": self.activity.speech_seconds,
             "duration_seconds": self.activity.total_seconds,
             "windows": self.windows,
+            "in_loud_noise": self.in_loud_noise,
             "window_scores": [{"start": start, "end": end, "speech": speech, "scores": dict(scores)}
                               for (start, end), scores, speech
                               in zip(self.window_times, self.window_scores, self._speech_flags(), strict=True)],

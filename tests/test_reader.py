@@ -200,3 +200,12 @@ def test_the_voice_calibrations_noise_term_is_read_from_the_manifest_and_softens
     assert noisy_with.max() < noisy_without.max() - 0.05  # flatter: the voice cannot hear through the noise
     assert with_term.read_voice_windows([mono, loud_noise])[1].tolist() == [False, True]
     assert without.read_voice_windows([mono, loud_noise])[1].tolist() == [False, False]
+    heard_noise = mono + np.random.default_rng(1).normal(0.0, 0.5 * float(np.std(mono)), mono.size).astype(np.float32)
+    noisy_recording = with_term.analyze_speech(heard_noise, audio.SAMPLE_RATE)  # speech still found, drowned
+    assert noisy_recording.in_loud_noise and noisy_recording.to_dict()["in_loud_noise"] is True
+    assert not with_term.analyze_speech(mono, audio.SAMPLE_RATE).in_loud_noise
+    assert not without.analyze_speech(heard_noise, audio.SAMPLE_RATE).in_loud_noise
+
+    from emotion_core.__main__ import speech_table
+
+    assert speech_table(noisy_recording).splitlines()[0].endswith("(speech in loud noise)")
