@@ -229,7 +229,9 @@ def analyze_video_file(path: str, out_dir: Path, frames_per_second: float, annot
     files = [write_csv(analysis, out_dir / f"{stem}-segments.csv"), write_json(analysis, out_dir / f"{stem}.json")]
     for missing, message in ((not analysis.has_face, "No face found in this video."),
                              (not analysis.info.has_audio, "This video has no audio track: face only."),
-                             (analysis.info.has_audio and not analysis.has_speech, "No speech found in the sound.")):
+                             (analysis.info.has_audio and not analysis.has_speech, "No speech found in the sound."),
+                             (analysis.in_loud_noise, "The speech is drowned in noise: the voice cannot be read "
+                                                      "reliably here.")):
         if missing:
             gr.Warning(message)
     result = {"video": analysis.info.to_dict(), "segments": len(analysis.segments), **summary.to_dict()}

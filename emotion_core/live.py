@@ -124,7 +124,7 @@ class LiveState:
     seconds: float = 0.0
     stopped: bool = False  # by Stop: input is ignored until Start
     expired: bool = False  # by the time limit: input is ignored until Start
-    noisy: bool = False  # the speech heard now is drowned in noise (its scores softened: mostly "uncertain")
+    in_loud_noise: bool = False  # the speech heard now is drowned in noise (its scores softened: mostly "uncertain")
 
     @property
     def paused(self) -> bool:
@@ -142,7 +142,7 @@ class LiveState:
             return "stopped; press Start to go on"
         verdict = fused_reading(self.face_scores, self.voice_scores, self.fused_scores) or "nothing to read"
         faces = f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}" if self.has_face else "no face"
-        voice = ("speech in loud noise" if self.noisy else "speech") if self.has_speech else "no speech"
+        voice = ("speech in loud noise" if self.in_loud_noise else "speech") if self.has_speech else "no speech"
         return f"{verdict} · {faces} · {voice}"
 
 
@@ -368,21 +368,21 @@ class LiveSession:
             scores, drowned = read_window(piece) if speech.is_enough(seconds) else ({}, False)
             # Speech must be in the *latest* second, or an old sentence would linger for the whole window.
             speaking = speech.has_speech(piece[-RECENT_SPEECH_SAMPLES:])
-            window = VoiceWindow(start / audio.SAMPLE_RATE, stop / audio.SAMPLE_RATE, seconds, scores)
-            read.append((window, speaking, drowned))
+            read.append((VoiceWindow(start / audio.SAMPLE_RATE, stop / audio.SAMPLE_RATE, seconds, scores, drowned),
+                         speaking))
         with self._lock:
             if epoch != self._epoch:  # stopped or reset meanwhile
                 return
-            for window, speaking, drowned in read:
-                self._add_window_locked(window, speaking, drowned, self._clock())
+            for window, speaking in read:
+                self._add_window_locked(window, speaking, self._clock())
 
-    def _add_window_locked(self, window: VoiceWindow, speaking: bool, drowned: bool, now: float) -> None:
+    def _add_window_locked(self, window: VoiceWindow, speaking: bool, now: float) -> None:
         self._windows.append(window)
         while self._windows[0].end < window.end - TIMELINE_SECONDS:
             self._windows.popleft()
         self._has_speech = speaking
         if window.scores:
-            self._voice_drowned = drowned
+            self._voice_drowned = window.in_loud_noise
         if not speaking:  # a pause ends the sentence: the next one is not smoothed with this one's reading
             self._voice_scores = {}
         elif window.scores:

@@ -25,7 +25,7 @@ from .calibration import UNCALIBRATED, ChannelCalibration
 from .classifier import LiteClassifier
 from .fusion import HAND_SET, Fused, FusionSettings, fuse
 from .labels import EMOTIONS, NUM_EMOTIONS, check_labels, scores_to_dict
-from .results import Face, SpeechResult, VoiceActivity
+from .results import Face, SpeechResult, VoiceActivity, mostly_in_loud_noise
 from .weights import WEIGHTS_DIR, file_sha256, load_manifest, resolve_weight, verify
 
 FACE_MODEL = "face_emotion"  # manifest names of the served models
@@ -379,7 +379,7 @@ class EmotionReader:
         probabilities, voiced, times, drowned = self._read_recording(mono)
         window_scores = tuple(scores_to_dict(p) for p in probabilities)
         window_times = tuple((float(start), float(end)) for start, end in times)
-        in_loud_noise = bool(drowned[pooling_mask(voiced)].mean() >= 0.5)  # most of what the reading averages
+        in_loud_noise = mostly_in_loud_noise(drowned[pooling_mask(voiced)])
         return SpeechResult(pooled(probabilities, voiced), activity, len(probabilities), window_scores, window_times,
                             tuple(bool(v) for v in voiced), in_loud_noise)
 

@@ -50,6 +50,13 @@ class VoiceActivity:
         return is_enough(self.speech_seconds)
 
 
+def mostly_in_loud_noise(drowned) -> bool:
+    """Whether a recording's reading is mostly of speech drowned in noise: at least half of the windows it
+    averages (their ``in_loud_noise`` flags) are; none gives False."""
+    flags = [bool(flag) for flag in drowned]
+    return bool(flags) and 2 * sum(flags) >= len(flags)
+
+
 @dataclass(frozen=True)
 class SpeechResult:
     """Voice-channel result: scores over EMOTIONS (empty when there is no speech) and the activity.
@@ -106,12 +113,14 @@ class SpeechResult:
 
 @dataclass(frozen=True)
 class VoiceWindow:
-    """One voice window (:mod:`emotion_core.windows`), ``start``/``end`` in seconds; ``scores`` empty when no speech."""
+    """One voice window (:mod:`emotion_core.windows`), ``start``/``end`` in seconds; ``scores`` empty when no speech;
+    ``in_loud_noise``: its speech is drowned in noise (the voice calibration's noise term softened its scores)."""
 
     start: float
     end: float
     speech_seconds: float
     scores: dict[str, float]
+    in_loud_noise: bool = False
 
     @property
     def has_speech(self) -> bool:
@@ -119,4 +128,5 @@ class VoiceWindow:
 
     def to_dict(self) -> dict:
         return {"start": self.start, "end": self.end, "speech_seconds": self.speech_seconds,
-                "label": top_label(self.scores) if self.scores else None, "scores": dict(self.scores)}
+                "label": top_label(self.scores) if self.scores else None, "scores": dict(self.scores),
+                "in_loud_noise": self.in_loud_noise}

@@ -46,7 +46,7 @@ from .media import (
     video_stream,
 )
 from .reading import main_face
-from .results import Face, VoiceWindow
+from .results import Face, VoiceWindow, mostly_in_loud_noise
 
 MAX_VIDEO_SECONDS = 600.0  # 10 minutes; longer files are refused
 DEFAULT_FRAMES_PER_SECOND = 2.0  # sampled frames per second of video
@@ -114,6 +114,11 @@ class VideoAnalysis:
     @property
     def has_speech(self) -> bool:
         return any(window.has_speech for window in self.voice_windows)
+
+    @property
+    def in_loud_noise(self) -> bool:
+        """Whether most of the windows with speech are drowned in noise (their readings mostly "uncertain")."""
+        return mostly_in_loud_noise(window.in_loud_noise for window in self.voice_windows if window.has_speech)
 
     @cached_property
     def _starts(self) -> np.ndarray:
@@ -295,11 +300,12 @@ class VoiceTrack:
         frames = speech.speech_frames(piece)
         seconds, begins = speech.seconds_of(frames), self.offset + start / audio.SAMPLE_RATE
         self._speech.extend(speech_intervals(frames, begins))
-        scores = {}
+        scores, drowned = {}, False
         if speech.is_enough(seconds):  # speech.has_speech(piece), without finding the speech twice
             reader = self._reader or default_reader()
-            scores = scores_to_dict(reader.voice_probabilities([piece])[0])
-        self.windows.append(VoiceWindow(begins, self.offset + stop / audio.SAMPLE_RATE, seconds, scores))
+            probabilities, flags = reader.read_voice_windows([piece])
+            scores, drowned = scores_to_dict(probabilities[0]), bool(flags[0])
+        self.windows.append(VoiceWindow(begins, self.offset + stop / audio.SAMPLE_RATE, seconds, scores, drowned))
 
 
 # --- the analysis -------------------------------------------------------------------------------

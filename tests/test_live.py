@@ -120,15 +120,15 @@ def test_speech_drowned_in_noise_is_said_in_the_status(fake_models, speech_48k):
     session.add_frame(FRAME)
     fake_models.drowned = True
     state = feed_audio(session, clock, speech_48k[: 48000 * 2])
-    assert state.has_speech and state.noisy and state.status().endswith("1 face · speech in loud noise")
+    assert state.has_speech and state.in_loud_noise and state.status().endswith("1 face · speech in loud noise")
     fake_models.drowned = False
     state = feed_audio(session, clock, speech_48k[: 48000 * 2])
-    assert state.has_speech and not state.noisy and state.status().endswith(" · speech")
+    assert state.has_speech and not state.in_loud_noise and state.status().endswith(" · speech")
     fake_models.drowned = True
     feed_audio(session, clock, speech_48k[: 48000 * 2])
     session.stop()
     session.start()
-    assert not session.snapshot().noisy  # a stop forgets it with the audio
+    assert not session.snapshot().in_loud_noise  # a stop forgets it with the audio
 
 
 def test_silence_is_no_speech(fake_models):
@@ -446,7 +446,7 @@ def test_real_models_say_uncertain_for_a_voice_drowned_in_noise(face_photo, spee
     served = default_reader().voice_calibration
     assert served.contrast_knee_db is not None  # the bundled manifest serves the term
     heard = last_heard()
-    assert reading(heard.voice_scores) == UNCERTAIN and heard.noisy and "speech in loud noise" in heard.status()
+    assert reading(heard.voice_scores) == UNCERTAIN and heard.in_loud_noise and "speech in loud noise" in heard.status()
     assert reading(heard.fused_scores) == reading(heard.face_scores) != UNCERTAIN
     monkeypatch.setattr(default_reader(), "voice_calibration", dataclasses.replace(served, contrast_knee_db=None))
     assert reading(last_heard().voice_scores) not in (None, UNCERTAIN)  # the same noise, read without the term

@@ -115,9 +115,9 @@ class FakeReader:
     def __init__(self):
         self.pieces = []
 
-    def voice_probabilities(self, pieces):
+    def read_voice_windows(self, pieces):
         self.pieces.extend(np.array(piece) for piece in pieces)
-        return np.array([[one_hot("angry")[name] for name in EMOTIONS]] * len(pieces))
+        return np.array([[one_hot("angry")[name] for name in EMOTIONS]] * len(pieces)), np.zeros(len(pieces), bool)
 
 
 @pytest.mark.parametrize("seconds", [0.7, 3.0, 3.2, 7.5, 10.01])
@@ -404,3 +404,28 @@ def test_api_analyze_video_errors_and_no_audio(client, tmp_path):
     _, _, _, annotated, files, result = client.predict(handle_file(silent), 2.0, False, api_name="/analyze_video")
     assert annotated is None and len(files) == 2
     assert result["voice"]["coverage"] == 0 and result["video"]["audio_codec"] is None
+
+
+def test_a_video_whose_speech_is_mostly_drowned_in_noise_says_so():
+    from emotion_core.results import mostly_in_loud_noise
+
+    assert not mostly_in_loud_noise([]) and mostly_in_loud_noise([True, False]) and not mostly_in_loud_noise([1, 0, 0])
+    heard = [VoiceWindow(0, 3, 2.0, one_hot("fear"), True), VoiceWindow(0.5, 3.5, 2.0, one_hot("fear"), True),
+             VoiceWindow(1, 4, 2.0, one_hot("sad"), False), VoiceWindow(1.5, 4.5, 0.0, {}, False)]
+    assert analysis_of([segment(0.0, 2.0)], windows=heard).in_loud_noise  # two of the three with speech
+    clear = [heard[0], heard[2], VoiceWindow(2, 5, 2.0, one_hot("sad"), False), heard[3]]
+    assert not analysis_of([segment(0.0, 2.0)], windows=clear).in_loud_noise  # one of the three with speech
+    assert json.loads(json.dumps(to_dict(analysis_of([segment(0.0, 2.0)], windows=heard))))[
+        "voice_windows"][0]["in_loud_noise"] is True
+
+
+def test_a_tracks_windows_carry_the_readers_noise_flags(speech):
+    class DrownedReader(FakeReader):  # every window it reads is drowned in noise
+        def read_voice_windows(self, pieces):
+            return super().read_voice_windows(pieces)[0], np.ones(len(pieces), bool)
+
+    samples, _ = speech
+    track = VoiceTrack(reader=DrownedReader())
+    track.feed(samples)
+    track.finish()
+    assert [w.in_loud_noise for w in track.windows] == [w.has_speech for w in track.windows] and track.windows
