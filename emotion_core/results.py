@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .labels import top_label
@@ -50,7 +51,7 @@ class VoiceActivity:
         return is_enough(self.speech_seconds)
 
 
-def mostly_in_loud_noise(drowned) -> bool:
+def mostly_in_loud_noise(drowned: Iterable[bool]) -> bool:
     """Whether a recording's reading is mostly of speech drowned in noise: at least half of the windows it
     averages (their ``in_loud_noise`` flags) are; none gives False."""
     flags = [bool(flag) for flag in drowned]
