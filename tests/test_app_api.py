@@ -4,6 +4,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
@@ -38,6 +39,20 @@ def test_analyze_audio_reads_speech(client):
     assert result["label"] in EMOTIONS
     assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-4)
     assert bars["label"] == result["reading"] in {*EMOTIONS, "uncertain"}  # the bars are headed by the reading
+
+
+def test_analyze_audio_says_when_the_speech_is_drowned_in_noise(client, tmp_path):
+    import soundfile
+
+    from emotion_core import audio
+
+    samples, rate = audio.load_audio(FIXTURES / "speech.wav")
+    noise = np.random.default_rng(0).normal(0.0, 0.5 * float(np.std(samples)), samples.size)
+    soundfile.write(tmp_path / "noisy.wav", (samples + noise).astype(np.float32), rate)
+    _, noisy = client.predict(handle_file(tmp_path / "noisy.wav"), api_name="/analyze_audio")
+    _, clean = client.predict(handle_file(FIXTURES / "speech.wav"), api_name="/analyze_audio")
+    assert noisy["has_speech"] and noisy["in_loud_noise"] is True and noisy["reading"] == "uncertain"
+    assert clean["in_loud_noise"] is False
 
 
 def test_analyze_audio_says_no_speech_for_silence(client):
