@@ -1,6 +1,7 @@
 """The voice channel's noise term: a window drowned in noise is read at a higher temperature, and its rule.
 
     python -m training.voice_noise_calibration [--data-dir ../shared/data] [--apply]
+    python -m training.voice_noise_calibration --read-conditions   # read after: reverb, telephone, codec, cheap mic
 
 Why: as noise rises the served voice states *more* readings, not fewer: on 150 validation clips with pink
 noise added, it stated an emotion for 75 % of clean clips (right on 69 % of those), 85 % at 10 dB SNR
@@ -51,6 +52,7 @@ from training.voice_data import list_clips
 FIT_SNRS_DB = (20.0, 10.0, 5.0, 0.0)
 CHECK_SNRS_DB = (20.0, 10.0, 5.0, 0.0)
 CHECK_VALIDATION_CLIPS = 300
+CONDITIONS_CLIPS = 300  # validation clips for --read-conditions
 BABBLE_TALKERS = 4
 KNEES_DB = np.arange(10.0, 30.01, 1.0)
 SLOPES = np.round(np.arange(0.0, 1.001, 0.025), 3)
@@ -166,13 +168,41 @@ def seeded(key: str, name: str) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(key.encode()), zlib.crc32(name.encode())])
 
 
+def read_conditions(clips: list[dict], count: int = CONDITIONS_CLIPS) -> dict:
+    """Read after, chooses nothing: the served term against none on ``count`` validation clips under
+    ``training.voice_conditions``' recording conditions other than noise (seed 5)."""
+    reader = default_reader()
+    without_term = dataclasses.replace(reader.voice_calibration, contrast_knee_db=None, contrast_slope=0.0)
+    validation = [c for c in clips if c["split"] == "val" and c["corpus"] in ("ravdess", "crema-d")]
+    picked = [validation[i] for i in np.sort(np.random.default_rng(5).choice(len(validation), count, replace=False))]
+    names = ("clean", "reverb", "telephone", "codec", "cheap_mic")
+    heard_as = {name: (lambda mono, key, name=name: degrade(mono, name, key)) for name in names}
+    tables = read_clips(reader, picked, heard_as)
+    return {name: {"without_noise_term": figures(pooled_clips(table, without_term), table["label"]),
+                   "with_noise_term": figures(pooled_clips(table, reader.voice_calibration), table["label"]),
+                   "windows_under_knee": float(np.mean(reader.voice_calibration.drowned(table["contrast"])))}
+            for name, table in tables.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--apply", action="store_true", help="write the term into the manifest if the rule serves it")
+    parser.add_argument("--read-conditions", action="store_true",
+                        help="only read the served term under other recording conditions (read after; chooses nothing)")
     args = parser.parse_args()
     started = time.perf_counter()
     clips = list_clips(data_dir(args.data_dir))
+    if args.read_conditions:
+        found = read_conditions(clips)
+        summary = {"note": "read after the rule; chose nothing", "clips": CONDITIONS_CLIPS, "conditions": found}
+        (REPORTS / "noise_calibration_conditions.json").write_text(json.dumps(summary, indent=2) + "\n")
+        for name, entry in found.items():
+            before, after = entry["without_noise_term"], entry["with_noise_term"]
+            print(f"{name:10s} stated {before['stated']:.1f} -> {after['stated']:.1f} %, right when stated "
+                  f"{before['right_when_stated']:.1f} -> {after['right_when_stated']:.1f}, ECE {before['ece']:.3f} -> "
+                  f"{after['ece']:.3f}, windows under the knee {100 * entry['windows_under_knee']:.1f} %")
+        return
     reader = default_reader()
     # the served temperature and class bias, without any noise term the manifest may already hold
     without_term = dataclasses.replace(reader.voice_calibration, contrast_knee_db=None, contrast_slope=0.0)
