@@ -94,12 +94,9 @@ class ChannelCalibration:
         return self.temperature * (1.0 + self.contrast_slope * np.maximum(0.0, self.contrast_knee_db - contrast_db))
 
     def drowned(self, contrast_db: np.ndarray) -> np.ndarray:
-        """Whether windows of speech contrast ``contrast_db`` are under the noise term's knee (read softened);
+        """Whether windows of speech contrast ``contrast_db`` are read softened by the noise term (under its knee);
         all False without a noise term."""
-        contrast_db = np.asarray(contrast_db, dtype=np.float64)
-        if self.contrast_knee_db is None or self.contrast_slope == 0:
-            return np.zeros(contrast_db.shape, dtype=bool)
-        return contrast_db < self.contrast_knee_db
+        return self.temperatures(contrast_db) > self.temperature
 
     def apply(self, probabilities: np.ndarray, contrast_db: np.ndarray | None = None) -> np.ndarray:
         """Calibrated ``(..., k)`` probabilities in the input's dtype; without a calibration the input itself.

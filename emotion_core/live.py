@@ -253,7 +253,6 @@ class LiveSession:
         self._face_scores: dict[str, float] = {}
         self._frame_at = self._audio_at = -math.inf
         self._voice_scores: dict[str, float] = {}
-        self._voice_drowned = False  # the last window with speech was drowned in noise
         self._voice_at = -math.inf
         self._has_speech = False
         self._restart_stream_locked(None)
@@ -381,8 +380,6 @@ class LiveSession:
         while self._windows[0].end < window.end - TIMELINE_SECONDS:
             self._windows.popleft()
         self._has_speech = speaking
-        if window.scores:
-            self._voice_drowned = window.in_loud_noise
         if not speaking:  # a pause ends the sentence: the next one is not smoothed with this one's reading
             self._voice_scores = {}
         elif window.scores:
@@ -430,10 +427,14 @@ class LiveSession:
         seconds = now - self._origin
         state = LiveState(list(self._faces) if has_face else [], dict(face_scores), dict(voice_scores), fused,
                           has_face, has_speech, seconds, self._paused == "stopped", self._paused == "expired",
-                          has_speech and self._voice_drowned)
+                          has_speech and self._last_read_in_loud_noise_locked())
         if self._running_since is not None:
             self._add_point_locked(state)
         return state
+
+    def _last_read_in_loud_noise_locked(self) -> bool:
+        """Whether the last window the voice model read was drowned in noise."""
+        return next((window.in_loud_noise for window in reversed(self._windows) if window.scores), False)
 
     def _add_point_locked(self, state: LiveState) -> None:
         if self._timeline and state.seconds - self._timeline[-1].seconds < TIMELINE_STEP_SECONDS:

@@ -331,13 +331,18 @@ class EmotionReader:
         window's speech contrast, :func:`emotion_core.audio.band_contrast_db`, for its noise term).
         Every voice reading (Audio, video, live, the fusion's input) comes from here.
         """
+        rows, contrast = self.raw_voice_windows(pieces)
+        return self.voice_calibration.apply(rows, contrast), self.voice_calibration.drowned(contrast)
+
+    def raw_voice_windows(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """What the voice calibration takes: the network's own ``(n, 7)`` outputs for voice windows and each
+        window's speech contrast ``(n,)`` (:func:`emotion_core.audio.band_contrast_db`), its log-mel made once."""
         runner = self._voice()
         mels = [windows.window_mel(piece) for piece in pieces]
         if not mels:
-            return np.zeros((0, NUM_EMOTIONS), dtype=np.float32), np.zeros(0, dtype=bool)
+            return np.zeros((0, NUM_EMOTIONS), dtype=np.float32), np.zeros(0)
         rows = np.stack([runner.predict(audio.mel_to_input(mel, self.voice_normalisation)) for mel in mels])
-        contrast = np.array([audio.band_contrast_db(mel) for mel in mels])
-        return self.voice_calibration.apply(rows, contrast), self.voice_calibration.drowned(contrast)
+        return rows, np.array([audio.band_contrast_db(mel) for mel in mels])
 
     def window_probabilities(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-window probabilities ``(windows, 7)`` of 16 kHz mono audio, whether each window holds

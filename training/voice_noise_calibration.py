@@ -41,10 +41,10 @@ import numpy as np
 from emotion_core import audio, speech, windows
 from emotion_core.analysis import default_reader
 from emotion_core.calibration import ChannelCalibration, expected_calibration_error
-from emotion_core.labels import NUM_EMOTIONS
 from emotion_core.reader import VOICE_MODEL, pooling_mask, prepare_speech
 from emotion_core.reading import UNCERTAIN_BELOW
 from training.face_data import data_dir
+from training.fusion_fit import nll
 from training.manifest import MANIFEST, update_fields
 from training.voice_conditions import add_noise, degrade
 from training.voice_data import list_clips
@@ -89,17 +89,6 @@ def add_babble(samples: np.ndarray, rng: np.random.Generator, snr_db: float, tal
     return (samples + noise).astype(np.float32)
 
 
-def clip_windows(reader, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The served network's raw scores, speech contrasts and speech flags of a 16 kHz clip's windows (none
-    without audio)."""
-    _, pieces, voiced = windows.cut(mono)
-    if not pieces:
-        return np.zeros((0, NUM_EMOTIONS)), np.zeros(0), voiced
-    mels = [windows.window_mel(piece) for piece in pieces]
-    rows = np.stack([reader.voice_model.predict(audio.mel_to_input(mel, reader.voice_normalisation)) for mel in mels])
-    return rows, np.array([audio.band_contrast_db(mel) for mel in mels]), voiced
-
-
 def pooled_clips(table: dict, calibration: ChannelCalibration) -> np.ndarray:
     """Each clip's served scores ``(clips, 7)``: its windows calibrated (with their contrasts), pooled as served
     (the mean of the windows ``table["pooled"]`` marks)."""
@@ -107,10 +96,6 @@ def pooled_clips(table: dict, calibration: ChannelCalibration) -> np.ndarray:
     sums = np.zeros((table["label"].size, calibrated.shape[1]))
     np.add.at(sums, table["clip"], calibrated)
     return sums / np.bincount(table["clip"], weights=table["pooled"], minlength=table["label"].size)[:, None]
-
-
-def nll(scores: np.ndarray, labels: np.ndarray) -> float:
-    return float(-np.mean(np.log(np.clip(scores[np.arange(labels.size), labels], 1e-9, 1.0))))
 
 
 def figures(scores: np.ndarray, labels: np.ndarray) -> dict:
@@ -123,22 +108,29 @@ def figures(scores: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def read_clips(reader, clips: list[dict], conditions: dict) -> dict[str, dict]:
-    """Every clip under every named condition (``name -> f(mono, key) -> mono``): tables of raw window scores
-    (a clip without speech left out, as the served path answers none)."""
-    tables: dict[str, dict] = {}
-    for name, heard_as in conditions.items():
-        rows, contrast, voiced, owner, labels = [], [], [], [], []
-        for clip in clips:
-            mono = heard_as(prepare_speech(*audio.load_audio(clip["path"])), clip["path"])
+    """Every clip under every named condition (``name -> f(mono, key) -> mono``): tables of the network's raw
+    window scores and speech contrasts (:meth:`EmotionReader.raw_voice_windows`); a clip without speech is left
+    out, as the served path answers none. Each clip is read from disk once."""
+    parts: dict[str, dict[str, list]] = {name: {key: [] for key in ("rows", "contrast", "pooled", "clip", "label")}
+                                         for name in conditions}
+    for clip in clips:
+        recorded = prepare_speech(*audio.load_audio(clip["path"]))
+        for name, heard_as in conditions.items():
+            mono = heard_as(recorded, clip["path"])
             if not speech.has_speech(mono):  # the served path gives no reading at all
                 continue
-            found = clip_windows(reader, mono)
-            rows.append(found[0]), contrast.append(found[1]), voiced.append(pooling_mask(found[2]))
-            owner.append(np.full(found[2].size, len(labels))), labels.append(clip["label"])
-        tables[name] = {"rows": np.concatenate(rows), "contrast": np.concatenate(contrast),
-                        "pooled": np.concatenate(voiced).astype(np.float64), "clip": np.concatenate(owner),
-                        "label": np.array(labels, dtype=np.int64)}
-        print(f"  {name}: {len(labels)} clips", flush=True)
+            _, pieces, voiced = windows.cut(mono)
+            rows, contrast = reader.raw_voice_windows(pieces)
+            table = parts[name]
+            table["clip"].append(np.full(voiced.size, len(table["label"])))
+            table["rows"].append(rows), table["contrast"].append(contrast), table["pooled"].append(pooling_mask(voiced))
+            table["label"].append(clip["label"])
+    tables = {}
+    for name, table in parts.items():
+        tables[name] = {"rows": np.concatenate(table["rows"]), "contrast": np.concatenate(table["contrast"]),
+                        "pooled": np.concatenate(table["pooled"]).astype(np.float64),
+                        "clip": np.concatenate(table["clip"]), "label": np.array(table["label"], dtype=np.int64)}
+        print(f"  {name}: {len(table['label'])} clips", flush=True)
     return tables
 
 
