@@ -5,7 +5,8 @@ import pytest
 
 from emotion_core.calibration import ChannelCalibration
 from emotion_core.reader import pooled
-from training.voice_noise_calibration import babble, fit, pooled_clips
+from training.voice_babble import babble
+from training.voice_noise_calibration import fit, pooled_clips
 
 
 def table_of(rng: np.random.Generator, clips: int = 200) -> dict:

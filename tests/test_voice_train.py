@@ -1,4 +1,4 @@
-"""Training-side choices of issue 17: corpus-balanced sampling and the "rooms" augmentation recipe."""
+"""Training-side choices of issue 17: corpus-balanced sampling and the "rooms" and "calls" augmentation recipes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import numpy as np
 
 from emotion_core.audio import N_MELS, WINDOW_FRAMES, load_audio, resample
 from harness import FIXTURES
-from training.voice_train import AUGMENT_PRESETS, TrainConfig, noise_profile, sampling_weights, training_example
+from training.voice_train import (
+    AUGMENT_PRESETS,
+    TrainConfig,
+    heard_on_a_call,
+    noise_profile,
+    sampling_weights,
+    training_example,
+)
 
 
 def test_corpus_power_one_draws_every_corpus_equally_and_zero_keeps_the_old_weights():
@@ -30,3 +37,24 @@ def test_rooms_recipe_gives_a_model_input_that_repeats_with_its_seed():
     assert first.shape == (WINDOW_FRAMES, N_MELS) and first.dtype == np.float32
     np.testing.assert_array_equal(first, again)
     assert config.room_mic is not None and TrainConfig().room_mic is None  # the served recipe is unchanged
+
+
+def test_calls_recipe_hears_the_codec_copy_or_babble_and_the_other_recipes_hear_the_clip():
+    rng = np.random.default_rng(0)
+    clip = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    copy = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    talkers = [(0.2 * rng.standard_normal(12000)).astype(np.float32) for _ in range(5)]
+    codec_only = TrainConfig(codec_probability=1.0)
+    assert heard_on_a_call(clip, np.random.default_rng(1), codec_only, copy, talkers) is copy
+    babble_only = TrainConfig(babble_probability=1.0, babble_snr_db=(10.0, 10.0))
+    noisy = heard_on_a_call(clip, np.random.default_rng(1), babble_only, copy, talkers)
+    assert noisy.shape == clip.shape and noisy.dtype == np.float32
+    added = noisy - clip
+    snr = 10 * np.log10(np.mean(clip.astype(np.float64) ** 2) / np.mean(added.astype(np.float64) ** 2))
+    assert abs(snr - 10.0) < 0.1
+    calls = TrainConfig(**AUGMENT_PRESETS["calls"])
+    assert calls.codec_probability > 0 and calls.babble_probability > 0
+    for recipe in ("studio", "rooms"):  # no codec, no babble, and the generator untouched (runs repeat)
+        config, drawn = TrainConfig(**AUGMENT_PRESETS[recipe]), np.random.default_rng(2)
+        assert heard_on_a_call(clip, drawn, config, copy, talkers) is clip
+        assert drawn.random() == np.random.default_rng(2).random()

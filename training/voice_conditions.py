@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 import zlib
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from emotion_core import EmotionReader
 from emotion_core.audio import SAMPLE_RATE, resample
 from emotion_core.labels import EMOTIONS
 from training.metrics import uar
+from training.voice_codec import opus_round_trip
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_samples, load_cache
 from training.voice_train import split_indices
@@ -42,7 +42,7 @@ DECAY_DB = 60.0  # T60 is, by definition, the time the energy takes to fall by 6
 PHONE_RATE = 8000  # narrowband telephony samples at 8 kHz
 PHONE_BAND_HZ = (300.0, 3400.0)  # the ITU-T narrowband telephone passband
 PHONE_FILTER_ORDER = 8  # steep enough to remove the 3.4-4 kHz band a phone line does not carry
-CODEC_ARGS = ("-c:a", "libopus", "-b:a", "12k", "-application", "voip")  # a video call on a poor link
+CODEC_KBPS = 12  # Opus at 12 kbit/s in its speech mode: a video call on a poor link
 MIC_GAIN_DB = -20.0  # a cheap microphone far from the mouth, with the OS input gain low
 MIC_BAND_HZ = (150.0, 6000.0)  # small capsules lose the bass and the top octave
 MIC_FILTER_ORDER = 4  # a gentle roll-off, as a capsule's response is
@@ -90,14 +90,8 @@ def telephone(samples: np.ndarray, rng: np.random.Generator | None = None) -> np
 
 
 def codec_round_trip(samples: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-    """The clip encoded by the ffmpeg binary (:data:`CODEC_ARGS`), decoded at the codec's own rate and
-    brought back to 16 kHz by the runtime's resampler."""
-    pcm = ["-f", "f32le", "-ac", "1"]
-    encoded = _ffmpeg([*pcm, "-ar", str(SAMPLE_RATE), "-i", "pipe:0", *CODEC_ARGS, "-f", "ogg", "pipe:1"],
-                      samples.astype("<f4").tobytes())
-    rate = 48000  # Opus always decodes at 48 kHz
-    decoded = np.frombuffer(_ffmpeg(["-i", "pipe:0", *pcm, "-ar", str(rate), "pipe:1"], encoded), dtype="<f4")
-    return resample(decoded.copy(), rate, SAMPLE_RATE)
+    """The clip through Opus at :data:`CODEC_KBPS` (:func:`opus_round_trip`)."""
+    return opus_round_trip(samples, CODEC_KBPS)
 
 
 def cheap_microphone(samples: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -129,14 +123,6 @@ def degrade(samples: np.ndarray, condition: str, key: str, seed: int = 0) -> np.
 def _match_rms(signal_: np.ndarray, reference: np.ndarray) -> np.ndarray:
     scale = np.sqrt(np.mean(np.square(reference, dtype=np.float64)) / max(float(np.mean(signal_ ** 2)), 1e-20))
     return (signal_ * scale).astype(np.float32)
-
-
-def _ffmpeg(args: list[str], data: bytes) -> bytes:
-    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *args]
-    done = subprocess.run(command, input=data, capture_output=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed ({' '.join(args)}): {done.stderr.decode(errors='replace')[-300:]}")
-    return done.stdout
 
 
 @dataclass(frozen=True)

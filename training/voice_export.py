@@ -31,7 +31,7 @@ from training.manifest import WEIGHTS_DIR, update_entry
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_train import ARTIFACTS, build_ours, ibn_blocks_of, limit_threads, split_indices, validation_score
-from training.warm_start import tflite_layer_weights, warm_start, weighted_layers
+from training.warm_start import network_of, tflite_layer_weights, warm_start, weighted_layers
 
 INPUT_SHAPE = [1, audio.WINDOW_FRAMES, audio.N_MELS, 1]
 MAX_FLOAT_BYTES = 1_500_000  # the float reference ships only while it stays this small
@@ -147,13 +147,15 @@ def ibn_blocks_in(checkpoint: Path) -> int:
 
 
 def load_model(checkpoints: list[Path], sample_inputs: np.ndarray):
-    """Our CNN from one checkpoint, or the average of several in one graph (every network of an ensemble file)."""
+    """Our CNN from one checkpoint, or the average of several in one graph (every network of an ensemble file,
+    or only network N of it, named ``FILE.tflite:N``)."""
     members, layers_per_network = [], len(weighted_layers(build_ours()))
     for checkpoint in checkpoints:
-        count = networks_in(checkpoint, layers_per_network)
+        path, picked = network_of(checkpoint)
+        count = 1 if picked is not None else networks_in(path, layers_per_network)
         for network in range(count):
-            member = build_ours(name=f"voice_emotion_{len(members)}", ibn_blocks=ibn_blocks_in(checkpoint))
-            warm_start(member, checkpoint, sample_inputs, network if count > 1 else None)
+            member = build_ours(name=f"voice_emotion_{len(members)}", ibn_blocks=ibn_blocks_in(path))
+            warm_start(member, path, sample_inputs, picked if picked is not None else network if count > 1 else None)
             members.append(member)
     return averaged(members)
 

@@ -46,6 +46,7 @@ from emotion_core.reading import UNCERTAIN_BELOW
 from training.face_data import data_dir
 from training.fusion_fit import nll
 from training.manifest import MANIFEST, update_fields
+from training.voice_babble import add_babble
 from training.voice_conditions import add_noise, degrade
 from training.voice_data import list_clips
 
@@ -53,7 +54,6 @@ FIT_SNRS_DB = (20.0, 10.0, 5.0, 0.0)
 CHECK_SNRS_DB = (20.0, 10.0, 5.0, 0.0)
 CHECK_VALIDATION_CLIPS = 300
 CONDITIONS_CLIPS = 300  # validation clips for --read-conditions
-BABBLE_TALKERS = 4
 KNEES_DB = np.arange(10.0, 30.01, 1.0)
 SLOPES = np.round(np.arange(0.0, 1.001, 0.025), 3)
 CLEAN_STATED_LOSS = 2.0  # points of clean clips' stated share the term may cost
@@ -66,26 +66,6 @@ def white_noise(samples: np.ndarray, rng: np.random.Generator, snr_db: float) ->
     """White noise added at ``snr_db`` below the clip's mean power."""
     power = float(np.mean(np.square(samples, dtype=np.float64)))
     noise = rng.standard_normal(samples.size) * np.sqrt(power / 10.0 ** (snr_db / 10.0))
-    return (samples + noise).astype(np.float32)
-
-
-def babble(talkers: list[np.ndarray], count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` samples of BABBLE_TALKERS voices talking at once (each a chain of random ``talkers`` clips at
-    the same level), unit RMS."""
-    mix = np.zeros(count)
-    for _ in range(BABBLE_TALKERS):
-        chain: list[np.ndarray] = []
-        while sum(piece.size for piece in chain) < count:
-            piece = talkers[int(rng.integers(len(talkers)))]
-            chain.append(piece / max(float(np.sqrt(np.mean(piece.astype(np.float64) ** 2))), 1e-9))
-        mix += np.concatenate(chain)[:count]
-    return mix / max(float(np.sqrt(np.mean(mix ** 2))), 1e-12)
-
-
-def add_babble(samples: np.ndarray, rng: np.random.Generator, snr_db: float, talkers: list[np.ndarray]) -> np.ndarray:
-    """Babble added at ``snr_db`` below the clip's mean power."""
-    power = float(np.mean(np.square(samples, dtype=np.float64)))
-    noise = babble(talkers, samples.size, rng) * np.sqrt(power / 10.0 ** (snr_db / 10.0))
     return (samples + noise).astype(np.float32)
 
 

@@ -43,6 +43,9 @@ from training.voice_adversary import (
     speaker_indices,
 )
 from training.voice_augment import RoomMicSettings, room_and_microphone
+from training.voice_babble import add_babble
+from training.voice_codec_cache import DEFAULT_OUT as CODEC_COPIES
+from training.voice_codec_cache import load as load_codec_copies
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import PROJECT_ROOT, clip_audio, clip_windows, load_cache
 from training.voice_tilt import (
@@ -61,9 +64,12 @@ from training.warm_start import warm_start, weighted_layers
 
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 # Named augmentation recipes: "studio" is the recipe of the served model; "rooms" adds rooms and
-# microphones and the 0-20 dB noise of issue 17; "voices" adds vocal tract length perturbation.
+# microphones and the 0-20 dB noise of issue 17; "voices" adds vocal tract length perturbation; "calls"
+# adds what a video call brings besides: its codec, and other people talking behind the speaker.
 AUGMENT_PRESETS = {"studio": {},
                    "rooms": {"room_mic": RoomMicSettings(), "noise_probability": 0.4, "snr_db": (0.0, 20.0)},
+                   "calls": {"room_mic": RoomMicSettings(), "noise_probability": 0.4, "snr_db": (0.0, 20.0),
+                             "codec_probability": 0.3, "babble_probability": 0.3},
                    "voices": {"room_mic": RoomMicSettings(voice_scale_probability=0.6), "noise_probability": 0.4,
                               "snr_db": (0.0, 20.0)}}  # rooms, and voices deeper or higher than the actors
 
@@ -82,6 +88,11 @@ class TrainConfig:
     noise_probability: float = 0.3
     snr_db: tuple[float, float] = (10.0, 40.0)
     room_mic: RoomMicSettings | None = None  # rooms and microphones (training.voice_augment); None = off
+    codec_probability: float = 0.0  # a clip heard through its Opus copy (training.voice_codec_cache)
+    codec_copies: str = str(CODEC_COPIES)
+    babble_probability: float = 0.0  # other voices behind the speaker (training.voice_babble)
+    babble_snr_db: tuple[float, float] = (5.0, 20.0)
+    babble_voices: tuple[int, int] = (2, 6)  # how many talk at once, both ends included
     corpus_power: float = 0.0  # 1.0 = every corpus drawn equally often in total (after the class weights)
     exclude_corpus: str = ""
     normalisation: str = DEFAULT_NORMALISATION  # per-window input normalisation (emotion_core.audio.NORMALISATIONS)
@@ -162,6 +173,23 @@ def random_crop(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         start = int(rng.integers(0, len(samples) - WINDOW_SAMPLES + 1))
         samples = samples[start : start + WINDOW_SAMPLES]
     return np.asarray(samples, dtype=np.float32)
+
+
+BABBLE_CORPORA = ("ravdess", "crema-d")  # babble's talkers; TESS's two are the noise check's babble
+
+
+def heard_on_a_call(samples: np.ndarray, rng: np.random.Generator, config: TrainConfig,
+                    codec_copy: np.ndarray | None = None, talkers: list[np.ndarray] | None = None) -> np.ndarray:
+    """A training clip's 16 kHz samples as a call may carry them: perhaps its ``codec_copy``, perhaps with
+    babble of 2-6 ``talkers`` clips behind it. On a call the babble would go through the codec too; the
+    copies are made ahead of training, so here it comes after."""
+    # a recipe without codec or babble draws nothing, so its runs repeat as before
+    if config.codec_probability and codec_copy is not None and rng.random() < config.codec_probability:
+        samples = codec_copy
+    if config.babble_probability and talkers and rng.random() < config.babble_probability:
+        voices = int(rng.integers(config.babble_voices[0], config.babble_voices[1] + 1))
+        samples = add_babble(samples, rng, rng.uniform(*config.babble_snr_db), talkers, voices)
+    return samples
 
 
 def training_example(samples: np.ndarray, rng: np.random.Generator, profile: np.ndarray,
@@ -351,6 +379,9 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
     train = split_indices(cache, "train", config.exclude_corpus)
     val = split_indices(cache, "val", config.exclude_corpus)
     clips = [clip_audio(cache, i) for i in train]
+    codec = load_codec_copies(Path(config.codec_copies), cache) if config.codec_probability else {}
+    talkers = ([clip_audio(cache, i) for i in train if cache["corpus"][i] in BABBLE_CORPORA]
+               if config.babble_probability else [])
     labels, weights = cache["label"][train], sampling_weights(cache["label"][train], cache["corpus"][train], config)
     if config.voice_tilt or config.voice_enrol:
         voices = cache_profiles(cache)
@@ -394,7 +425,8 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
                 drawn = [drawn_profile(rng, voices, train[i], train[members[i]]) for i in batch]
             elif config.voice_enrol:
                 drawn = [drawn_enrolment(rng, voices, train[i], train[calm[i]]) for i in batch]
-            x, y = make_batch([clips[i] for i in batch], labels[batch], rng, profile, config,
+            heard = [heard_on_a_call(clips[i], rng, config, codec.get(int(train[i])), talkers) for i in batch]
+            x, y = make_batch(heard, labels[batch], rng, profile, config,
                               speakers[batch] if config.speaker_adversary else None, speaker_count, drawn)
             losses.append(np.ravel(trainer.train_on_batch(x, y)).astype(float))
         scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
