@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .file_analysis import IMAGE_SUFFIXES, media_kind  # noqa: F401 - the rule batch shares; IMAGE_SUFFIXES kept here
 from .labels import EMOTIONS
-from .reading import caption
+from .reading import LOUD_NOISE, caption
 from .results import SpeechResult
 
 PROGRESS_LINE_STEP = 0.1  # without a terminal, one progress line per tenth of the work
@@ -96,7 +96,7 @@ def speech_table(result: SpeechResult) -> str:
     if not result.activity.has_speech:
         return "no speech found"
     scores = format_table(["emotion", "score"], [[name, result.scores[name]] for name in EMOTIONS])
-    noise = " (speech in loud noise)" if result.in_loud_noise else ""
+    noise = f" ({LOUD_NOISE})" if result.in_loud_noise else ""
     return f"voice: {caption(result.scores)}{noise}\n{scores}"
 
 

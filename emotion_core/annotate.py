@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .media import Progress, ProgressReporter, check_file, open_media, stream_origin, upright_rgb, video_stream
 from .overlay import draw_caption, draw_faces
+from .reading import LOUD_NOISE
 from .reading import caption as reading_caption
 from .video import VideoAnalysis, VideoSegment, analysis_size, scale_faces
 
@@ -27,13 +28,17 @@ COPY_AUDIO_CODECS = ("aac", "mp3")  # copied into MP4 as they are; anything else
 def caption(segment: VideoSegment | None) -> str:
     """One line for the bottom of a frame: ``"face happy 81% | voice - | fused uncertain"``.
 
-    "-": no reading; each channel's caption comes from :func:`emotion_core.reading.caption`.
+    "-": no reading; each channel's caption comes from :func:`emotion_core.reading.caption`; a voice
+    drowned in noise says so (``"voice uncertain (speech in loud noise)"``).
     """
     parts = []
     for channel in ("face", "voice", "fused"):
         scores = {} if segment is None else {"face": segment.face_scores, "voice": segment.voice_scores,
                                              "fused": segment.fused.scores}[channel]
-        parts.append(f"{channel} {reading_caption(scores) or '-'}")
+        text = reading_caption(scores)
+        if text and channel == "voice" and segment is not None and segment.voice_in_loud_noise:
+            text = f"{text} ({LOUD_NOISE})"
+        parts.append(f"{channel} {text or '-'}")
     return " | ".join(parts)
 
 

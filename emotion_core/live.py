@@ -41,7 +41,7 @@ from . import audio, speech, windows
 from .analysis import analyze_frame, default_reader
 from .fusion import Fused, ema_step, fuse, smooth
 from .labels import scores_to_dict
-from .reading import fused_reading, main_face, reading
+from .reading import LOUD_NOISE, fused_reading, main_face, reading
 from .results import Face, VoiceWindow
 
 BUFFER_SECONDS = 4.0  # the ring buffer; the voice model sees its last audio.WINDOW_SECONDS
@@ -142,7 +142,7 @@ class LiveState:
             return "stopped; press Start to go on"
         verdict = fused_reading(self.face_scores, self.voice_scores, self.fused_scores) or "nothing to read"
         faces = f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}" if self.has_face else "no face"
-        voice = ("speech in loud noise" if self.in_loud_noise else "speech") if self.has_speech else "no speech"
+        voice = (LOUD_NOISE if self.in_loud_noise else "speech") if self.has_speech else "no speech"
         return f"{verdict} · {faces} · {voice}"
 
 

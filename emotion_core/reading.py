@@ -2,7 +2,8 @@
 
 Every place that shows a result to a person goes through this module: the Image, Audio, Video and
 Live tabs, the command line's tables, and the annotated image and video. So there is one threshold
-(:data:`UNCERTAIN_BELOW`), one word (:data:`UNCERTAIN`) and one rule for the face that speaks for a
+(:data:`UNCERTAIN_BELOW`), one word (:data:`UNCERTAIN`), one phrase for a voice drowned in noise
+(:data:`LOUD_NOISE`) and one rule for the face that speaks for a
 frame (:func:`main_face`, the largest).
 
 - :func:`reading`: the top emotion; "uncertain" when the top score is under UNCERTAIN_BELOW;
@@ -33,6 +34,7 @@ from .labels import top_label
 
 UNCERTAIN_BELOW = 0.40  # a top score under this is shown as "uncertain" (7 classes: chance is 0.14)
 UNCERTAIN = "uncertain"
+LOUD_NOISE = "speech in loud noise"  # why a voice reads uncertain when the noise term softened it
 CHANNEL_SEPARATOR = " · "
 
 

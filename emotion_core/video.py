@@ -9,7 +9,7 @@ by the one definition of :mod:`emotion_core.speech`. Only the current window is 
 not grow with the length of the video; what is kept is the result (a few hundred bytes per segment).
 
 Each sampled frame starts a *segment* that lasts until the next one; a segment's voice scores are
-the mean of the speech windows centred in it (:func:`voice_scores_at`), and its fused scores come
+the mean of the speech windows centred in it (:func:`voice_windows_at`), and its fused scores come
 from :func:`emotion_core.fusion.fuse`, as in the live view.
 """
 
@@ -64,7 +64,8 @@ _TIME_EPSILON = 1e-6  # seconds; absorbs rounding in timestamps
 class VideoSegment:
     """The video from ``start`` to ``end`` seconds, read from the frame sampled at ``start``.
 
-    ``face_scores`` are the largest face's (empty: no face); ``voice_scores`` empty: no speech.
+    ``face_scores`` are the largest face's (empty: no face); ``voice_scores`` empty: no speech;
+    ``voice_in_loud_noise``: most of the voice windows read for the segment are drowned in noise.
     """
 
     start: float
@@ -73,6 +74,7 @@ class VideoSegment:
     face_scores: dict[str, float]
     voice_scores: dict[str, float]
     fused: Fused
+    voice_in_loud_noise: bool = False
 
     @property
     def face_label(self) -> str | None:
@@ -90,7 +92,8 @@ class VideoSegment:
         return {
             "start": self.start, "end": self.end, "faces": [face.to_dict() for face in self.faces],
             "face": {"label": self.face_label, "scores": dict(self.face_scores)},
-            "voice": {"label": self.voice_label, "scores": dict(self.voice_scores)},
+            "voice": {"label": self.voice_label, "scores": dict(self.voice_scores),
+                      "in_loud_noise": self.voice_in_loud_noise},
             "fused": {"label": self.fused_label, "scores": dict(self.fused.scores),
                       "face_weight": self.fused.face_weight, "voice_weight": self.fused.voice_weight},
         }
@@ -162,26 +165,37 @@ def speech_intervals(voiced: np.ndarray, offset: float = 0.0,
                  for a, b in zip(edges[::2], edges[1::2], strict=True))
 
 
-def voice_scores_at(start: float, end: float, windows: tuple[VoiceWindow, ...] | list[VoiceWindow],
-                    speech: tuple[tuple[float, float], ...], margin: float = SPEECH_MARGIN_SECONDS) -> dict[str, float]:
-    """Voice scores for the span ``start..end``: the mean of the speech windows centred in it.
+def voice_windows_at(start: float, end: float, windows: tuple[VoiceWindow, ...] | list[VoiceWindow],
+                     speech: tuple[tuple[float, float], ...],
+                     margin: float = SPEECH_MARGIN_SECONDS) -> list[VoiceWindow]:
+    """The speech windows that speak for the span ``start..end``: those centred in it.
 
     When no speech window has its centre in the span, the speech windows overlapping it whose
     centres are nearest its middle are used. A 3 s window reaches 1.5 s either side of its centre, so
     taking the windows centred on the segment, rather than every window that touches it, keeps a
-    voice heard seconds away (another sentence, another emotion) out of the segment. Empty when the
+    voice heard seconds away (another sentence, another emotion) out of the segment. None when the
     VAD found no speech within ``margin`` seconds of the span, or no speech window overlaps it.
     """
     if not any(a < end + margin and b > start - margin for a, b in speech):
-        return {}
+        return []
     overlapping = [w for w in windows if w.has_speech and w.start < end and w.end > start]
     if not overlapping:
-        return {}
+        return []
     middle = (start + end) / 2.0
     offsets = [abs((w.start + w.end) / 2.0 - middle) for w in overlapping]
     centred = [w for w in overlapping if start - _TIME_EPSILON <= (w.start + w.end) / 2.0 < end - _TIME_EPSILON]
-    chosen = centred or [w for w, off in zip(overlapping, offsets, strict=True) if off <= min(offsets) + _TIME_EPSILON]
-    return scores_to_dict(np.mean([as_vector(w.scores) for w in chosen], axis=0))
+    return centred or [w for w, off in zip(overlapping, offsets, strict=True) if off <= min(offsets) + _TIME_EPSILON]
+
+
+def voice_scores_at(start: float, end: float, windows: tuple[VoiceWindow, ...] | list[VoiceWindow],
+                    speech: tuple[tuple[float, float], ...], margin: float = SPEECH_MARGIN_SECONDS) -> dict[str, float]:
+    """Voice scores for the span ``start..end``: the mean of :func:`voice_windows_at` (empty: no speech)."""
+    return mean_scores(voice_windows_at(start, end, windows, speech, margin))
+
+
+def mean_scores(windows: list[VoiceWindow]) -> dict[str, float]:
+    """The mean of the windows' scores; empty for no windows."""
+    return scores_to_dict(np.mean([as_vector(w.scores) for w in windows], axis=0)) if windows else {}
 
 
 def analysis_size(width: int, height: int, max_side: int = ANALYSIS_MAX_SIDE) -> tuple[int, int]:
@@ -205,9 +219,11 @@ def build_segments(samples: list[tuple[float, list[Face]]], duration: float, win
         end = samples[index + 1][0] if index + 1 < len(samples) else max(duration, start)
         main = main_face(faces)
         face_scores = dict(main.scores) if main else {}
-        voice_scores = voice_scores_at(start, end, windows, speech)
+        heard = voice_windows_at(start, end, windows, speech)
+        voice_scores = mean_scores(heard)
         segments.append(VideoSegment(start, end, tuple(faces), face_scores, voice_scores,
-                                     fuse(face_scores, voice_scores)))
+                                     fuse(face_scores, voice_scores),
+                                     mostly_in_loud_noise(window.in_loud_noise for window in heard)))
     return tuple(segments)
 
 

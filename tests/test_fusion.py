@@ -299,6 +299,23 @@ def test_a_video_segment_hears_the_windows_centred_on_it_not_a_neighbouring_sent
     assert voice_scores_at(7.0, 7.5, windows, speech) == {}  # no speech near
 
 
+def test_a_video_segment_says_when_the_voice_it_hears_is_drowned_in_noise():
+    from emotion_core.annotate import caption
+    from emotion_core.video import VoiceWindow, build_segments
+
+    flat = dict.fromkeys(EMOTIONS, 1 / len(EMOTIONS))
+    # a clear sentence until 3 s, then speech drowned in noise: labelled by the windows' centres
+    windows = tuple(VoiceWindow(k / 2, k / 2 + 3, 2.0, one_hot("sad") if k / 2 + 1.5 < 3 else flat, k / 2 + 1.5 >= 3)
+                    for k in range(7))
+    clear, mixed, drowned, silent = build_segments([(0.5, []), (2.0, []), (3.5, []), (7.0, [])], 7.5, windows,
+                                                   ((0.0, 6.0),))
+    assert drowned.voice_in_loud_noise and not silent.voice_in_loud_noise
+    assert not clear.voice_in_loud_noise and not mixed.voice_in_loud_noise  # one drowned window of three
+    assert drowned.to_dict()["voice"]["in_loud_noise"] and not clear.to_dict()["voice"]["in_loud_noise"]
+    assert caption(drowned) == "face - | voice uncertain (speech in loud noise) | fused uncertain"
+    assert caption(clear).startswith("face - | voice sad ") and "noise" not in caption(clear)
+
+
 def test_a_pause_in_live_speech_ends_the_voice_reading(monkeypatch):
     from emotion_core import live
     from harness.media import microphone_speech
