@@ -87,3 +87,21 @@ def test_an_exported_ensemble_file_comes_back_as_all_of_its_networks():
     np.testing.assert_allclose(model(inputs[:4], training=False).numpy(), expected, atol=2e-4)
     with pytest.raises(ValueError, match="not a whole number of our CNNs"):  # another network's file
         load_model([WEIGHTS_DIR / "face_emotion_float.tflite"], inputs)
+
+
+def test_networks_picked_from_an_ensemble_file_average_back_to_the_file():
+    """``FILE.tflite:N`` is network N alone; every network picked one by one averages to the whole file."""
+    pytest.importorskip("keras")
+    from training.voice_export import load_model, network_count
+
+    path = WEIGHTS_DIR / "voice_emotion_float.tflite"
+    inputs = np.random.default_rng(1).normal(size=(16, 301, N_MELS, 1)).astype(np.float32)
+    whole = load_model([path], inputs)
+    count = network_count(whole)
+    first = load_model([f"{path}:0"], inputs)
+    assert network_count(first) == 1 and first.count_params() * count == whole.count_params()
+    picked = load_model([f"{path}:{n}" for n in range(count)], inputs)
+    np.testing.assert_allclose(picked(inputs[:4], training=False).numpy(), whole(inputs[:4], training=False).numpy(),
+                               atol=1e-5)
+    assert not np.allclose(first(inputs[:4], training=False).numpy(), whole(inputs[:4], training=False).numpy(),
+                           atol=1e-3)
