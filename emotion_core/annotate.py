@@ -36,7 +36,7 @@ def caption(segment: VideoSegment | None) -> str:
         scores = {} if segment is None else {"face": segment.face_scores, "voice": segment.voice_scores,
                                              "fused": segment.fused.scores}[channel]
         text = reading_caption(scores)
-        if text and channel == "voice" and segment is not None and segment.voice_in_loud_noise:
+        if text and channel == "voice" and segment.voice_in_loud_noise:  # text: a segment with speech
             text = f"{text} ({LOUD_NOISE})"
         parts.append(f"{channel} {text or '-'}")
     return " | ".join(parts)

@@ -21,13 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core.classifier import LiteClassifier
-from emotion_core.reader import pooling_mask
 from training.voice_babble import add_babble
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_functionals import choice_score
 from training.voice_noise_calibration import seeded
-from training.voice_tilt_experiment import measure, score, test_sets
+from training.voice_tilt_experiment import measure, pooled_reading, score, test_sets
 from training.voice_train import ARTIFACTS, limit_threads
 
 SNRS_DB = (20.0, 10.0, 5.0, 0.0)
@@ -43,21 +42,17 @@ def check_talkers(cache: dict) -> list[np.ndarray]:
 def babble_readings(model: LiteClassifier, cache: dict, index: np.ndarray, snr_db: float,
                     talkers: list[np.ndarray]) -> np.ndarray:
     """``(len(index), 7)``: each clip, babble added at ``snr_db``, read as the mean of its speech windows."""
-    readings = []
-    for i in index:
-        noisy = add_babble(np.asarray(clip_audio(cache, i)), seeded(str(cache["path"][i]), f"b{snr_db:g}"), snr_db,
-                           talkers)
-        inputs, voiced = clip_windows(noisy)
-        readings.append(model.predict_batch(inputs[..., None].astype(np.float32))[pooling_mask(voiced)].mean(axis=0))
-    return np.array(readings)
+    return np.array([pooled_reading(model, *clip_windows(add_babble(
+        np.asarray(clip_audio(cache, i)), seeded(str(cache["path"][i]), f"b{snr_db:g}"), snr_db, talkers)))
+        for i in index])
 
 
 def babble_scores(model_path: Path, cache: dict) -> dict:
     """The rule's sets under babble at each of :data:`SNRS_DB`, and their rule score (mean over the SNRs)."""
     model, talkers, sets, started = LiteClassifier(model_path, num_threads=1), check_talkers(cache), {}, time.time()
+    rule_sets = {name: index for name, index in test_sets(cache).items() if name in RULE_SETS}
     for snr in SNRS_DB:
-        for name in RULE_SETS:
-            index = test_sets(cache)[name]
+        for name, index in rule_sets.items():
             sets[f"{name} babble {snr:g} dB"] = measure(cache["label"][index],
                                                          babble_readings(model, cache, index, snr, talkers))
         validation = np.mean([sets[f"{name} babble {snr:g} dB"]["uar"] for name in RULE_SETS[:2]])

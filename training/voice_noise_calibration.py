@@ -140,11 +140,16 @@ def seeded(key: str, name: str) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(key.encode()), zlib.crc32(name.encode())])
 
 
+def without_noise_term(calibration: ChannelCalibration) -> ChannelCalibration:
+    """The served temperature and class bias, without any noise term the manifest may already hold."""
+    return dataclasses.replace(calibration, contrast_knee_db=None, contrast_slope=0.0)
+
+
 def read_conditions(clips: list[dict], count: int = CONDITIONS_CLIPS) -> dict:
     """Read after, chooses nothing: the served term against none on ``count`` validation clips under
     ``training.voice_conditions``' recording conditions other than noise (seed 5)."""
     reader = default_reader()
-    without_term = dataclasses.replace(reader.voice_calibration, contrast_knee_db=None, contrast_slope=0.0)
+    without_term = without_noise_term(reader.voice_calibration)
     validation = [c for c in clips if c["split"] == "val" and c["corpus"] in ("ravdess", "crema-d")]
     picked = [validation[i] for i in np.sort(np.random.default_rng(5).choice(len(validation), count, replace=False))]
     names = ("clean", "reverb", "telephone", "codec", "cheap_mic")
@@ -176,8 +181,7 @@ def main() -> None:
                   f"{after['ece']:.3f}, windows under the knee {100 * entry['windows_under_knee']:.1f} %")
         return
     reader = default_reader()
-    # the served temperature and class bias, without any noise term the manifest may already hold
-    without_term = dataclasses.replace(reader.voice_calibration, contrast_knee_db=None, contrast_slope=0.0)
+    without_term = without_noise_term(reader.voice_calibration)
     validation = [c for c in clips if c["split"] == "val" and c["corpus"] in ("ravdess", "crema-d")]
     fit_conditions = {"clean": lambda mono, key: mono}
     fit_conditions |= {f"pink {snr:g} dB": (lambda mono, key, snr=snr: add_noise(mono, seeded(key, f"pink{snr}"), snr))

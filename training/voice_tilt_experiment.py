@@ -120,12 +120,14 @@ def clip_readings(model: LiteClassifier, cache: dict, index: np.ndarray, profile
         heard = np.array([profiles[enrol].mean(axis=0) for enrol in enrolled_with])
     elif tilt:
         heard = heard_so_far(profiles[index], session_keys(cache, index, sessions), ORDER_SEED)
-    readings = []
-    for row, i in enumerate(index):
-        inputs, voiced = tilted_clip(clip_audio(cache, i), heard[row]) if tilt else clip_windows(clip_audio(cache, i))
-        scores = model.predict_batch(inputs[..., None].astype(np.float32))
-        readings.append(scores[pooling_mask(voiced)].mean(axis=0))
-    return np.array(readings)
+    return np.array([pooled_reading(model, *(tilted_clip(clip_audio(cache, i), heard[row]) if tilt
+                                             else clip_windows(clip_audio(cache, i))))
+                     for row, i in enumerate(index)])
+
+
+def pooled_reading(model: LiteClassifier, inputs: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """``(7,)``: one clip's reading from its window inputs ``(k, 301, 64)``, the mean of its speech windows."""
+    return model.predict_batch(inputs[..., None].astype(np.float32))[pooling_mask(voiced)].mean(axis=0)
 
 
 def measure(labels: np.ndarray, readings: np.ndarray) -> dict:
