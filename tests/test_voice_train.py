@@ -1,4 +1,5 @@
-"""Training-side choices of issue 17: corpus-balanced sampling and the "rooms" and "calls" augmentation recipes."""
+"""Training-side choices of issue 17: corpus-balanced sampling, the "rooms" and "calls" augmentation recipes
+and the calls recipe's checkpoint criterion (validation clean and under babble)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from emotion_core.audio import N_MELS, WINDOW_FRAMES, load_audio, resample
 from harness import FIXTURES
 from training.voice_train import (
     AUGMENT_PRESETS,
+    VALIDATION_BABBLE_SNRS_DB,
     TrainConfig,
+    babble_and_clean,
+    babbled_validation,
     heard_on_a_call,
     noise_profile,
     sampling_weights,
@@ -58,3 +62,33 @@ def test_calls_recipe_hears_the_codec_copy_or_babble_and_the_other_recipes_hear_
         config, drawn = TrainConfig(**AUGMENT_PRESETS[recipe]), np.random.default_rng(2)
         assert heard_on_a_call(clip, drawn, config, copy, talkers) is clip
         assert drawn.random() == np.random.default_rng(2).random()
+
+
+def snr_db(clip: np.ndarray, added: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(clip.astype(np.float64) ** 2) / np.mean(added.astype(np.float64) ** 2)))
+
+
+def test_babbled_validation_mixes_other_validation_speakers_at_the_snrs_in_turn_and_repeats():
+    rng = np.random.default_rng(0)
+    clips = [(0.1 * rng.standard_normal(8000)).astype(np.float32) for _ in range(3)]
+    cache = {"samples": np.concatenate(clips), "sample_offsets": np.array([0, 8000, 16000, 24000]),
+             "path": np.array(["a.ogg", "b.ogg", "c.ogg"]), "speaker": np.array(["ravdess_1", "crema-d_2", "tess_x"]),
+             "corpus": np.array(["ravdess", "crema-d", "tess"])}
+    val = np.array([0, 1, 2])
+    babbled = babbled_validation(cache, val, talker_step=1)
+    for turn, (clip, heard) in enumerate(zip(clips, babbled, strict=True)):
+        assert heard.shape == clip.shape and heard.dtype == np.float32
+        assert abs(snr_db(clip, heard - clip) - VALIDATION_BABBLE_SNRS_DB[turn]) < 0.1
+    # a RAVDESS clip hears the CREMA-D speaker only: never itself, never TESS (the experiment's babble)
+    added = babbled[0] - clips[0]
+    assert abs(np.corrcoef(added, clips[1])[0, 1]) > 0.99
+    assert abs(np.corrcoef(babbled[1] - clips[1], clips[0])[0, 1]) > 0.99
+    for again, first in zip(babbled_validation(cache, val, talker_step=1), babbled, strict=True):
+        np.testing.assert_array_equal(again, first)
+
+
+def test_the_calls_criterion_is_the_mean_of_clean_and_babbled_validation_and_keeps_both():
+    clean, babbled = {"ravdess": 0.7, "crema-d": 0.6, "score": 0.65}, {"ravdess": 0.4, "crema-d": 0.3, "score": 0.35}
+    chosen = babble_and_clean(clean, babbled)
+    assert chosen["score"] == 0.5 and chosen["clean_score"] == 0.65 and chosen["babble_score"] == 0.35
+    assert chosen["ravdess"] == 0.7  # the per-corpus figures stay the clean ones

@@ -7,9 +7,16 @@ corpora's speakers), so the check and the recipe mix voices the same way but nev
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 BABBLE_TALKERS = 4
+
+
+def seeded(key: str, name: str) -> np.random.Generator:
+    """A generator seeded by a clip's ``key`` (its path) and a condition's ``name``: every file hears the same."""
+    return np.random.default_rng([zlib.crc32(key.encode()), zlib.crc32(name.encode())])
 
 
 def babble(talkers: list[np.ndarray], count: int, rng: np.random.Generator, voices: int = BABBLE_TALKERS) -> np.ndarray:

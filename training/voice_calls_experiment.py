@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core.classifier import LiteClassifier
-from training.voice_babble import add_babble
+from training.voice_babble import add_babble, seeded
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_functionals import choice_score
-from training.voice_noise_calibration import seeded
 from training.voice_tilt_experiment import measure, pooled_reading, score, test_sets
 from training.voice_train import ARTIFACTS, limit_threads
 

@@ -33,7 +33,6 @@ import argparse
 import dataclasses
 import json
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,7 @@ from emotion_core.reading import UNCERTAIN_BELOW
 from training.face_data import data_dir
 from training.fusion_fit import nll
 from training.manifest import MANIFEST, update_fields
-from training.voice_babble import add_babble
+from training.voice_babble import add_babble, seeded
 from training.voice_conditions import add_noise, degrade
 from training.voice_data import list_clips
 
@@ -134,10 +133,6 @@ def fit(table: dict, base: ChannelCalibration) -> tuple[float | None, float, flo
             if loss < best[2]:
                 best = (float(knee), float(slope), loss)
     return best
-
-
-def seeded(key: str, name: str) -> np.random.Generator:
-    return np.random.default_rng([zlib.crc32(key.encode()), zlib.crc32(name.encode())])
 
 
 def without_noise_term(calibration: ChannelCalibration) -> ChannelCalibration:

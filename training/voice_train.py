@@ -9,7 +9,8 @@ the crop's own silence cut, then the log-mel), the log-mel augmentations, then
 :func:`emotion_core.audio.mel_to_input` (normalised, tiled), as :func:`emotion_core.windows.window_input`
 makes every served window. Validation scores each clip's served windows
 (:func:`training.voice_data.clip_windows`), pooled as the runtime pools them (the windows with
-speech). Checkpoints are chosen on the validation speakers only (mean of the per-corpus UARs).
+speech). Checkpoints are chosen on the validation speakers only (mean of the per-corpus UARs; with
+``--choose-under-babble``, its mean with the same under babble of other validation speakers).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from training.voice_adversary import (
     speaker_indices,
 )
 from training.voice_augment import RoomMicSettings, room_and_microphone
-from training.voice_babble import add_babble
+from training.voice_babble import add_babble, seeded
 from training.voice_codec_cache import DEFAULT_OUT as CODEC_COPIES
 from training.voice_codec_cache import load as load_codec_copies
 from training.voice_data import DEFAULT_OUT as FEATURES
@@ -103,6 +104,7 @@ class TrainConfig:
     adversary_ramp: bool = False  # the reversal scale rises from 0 to speaker_adversary (DANN's schedule)
     voice_tilt: bool = False  # keep each window's tilt against its voice's profile (training.voice_tilt)
     voice_enrol: bool = False  # the same input, the profile from the voice's calm clips (training.voice_tilt)
+    choose_under_babble: bool = False  # checkpoint on the mean of the clean and the babbled validation scores
     seed: int = 0
 
 
@@ -176,6 +178,26 @@ def random_crop(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 BABBLE_CORPORA = ("ravdess", "crema-d")  # babble's talkers; TESS's two are the noise check's babble
+
+
+VALIDATION_BABBLE_SNRS_DB = (20.0, 10.0, 5.0, 0.0)  # the calls experiment's SNRs; its talkers are TESS's
+VALIDATION_TALKER_STEP = 10
+
+
+def babbled_validation(cache: dict, val: np.ndarray, talker_step: int = VALIDATION_TALKER_STEP) -> list[np.ndarray]:
+    """The validation clips' samples, each under four-talker babble at one of
+    :data:`VALIDATION_BABBLE_SNRS_DB` in turn, seeded by its path. The talkers, every ``talker_step``-th
+    validation clip of RAVDESS and CREMA-D, are other speakers than the clip's: never a training speaker,
+    never TESS (the calls experiment's check babble)."""
+    pool = [i for i in val if cache["corpus"][i] in BABBLE_CORPORA][::talker_step]
+    voices = [(cache["speaker"][i], np.asarray(clip_audio(cache, i))) for i in pool]
+    babbled = []
+    for turn, i in enumerate(val):
+        snr = VALIDATION_BABBLE_SNRS_DB[turn % len(VALIDATION_BABBLE_SNRS_DB)]
+        talkers = [samples for speaker, samples in voices if speaker != cache["speaker"][i]]
+        babbled.append(add_babble(np.asarray(clip_audio(cache, i)), seeded(str(cache["path"][i]), f"val b{snr:g}"),
+                                  snr, talkers))
+    return babbled
 
 
 def heard_on_a_call(samples: np.ndarray, rng: np.random.Generator, config: TrainConfig,
@@ -351,6 +373,13 @@ def validation_score(probs: np.ndarray, labels: np.ndarray, corpora: np.ndarray)
     return corpus_uars(labels, probs.argmax(axis=1), corpora)
 
 
+def babble_and_clean(clean: dict[str, float], babbled: dict[str, float]) -> dict[str, float]:
+    """The checkpoint criterion of a recipe trained for calls: the mean of the clean and the babbled
+    validation scores (``"score"``), each kept beside it."""
+    return {**clean, "clean_score": clean["score"], "babble_score": babbled["score"],
+            "score": 0.5 * (clean["score"] + babbled["score"])}
+
+
 def corpus_uars(labels: np.ndarray, predicted: np.ndarray, corpora: np.ndarray) -> dict[str, float]:
     """UAR per corpus of predicted classes, and their mean (``"score"``)."""
     scores = {corpus: uar(labels[corpora == corpus], predicted[corpora == corpus]) for corpus in np.unique(corpora)}
@@ -394,6 +423,8 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
         val_windows = [tilted_clip(clip_audio(cache, i), voice) for i, voice in zip(val, heard, strict=True)]
     else:
         val_windows = [clip_windows(clip_audio(cache, i), config.normalisation) for i in val]
+    babbled_windows = ([clip_windows(samples, config.normalisation) for samples in babbled_validation(cache, val)]
+                       if config.choose_under_babble else [])
     profile, model = noise_profile(), build_ours(config.weight_decay, ibn_blocks=config.ibn_blocks)
     if config.init:  # a .keras checkpoint or an exported float .tflite
         samples = [clip_windows(clip, config.normalisation)[0][0] for clip in clips[:: len(clips) // 400]]
@@ -430,6 +461,9 @@ def train_ours(cache: dict, config: TrainConfig, out: Path, log, epoch_steps: in
                               speakers[batch] if config.speaker_adversary else None, speaker_count, drawn)
             losses.append(np.ravel(trainer.train_on_batch(x, y)).astype(float))
         scores = validation_score(predict_clips(model, val_windows), cache["label"][val], cache["corpus"][val])
+        if babbled_windows:
+            scores = babble_and_clean(scores, validation_score(predict_clips(model, babbled_windows),
+                                                               cache["label"][val], cache["corpus"][val]))
         history.append({"epoch": len(history) + 1, "loss": np.mean(losses, axis=0).round(4).tolist(), **scores,
                         "learning_rate": float(trainer.optimizer.learning_rate.numpy()),
                         **({"adversary_scale": adversary_scale(trainer)} if config.speaker_adversary else {}),
@@ -507,9 +541,13 @@ def main() -> None:
                         help="as --voice-tilt, the profile from a few of the voice's calm clips (training.voice_tilt)")
     parser.add_argument("--adversary-ramp", action="store_true",
                         help="with --speaker-adversary: raise the scale from 0 to it along DANN's schedule")
+    parser.add_argument("--choose-under-babble", action="store_true",
+                        help="keep the checkpoint with the best mean of clean and babbled validation scores")
     args = parser.parse_args()
     if args.voice_tilt and args.voice_enrol:
         parser.error("--voice-tilt and --voice-enrol are two profiles for one input: choose one")
+    if args.choose_under_babble and (args.voice_tilt or args.voice_enrol):
+        parser.error("--choose-under-babble reads plain windows: not with --voice-tilt or --voice-enrol")
     limit_threads(args.threads)
     suffix = f"_no_{args.exclude_corpus}" if args.exclude_corpus else ""
     out = args.out or ARTIFACTS / f"voice_{args.model}{suffix}.keras"
@@ -525,7 +563,7 @@ def main() -> None:
                              corpus_power=args.corpus_power, normalisation=args.normalisation,
                              speaker_adversary=args.speaker_adversary, adversary_ramp=args.adversary_ramp,
                              ibn_blocks=args.ibn_blocks, voice_tilt=args.voice_tilt,
-                             voice_enrol=args.voice_enrol,
+                             voice_enrol=args.voice_enrol, choose_under_babble=args.choose_under_babble,
                              **AUGMENT_PRESETS[args.augment])
         result = train_ours(cache, config, out, log)
     result["minutes"] = (time.time() - started) / 60
