@@ -6,7 +6,7 @@ import pytest
 from emotion_core.calibration import ChannelCalibration
 from emotion_core.reader import pooled
 from training.voice_babble import babble
-from training.voice_noise_calibration import fit, pooled_clips
+from training.voice_noise_calibration import fit, pooled_clips, with_noise_entry
 
 
 def table_of(rng: np.random.Generator, clips: int = 200) -> dict:
@@ -52,3 +52,12 @@ def test_no_term_is_fitted_where_noisy_windows_are_read_as_well_as_clean_ones():
     table["rows"][1::2] = table["rows"][0::2][: table["rows"][1::2].shape[0]]  # noisy windows now read as clean ones
     table["label"][1::2] = table["label"][0::2][: table["label"][1::2].size]
     assert fit(table, ChannelCalibration(1.0))[:2] == (None, 0.0)
+
+
+def test_the_noise_term_goes_beside_a_served_calibration_or_alone_where_none_was_served():
+    served = {"temperature": 1.2, "class_bias": [0.1] * 7, "fit": {"script": "training/voice_calibration.py"}}
+    both = ChannelCalibration.from_entry({"calibration": with_noise_entry(served, 16.0, 0.7)})
+    assert (both.temperature, both.class_bias, both.contrast_knee_db, both.contrast_slope) == (1.2, (0.1,) * 7, 16.0, 0.7)
+    alone = ChannelCalibration.from_entry({"calibration": with_noise_entry(None, 16.0, 0.7)})
+    assert (alone.temperature, alone.class_bias, alone.contrast_knee_db, alone.contrast_slope) == (1.0, None, 16.0, 0.7)
+    assert alone.temperatures(np.array([30.0, 6.0])).tolist() == pytest.approx([1.0, 1.0 + 0.7 * 10.0])

@@ -230,9 +230,15 @@ def main() -> None:
     print(json.dumps({k: result[k] for k in ("clean_stated_loss", "noisy_ece_gain", "noisy_right_when_stated_gain",
                                              "serve")}, indent=2))
     if args.apply and serve:
-        entry = json.loads(MANIFEST.read_text())["models"][VOICE_MODEL]["calibration"]
-        update_fields(VOICE_MODEL, calibration={**entry, "noise": noise_entry(knee, slope)})
+        served = json.loads(MANIFEST.read_text())["models"][VOICE_MODEL].get("calibration")
+        update_fields(VOICE_MODEL, calibration=with_noise_entry(served, knee, slope))
         print(f"wrote the noise term into the manifest's {VOICE_MODEL} calibration")
+
+
+def with_noise_entry(calibration: dict | None, knee: float, slope: float) -> dict:
+    """The manifest's ``calibration`` with this noise term in it; a network served without a temperature or
+    class bias (its own rule kept none) gets the noise term alone."""
+    return {**(calibration or {}), "noise": noise_entry(knee, slope)}
 
 
 def noise_entry(knee: float, slope: float) -> dict:
