@@ -22,6 +22,7 @@ import numpy as np
 
 from emotion_core import EmotionReader
 from emotion_core.audio import load_audio
+from emotion_core.calibration import ChannelCalibration
 from emotion_core.labels import EMOTIONS
 from training.metrics import accuracy, confusion, per_class_recall, uar
 from training.voice_data import PROJECT_ROOT, baseline_mfcc, clip_samples, clip_table, default_data_dir
@@ -262,6 +263,17 @@ def register_test_metrics(name: str, metrics: dict) -> None:
     update_entry(name, PROJECT_ROOT / "weights" / entry["file"], **fields)
 
 
+def calibration_note(calibration: ChannelCalibration) -> str:
+    """What the int8 rows were read through: the channel's temperature and class bias, its noise term, or both."""
+    parts = []
+    if calibration.temperature != 1.0 or calibration.class_bias is not None:
+        parts.append(f"temperature {calibration.temperature:.2f} and class bias, `training.voice_calibration`")
+    if calibration.contrast_knee_db is not None:
+        parts.append(f"noise term, knee {calibration.contrast_knee_db:g} dB, `training.voice_noise_calibration`")
+    return ("The int8 rows read through the voice channel's calibration (the manifest entry's `calibration`: "
+            + "; ".join(parts) + "); the float32 row is the raw network, the int8 file's reference.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "weights" / "voice_emotion.tflite")
@@ -296,9 +308,7 @@ def main() -> None:
     served = EmotionReader.with_models(voice_model=args.model)
     ours, unchecked, predictions = evaluate_reader(served, cache, test)
     if served.voice_calibration.changes_scores:
-        notes.append(f"The int8 rows read through the voice channel's calibration (the manifest entry's "
-                     f"`calibration`, temperature {served.voice_calibration.temperature:.2f}, fitted by "
-                     "`training.voice_calibration`); the float32 row is the raw network, the int8 file's reference.")
+        notes.append(calibration_note(served.voice_calibration))
     results["ours int8 (served)"] = ours
     results["ours int8, no-speech check off"] = unchecked
     crema = test["crema-d"]
