@@ -7,9 +7,9 @@ import numpy as np
 
 from emotion_core.audio import N_MELS, WINDOW_FRAMES, load_audio, resample
 from harness import FIXTURES
+from training.voice_babble import BABBLE_SNRS_DB
 from training.voice_train import (
     AUGMENT_PRESETS,
-    VALIDATION_BABBLE_SNRS_DB,
     TrainConfig,
     babble_and_clean,
     babbled_validation,
@@ -78,7 +78,7 @@ def test_babbled_validation_mixes_other_validation_speakers_at_the_snrs_in_turn_
     babbled = babbled_validation(cache, val, talker_step=1)
     for turn, (clip, heard) in enumerate(zip(clips, babbled, strict=True)):
         assert heard.shape == clip.shape and heard.dtype == np.float32
-        assert abs(snr_db(clip, heard - clip) - VALIDATION_BABBLE_SNRS_DB[turn]) < 0.1
+        assert abs(snr_db(clip, heard - clip) - BABBLE_SNRS_DB[turn]) < 0.1
     # a RAVDESS clip hears the CREMA-D speaker only: never itself, never TESS (the experiment's babble)
     added = babbled[0] - clips[0]
     assert abs(np.corrcoef(added, clips[1])[0, 1]) > 0.99

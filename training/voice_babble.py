@@ -12,6 +12,7 @@ import zlib
 import numpy as np
 
 BABBLE_TALKERS = 4
+BABBLE_SNRS_DB = (20.0, 10.0, 5.0, 0.0)  # where babble is read: the calls experiment and its checkpoint choice
 
 
 def seeded(key: str, name: str) -> np.random.Generator:

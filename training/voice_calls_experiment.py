@@ -5,7 +5,8 @@
 Each int8 file is read raw (no channel calibration: none of the candidates is the served file, and the
 served one is read the same way) through the cached clips' served windows, a clip's reading the mean of
 its speech windows (``training.voice_tilt_experiment.score``: the rule's sets and those read after).
-Beside them the rule's sets (validation speakers, EMOVO dev) are read under babble at :data:`SNRS_DB`:
+Beside them the rule's sets (validation speakers, EMOVO dev) are read under babble at
+:data:`~training.voice_babble.BABBLE_SNRS_DB`:
 four of TESS's clips talking at once (``training.voice_babble``, the noise calibration's check babble;
 training's babble never uses TESS), each clip's babble seeded by its path, so every file hears the same.
 The rule that reads these figures is written in ``reports/voice/REPORT.md`` before the run.
@@ -21,14 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from emotion_core.classifier import LiteClassifier
-from training.voice_babble import add_babble, seeded
+from training.voice_babble import BABBLE_SNRS_DB, add_babble, seeded
 from training.voice_data import DEFAULT_OUT as FEATURES
 from training.voice_data import clip_audio, clip_windows, load_cache
 from training.voice_functionals import choice_score
 from training.voice_tilt_experiment import measure, pooled_reading, score, test_sets
 from training.voice_train import ARTIFACTS, limit_threads
 
-SNRS_DB = (20.0, 10.0, 5.0, 0.0)
 RULE_SETS = ("ravdess:val", "crema-d:val", "emovo:dev")
 TALKER_STEP = 40  # every 40th TESS clip, as the noise calibration's check
 
@@ -47,10 +47,11 @@ def babble_readings(model: LiteClassifier, cache: dict, index: np.ndarray, snr_d
 
 
 def babble_scores(model_path: Path, cache: dict) -> dict:
-    """The rule's sets under babble at each of :data:`SNRS_DB`, and their rule score (mean over the SNRs)."""
+    """The rule's sets under babble at each of :data:`~training.voice_babble.BABBLE_SNRS_DB`, and their rule
+    score (mean over the SNRs)."""
     model, talkers, sets, started = LiteClassifier(model_path, num_threads=1), check_talkers(cache), {}, time.time()
     rule_sets = {name: index for name, index in test_sets(cache).items() if name in RULE_SETS}
-    for snr in SNRS_DB:
+    for snr in BABBLE_SNRS_DB:
         for name, index in rule_sets.items():
             sets[f"{name} babble {snr:g} dB"] = measure(cache["label"][index],
                                                          babble_readings(model, cache, index, snr, talkers))
@@ -58,7 +59,7 @@ def babble_scores(model_path: Path, cache: dict) -> dict:
         sets[f"rule babble {snr:g} dB"] = choice_score(float(validation), sets[f"emovo:dev babble {snr:g} dB"]["uar"])
         print(f"  babble {snr:g} dB: rule {sets[f'rule babble {snr:g} dB']:.2f} ({time.time() - started:.0f} s)",
               flush=True)
-    return {"sets": sets, "rule_score": float(np.mean([sets[f"rule babble {snr:g} dB"] for snr in SNRS_DB]))}
+    return {"sets": sets, "rule_score": float(np.mean([sets[f"rule babble {snr:g} dB"] for snr in BABBLE_SNRS_DB]))}
 
 
 def main() -> None:

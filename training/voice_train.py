@@ -44,7 +44,7 @@ from training.voice_adversary import (
     speaker_indices,
 )
 from training.voice_augment import RoomMicSettings, room_and_microphone
-from training.voice_babble import add_babble, seeded
+from training.voice_babble import BABBLE_SNRS_DB, add_babble, seeded
 from training.voice_codec_cache import DEFAULT_OUT as CODEC_COPIES
 from training.voice_codec_cache import load as load_codec_copies
 from training.voice_data import DEFAULT_OUT as FEATURES
@@ -180,20 +180,19 @@ def random_crop(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 BABBLE_CORPORA = ("ravdess", "crema-d")  # babble's talkers; TESS's two are the noise check's babble
 
 
-VALIDATION_BABBLE_SNRS_DB = (20.0, 10.0, 5.0, 0.0)  # the calls experiment's SNRs; its talkers are TESS's
 VALIDATION_TALKER_STEP = 10
 
 
 def babbled_validation(cache: dict, val: np.ndarray, talker_step: int = VALIDATION_TALKER_STEP) -> list[np.ndarray]:
     """The validation clips' samples, each under four-talker babble at one of
-    :data:`VALIDATION_BABBLE_SNRS_DB` in turn, seeded by its path. The talkers, every ``talker_step``-th
-    validation clip of RAVDESS and CREMA-D, are other speakers than the clip's: never a training speaker,
-    never TESS (the calls experiment's check babble)."""
+    :data:`~training.voice_babble.BABBLE_SNRS_DB` in turn (the calls experiment's SNRs, whose talkers are
+    TESS's), seeded by its path. The talkers, every ``talker_step``-th validation clip of RAVDESS and CREMA-D,
+    are other speakers than the clip's: never a training speaker, never TESS (the experiment's check babble)."""
     pool = [i for i in val if cache["corpus"][i] in BABBLE_CORPORA][::talker_step]
     voices = [(cache["speaker"][i], np.asarray(clip_audio(cache, i))) for i in pool]
     babbled = []
     for turn, i in enumerate(val):
-        snr = VALIDATION_BABBLE_SNRS_DB[turn % len(VALIDATION_BABBLE_SNRS_DB)]
+        snr = BABBLE_SNRS_DB[turn % len(BABBLE_SNRS_DB)]
         talkers = [samples for speaker, samples in voices if speaker != cache["speaker"][i]]
         babbled.append(add_babble(np.asarray(clip_audio(cache, i)), seeded(str(cache["path"][i]), f"val b{snr:g}"),
                                   snr, talkers))
