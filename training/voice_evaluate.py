@@ -26,6 +26,7 @@ from emotion_core.calibration import ChannelCalibration
 from emotion_core.labels import EMOTIONS
 from training.metrics import accuracy, confusion, per_class_recall, uar
 from training.voice_data import PROJECT_ROOT, baseline_mfcc, clip_samples, clip_table, default_data_dir
+from training.voice_noise_calibration import without_noise_term
 from training.voice_train import ARTIFACTS, limit_threads
 
 REPORT_DIR = PROJECT_ROOT / "reports" / "voice"
@@ -266,7 +267,7 @@ def register_test_metrics(name: str, metrics: dict) -> None:
 def calibration_note(calibration: ChannelCalibration) -> str:
     """What the int8 rows were read through: the channel's temperature and class bias, its noise term, or both."""
     parts = []
-    if calibration.temperature != 1.0 or calibration.class_bias is not None:
+    if without_noise_term(calibration).changes_scores:
         parts.append(f"temperature {calibration.temperature:.2f} and class bias, `training.voice_calibration`")
     if calibration.contrast_knee_db is not None:
         parts.append(f"noise term, knee {calibration.contrast_knee_db:g} dB, `training.voice_noise_calibration`")
